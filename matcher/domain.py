@@ -1,0 +1,450 @@
+"""The rotation round: immutable, validated pydantic models of spec §1.
+
+Every model is frozen and rejects unknown fields. A :class:`Round` built through
+:func:`matcher.validation.parse_round` (what every reader uses) is checked field by field
+*and* across records (ids unique, references resolve, pins consistent), with every problem
+reported at once as :class:`matcher.errors.InvalidRoundError`. Building a ``Round``
+directly (``Round.model_validate(data)``) runs the same cross-record checks and raises
+pydantic's ``ValidationError`` carrying the same list.
+
+Index helpers (``round.placement_index``, ``round.capacity(l, t)``...) are computed once per
+round and cached: the model is immutable, so they never go stale. Make a variant with
+:meth:`Round.replace`, which validates the new round like any other.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from functools import cached_property
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
+
+FORMAT = "spin-round/1"
+IMPLICIT_STREAM_ID = "rotation"
+
+Sector = Literal[
+    "general_practice",
+    "community_pharmacy",
+    "hospital",
+    "mental_health",
+    "community_services",
+    "integrated_care",
+]
+SECTORS: tuple[str, ...] = (
+    "general_practice",
+    "community_pharmacy",
+    "hospital",
+    "mental_health",
+    "community_services",
+    "integrated_care",
+)
+SupervisesWhom = Literal["all", "non_prescribers", "early_years"]
+
+Id = Annotated[str, Field(min_length=1, description="A non-empty identifier.")]
+NonNegInt = Annotated[int, Field(ge=0)]
+PerPeriodInt = NonNegInt | dict[Id, NonNegInt]
+
+
+class Model(BaseModel):
+    """Base of every round model: frozen, unknown fields rejected, whitespace stripped."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+
+class RoundInfo(Model):
+    """Identity of the round."""
+
+    id: Id = Field("round", description="Identifier of the round, echoed in the result.")
+    name: str | None = Field(None, description="Human-readable title of the round.")
+    ics: str | None = Field(None, description="The Integrated Care System running the round.")
+
+
+class Period(Model):
+    """A rotation period (for example four months). Periods are listed in time order."""
+
+    id: Id = Field(description="Unique period id, for example 'R1'.")
+    start: dt.date | None = Field(None, description="First day of the period (ISO date).")
+    weeks: int | None = Field(None, ge=1, description="Length of the period in weeks.")
+
+
+class Stream(Model):
+    """A strand of portfolio working held in parallel with the others in every period."""
+
+    id: Id = Field(description="Unique stream id, for example 'practice' or 'host'.")
+    sessions: int | None = Field(
+        None, ge=0, le=10, description="Sessions a week in this stream (informational)."
+    )
+    rotate: bool = Field(
+        True,
+        description="True: never the same placement twice (history included). False: the "
+        "same placement in every period the pharmacist holds one (continuity).",
+    )
+
+
+class Organisation(Model):
+    """A practice, PCN, trust or community pharmacy company hosting placements."""
+
+    id: Id = Field(description="Unique organisation id.")
+    name: str | None = Field(None, description="Display name; defaults to the id.")
+    kind: str | None = Field(
+        None, description="Kind of organisation, for example 'pcn', 'acute_trust'."
+    )
+    place: str | None = Field(None, description="Place (borough) the organisation is in.")
+    max_pharmacists: int | None = Field(
+        None,
+        ge=0,
+        description="At most this many pharmacists across its placements in one period.",
+    )
+
+
+class Location(Model):
+    """A point on the earth, in decimal degrees (WGS84)."""
+
+    lat: float = Field(ge=-90, le=90, description="Latitude in degrees, -90 to 90.")
+    lon: float = Field(ge=-180, le=180, description="Longitude in degrees, -180 to 180.")
+
+
+class Requirements(Model):
+    """What a pharmacist needs to hold a placement."""
+
+    independent_prescriber: bool = Field(
+        False, description="Only independent prescribers may hold the placement."
+    )
+    min_experience_years: float = Field(
+        0, ge=0, le=60, description="Minimum years of experience as a pharmacist."
+    )
+    skills: tuple[Id, ...] = Field((), description="Skills the pharmacist must all have.")
+
+
+class Placement(Model):
+    """One offered seat type: who hosts it, where, how many, how much it matters."""
+
+    id: Id = Field(description="Unique placement id.")
+    name: str | None = Field(None, description="Display name; defaults to the id.")
+    organisation: Id | None = Field(None, description="Id of the hosting organisation.")
+    stream: Id | None = Field(
+        None, description="Stream the placement belongs to (required when streams are declared)."
+    )
+    sector: Sector = Field(description="Sector of practice.")
+    place: str | None = Field(None, description="Place (borough) of the placement.")
+    location: Location = Field(description="Where the placement is.")
+    capacity: PerPeriodInt = Field(
+        description="Most pharmacists per period: an integer, or {period_id: integer} "
+        "(a period left out has capacity 0)."
+    )
+    min_fill: PerPeriodInt = Field(
+        0,
+        description="How many the placement should get per period (soft: a shortfall costs "
+        "weights.shortfall each); integer or {period_id: integer}.",
+    )
+    hard_to_recruit: int = Field(0, ge=0, le=3, description="0 (not) to 3 (hardest to recruit).")
+    population_health: int = Field(
+        0, ge=0, le=100, description="Population-health priority, 0 to 100."
+    )
+    requires: Requirements = Field(
+        default_factory=Requirements, description="Who may hold it."
+    )
+
+    def capacity_in(self, period_id: str) -> int:
+        """Capacity in one period (0 for a period left out of a per-period capacity)."""
+        return _per_period(self.capacity, period_id)
+
+    def min_fill_in(self, period_id: str) -> int:
+        """min_fill in one period (0 for a period left out of a per-period value)."""
+        return _per_period(self.min_fill, period_id)
+
+
+def _per_period(value: int | Mapping[str, int], period_id: str) -> int:
+    if isinstance(value, int):
+        return value
+    return int(value.get(period_id, 0))
+
+
+class Supervisor(Model):
+    """A supervisor (for example a designated prescribing practitioner) over some placements."""
+
+    id: Id = Field(description="Unique supervisor id.")
+    name: str | None = Field(None, description="Display name; defaults to the id.")
+    role: str | None = Field(None, description="Role, for example 'prescribing' or 'educational'.")
+    supervises: SupervisesWhom = Field(
+        "all",
+        description="Whom the supervisor counts: 'all', 'non_prescribers' (not independent "
+        "prescribers) or 'early_years' (experience_years below 2).",
+    )
+    placements: tuple[Id, ...] = Field(description="Placements the supervisor covers.")
+    capacity: int = Field(ge=0, description="Most counted pharmacists per period.")
+
+    def counts(self, pharmacist: Pharmacist) -> bool:
+        """Whether this supervisor counts the pharmacist against its capacity."""
+        if self.supervises == "non_prescribers":
+            return not pharmacist.independent_prescriber
+        if self.supervises == "early_years":
+            return pharmacist.experience_years < EARLY_YEARS
+        return True
+
+
+EARLY_YEARS = 2.0
+
+
+class Pharmacist(Model):
+    """A pharmacist in the cohort."""
+
+    id: Id = Field(description="Unique pharmacist id.")
+    name: str | None = Field(None, description="Name (personal data: never logged).")
+    home: Location = Field(description="Home location (personal data: never logged).")
+    max_travel_km: float | None = Field(
+        None, ge=0, description="Furthest travel accepted; defaults to rules.max_travel_km."
+    )
+    independent_prescriber: bool = Field(False, description="Is an independent prescriber.")
+    experience_years: float = Field(0, ge=0, le=60, description="Years of experience.")
+    skills: tuple[Id, ...] = Field((), description="Skills held.")
+    unavailable: tuple[Id, ...] = Field((), description="Period ids on leave.")
+    history: tuple[Id, ...] = Field(
+        (), description="Placement ids already done in this programme."
+    )
+    preferences: tuple[Id, ...] = Field((), description="Placement ids, best first.")
+
+
+class Pin(Model):
+    """An assignment that must hold."""
+
+    pharmacist: Id = Field(description="Pharmacist id.")
+    period: Id = Field(description="Period id.")
+    placement: Id = Field(description="Placement id.")
+
+
+class Ban(Model):
+    """A pharmacist-placement pair that must not happen (in one period, or in all)."""
+
+    pharmacist: Id = Field(description="Pharmacist id.")
+    placement: Id = Field(description="Placement id.")
+    period: Id | None = Field(None, description="Period id; null or absent means every period.")
+
+
+class TravelCost(Model):
+    """An explicit travel cost that replaces the computed distance for one pair."""
+
+    pharmacist: Id = Field(description="Pharmacist id.")
+    placement: Id = Field(description="Placement id.")
+    cost: int = Field(ge=0, description="Cost in the unit of max_travel_km (whole units).")
+
+
+class ReferenceAssignment(Model):
+    """One assignment of an earlier allocation of this round (for re-planning)."""
+
+    pharmacist: Id = Field(description="Pharmacist id.")
+    period: Id = Field(description="Period id.")
+    placement: Id = Field(description="Placement id.")
+    stream: Id | None = Field(
+        None, description="Stream (optional; it follows from the placement)."
+    )
+    score: int | None = Field(None, description="Ignored: accepted so results can be reused.")
+    terms: dict[str, int] | None = Field(
+        None, description="Ignored: accepted so results can be reused."
+    )
+
+
+class Rules(Model):
+    """Hard rules of the scheme."""
+
+    min_distinct_sectors: int = Field(
+        0, ge=0, le=len(SECTORS), description="Distinct sectors each pharmacist must cover."
+    )
+    required_sectors: tuple[Sector, ...] = Field(
+        (), description="Sectors every available pharmacist must cover."
+    )
+    max_travel_km: float | None = Field(
+        None, ge=0, description="Default furthest travel (null: no limit)."
+    )
+    max_preferences: int = Field(10, ge=1, le=1000, description="Longest preference list.")
+    allow_unassigned: bool = Field(
+        True, description="False: every available pharmacist holds a placement in every stream."
+    )
+
+
+class Weights(Model):
+    """Weights of the objective's terms (non-negative integers)."""
+
+    preference: int = Field(10, ge=0, description="Per preference point.")
+    hard_to_recruit: int = Field(30, ge=0, description="Per hard-to-recruit level.")
+    population_health: int = Field(1, ge=0, description="Per population-health point.")
+    travel: int = Field(1, ge=0, description="Per unit of travel (subtracted).")
+    unassigned: int = Field(10000, ge=0, description="Per unfilled pharmacist-period-stream.")
+    shortfall: int = Field(1000, ge=0, description="Per seat below min_fill.")
+    fairness: int = Field(0, ge=0, description="Per preference point of the worst-off.")
+    change: int = Field(0, ge=0, description="Per assignment changed from the reference.")
+
+
+class Round(Model):
+    """A whole rotation round (spec §1). Immutable; lists keep their given order."""
+
+    format: Literal["spin-round/1"] = Field(description="Always 'spin-round/1'.")
+    round: RoundInfo = Field(default_factory=RoundInfo, description="Identity of the round.")
+    periods: tuple[Period, ...] = Field(min_length=1, description="Rotation periods in order.")
+    streams: tuple[Stream, ...] = Field(
+        (), description="Portfolio streams; absent means one rotating stream."
+    )
+    organisations: tuple[Organisation, ...] = Field((), description="Host organisations.")
+    placements: tuple[Placement, ...] = Field(description="Offered placements.")
+    supervisors: tuple[Supervisor, ...] = Field((), description="Supervisors.")
+    pharmacists: tuple[Pharmacist, ...] = Field(description="The cohort.")
+    pins: tuple[Pin, ...] = Field((), description="Assignments that must hold.")
+    bans: tuple[Ban, ...] = Field((), description="Pairs that must not happen.")
+    travel: tuple[TravelCost, ...] = Field((), description="Explicit travel costs.")
+    reference: tuple[ReferenceAssignment, ...] = Field(
+        (), description="An earlier allocation, for re-planning with little disruption."
+    )
+    rules: Rules = Field(default_factory=Rules, description="Hard rules.")
+    weights: Weights = Field(default_factory=Weights, description="Objective weights.")
+
+    @model_validator(mode="after")
+    def _cross_record_checks(self, info: ValidationInfo) -> Self:
+        if info.context and info.context.get("checked"):
+            return self
+        from matcher.validation import semantic_problems
+
+        problems = semantic_problems(self)
+        if problems:
+            raise ValueError("\n".join(str(p) for p in problems))
+        return self
+
+    # ---- construction -------------------------------------------------------------------
+
+    @classmethod
+    def from_data(cls, data: Any) -> Round:
+        """Validate a JSON-like mapping into a round; raise InvalidRoundError listing all."""
+        from matcher.validation import parse_round
+
+        return parse_round(data)
+
+    def replace(self, **changes: Any) -> Round:
+        """A validated copy with top-level fields replaced (the base is never mutated)."""
+        data = self.to_data()
+        for key, value in changes.items():
+            data[key] = _plain(value)
+        return Round.from_data(data)
+
+    def to_data(self) -> dict[str, Any]:
+        """The canonical JSON-ready dict (defaults included, ``None`` fields dropped)."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+    # ---- lookups (cached: the round is immutable) ----------------------------------------
+
+    @cached_property
+    def period_ids(self) -> tuple[str, ...]:
+        """Period ids in order."""
+        return tuple(t.id for t in self.periods)
+
+    @cached_property
+    def period_index(self) -> dict[str, int]:
+        """Period id -> position."""
+        return {t.id: i for i, t in enumerate(self.periods)}
+
+    @cached_property
+    def effective_streams(self) -> tuple[Stream, ...]:
+        """Declared streams, or the implicit single rotating stream."""
+        return self.streams or (Stream(id=IMPLICIT_STREAM_ID, rotate=True),)
+
+    @cached_property
+    def stream_index(self) -> dict[str, int]:
+        """Stream id -> position in ``effective_streams``."""
+        return {s.id: i for i, s in enumerate(self.effective_streams)}
+
+    @cached_property
+    def organisation_index(self) -> dict[str, int]:
+        """Organisation id -> position."""
+        return {o.id: i for i, o in enumerate(self.organisations)}
+
+    @cached_property
+    def placement_index(self) -> dict[str, int]:
+        """Placement id -> position."""
+        return {p.id: i for i, p in enumerate(self.placements)}
+
+    @cached_property
+    def pharmacist_index(self) -> dict[str, int]:
+        """Pharmacist id -> position."""
+        return {p.id: i for i, p in enumerate(self.pharmacists)}
+
+    @cached_property
+    def supervisor_index(self) -> dict[str, int]:
+        """Supervisor id -> position."""
+        return {s.id: i for i, s in enumerate(self.supervisors)}
+
+    def placement(self, placement_id: str) -> Placement:
+        """The placement with this id."""
+        return self.placements[self.placement_index[placement_id]]
+
+    def pharmacist(self, pharmacist_id: str) -> Pharmacist:
+        """The pharmacist with this id."""
+        return self.pharmacists[self.pharmacist_index[pharmacist_id]]
+
+    def stream_of(self, placement: Placement) -> Stream:
+        """The stream a placement belongs to (the implicit one when none are declared)."""
+        if not self.streams:
+            return self.effective_streams[0]
+        assert placement.stream is not None
+        return self.streams[self.stream_index[placement.stream]]
+
+    def capacity(self, placement_id: str, period_id: str) -> int:
+        """capacity(l, t) of the spec."""
+        return self.placement(placement_id).capacity_in(period_id)
+
+    def max_travel(self, pharmacist: Pharmacist) -> float | None:
+        """The pharmacist's own travel limit, or the rules' default (None: no limit)."""
+        if pharmacist.max_travel_km is not None:
+            return pharmacist.max_travel_km
+        return self.rules.max_travel_km
+
+    def available_periods(self, pharmacist: Pharmacist) -> tuple[str, ...]:
+        """Period ids the pharmacist is available in, in order."""
+        off = set(pharmacist.unavailable)
+        return tuple(t for t in self.period_ids if t not in off)
+
+    def summary(self) -> dict[str, Any]:
+        """Counts that describe the round's size and shape (no personal data)."""
+        return {
+            "round": self.round.id,
+            "periods": len(self.periods),
+            "streams": [s.id for s in self.effective_streams],
+            "organisations": len(self.organisations),
+            "placements": len(self.placements),
+            "seats": sum(
+                pl.capacity_in(t) for pl in self.placements for t in self.period_ids
+            ),
+            "supervisors": len(self.supervisors),
+            "pharmacists": len(self.pharmacists),
+            "pins": len(self.pins),
+            "bans": len(self.bans),
+            "travel_overrides": len(self.travel),
+            "reference_assignments": len(self.reference),
+        }
+
+
+def _plain(value: Any) -> Any:
+    """Turn models (and tuples of models) into plain JSON-like data."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json", exclude_none=True)
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+# Record models by the top-level list they appear in (readers and validation use this).
+LIST_MODELS: dict[str, type[Model]] = {
+    "periods": Period,
+    "streams": Stream,
+    "organisations": Organisation,
+    "placements": Placement,
+    "supervisors": Supervisor,
+    "pharmacists": Pharmacist,
+    "pins": Pin,
+    "bans": Ban,
+    "travel": TravelCost,
+    "reference": ReferenceAssignment,
+}
+# Single-record sections.
+SECTION_MODELS: dict[str, type[Model]] = {"round": RoundInfo, "rules": Rules, "weights": Weights}
