@@ -17,9 +17,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from functools import cached_property
-from typing import Annotated, Any, Literal, Self
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 FORMAT = "spin-round/1"
 IMPLICIT_STREAM_ID = "rotation"
@@ -325,6 +328,19 @@ class Round(Model):
         for key, value in changes.items():
             data[key] = _plain(value)
         return Round.from_data(data)
+
+    def to_frames(self) -> dict[str, pd.DataFrame]:
+        """One DataFrame per table of the CSV/Excel layout (see ``matcher.formats.tabular``)."""
+        from matcher.formats import round_to_frames
+
+        return round_to_frames(self)
+
+    @classmethod
+    def from_frames(cls, frames: Mapping[str, pd.DataFrame]) -> Round:
+        """Validate a round from DataFrames keyed by table name; raise InvalidRoundError."""
+        from matcher.formats import round_from_frames
+
+        return round_from_frames(frames)
 
     def to_data(self) -> dict[str, Any]:
         """The canonical JSON-ready dict (defaults included, ``None`` fields dropped)."""

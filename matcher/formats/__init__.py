@@ -1,0 +1,163 @@
+"""Reading and writing rounds: JSON (canonical), CSV bundle, Excel workbook, DataFrames.
+
+The only place in the library that touches files. Every reader builds the JSON-like
+document and validates it with :func:`matcher.validation.parse_round`, so every format
+loads into exactly the same :class:`~matcher.domain.Round`; CSV and Excel problems name the
+file or sheet, the row as the planner sees it and the column. Hostile files (too large,
+zip bombs, unsafe names, XML entity tricks) are refused with :class:`FormatError` before
+they are parsed; see :mod:`matcher.formats.safety`.
+
+* ``.json``: the canonical form;
+* a folder or a ``.zip`` of ``<table>.csv`` files: the CSV bundle;
+* ``.xlsx``: the workbook, one sheet per list (``instructions`` is ignored);
+* :func:`round_to_frames` / :func:`round_from_frames`: pandas DataFrames.
+
+The tables' layout is described in :mod:`matcher.formats.tabular`.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+from typing import Literal
+
+from matcher.domain import Round
+from matcher.errors import FormatError
+from matcher.formats import csv_io, excel_io, json_io, safety
+from matcher.formats.frames import round_from_frames, round_to_frames
+from matcher.formats.safety import MAX_BYTES
+from matcher.formats.template import template_bytes, write_template
+
+__all__ = [
+    "MAX_BYTES",
+    "Format",
+    "FormatError",
+    "detect_format",
+    "load_round",
+    "load_round_bytes",
+    "round_bytes",
+    "round_from_frames",
+    "round_to_frames",
+    "save_round",
+    "template_bytes",
+    "write_template",
+]
+
+Format = Literal["json", "csv", "zip", "xlsx"]
+"""``json``; ``csv`` (a CSV bundle: a folder, or a zip when the path is a file or ends in
+``.zip``); ``zip`` (a zipped CSV bundle); ``xlsx`` (an Excel workbook)."""
+
+_SUFFIXES: dict[str, Format] = {".json": "json", ".zip": "zip", ".xlsx": "xlsx"}
+_FORMATS: tuple[str, ...] = ("json", "csv", "zip", "xlsx")
+
+
+def detect_format(path: str | os.PathLike[str], *, fmt: str | None = None) -> Format:
+    """The format of a path: ``fmt`` if given, else from the suffix (a folder is ``csv``)."""
+    p = Path(path)
+    name = p.name or str(p)
+    if fmt is not None:
+        if fmt not in _FORMATS:
+            raise safety.refuse(
+                f"unknown format {fmt[:20]!r}; use one of: " + ", ".join(_FORMATS), name,
+                "unknown_format")
+        if fmt == "csv":
+            return "zip" if p.is_file() else "csv"
+        return _SUFFIXES[f".{fmt}"]
+    if p.is_dir():
+        return "csv"
+    suffix = p.suffix.lower()
+    if suffix in _SUFFIXES:
+        return _SUFFIXES[suffix]
+    hints = {
+        ".xls": "the old .xls format cannot be read; save it as 'Excel Workbook (.xlsx)'",
+        ".xlsm": "save the workbook without macros, as 'Excel Workbook (.xlsx)'",
+        ".csv": "a CSV bundle is a folder (or a .zip) of one CSV file per list; give the "
+        "folder, not one file",
+    }
+    raise safety.refuse(
+        hints.get(suffix, "unknown kind of file; use .json, .xlsx, .zip or a folder of CSV "
+                  "files"), name, "unknown_format")
+
+
+def load_round(source: str | os.PathLike[str], *, fmt: str | None = None) -> Round:
+    """Read and validate a round from a file or folder.
+
+    The format comes from ``fmt`` or the suffix: ``.json``; ``.zip`` or a folder (a CSV
+    bundle); ``.xlsx``. Raises :class:`~matcher.errors.FormatError` for a file that cannot
+    be read at all (missing, too large, corrupt, hostile) and
+    :class:`~matcher.errors.InvalidRoundError` listing every problem of an invalid round.
+    """
+    path = Path(source)
+    name = path.name or str(path)
+    kind = detect_format(path, fmt=fmt)
+    if kind == "csv":
+        if not path.is_dir():
+            raise safety.refuse("folder not found", name, "not_found")
+        return csv_io.read_csv_folder(path)
+    try:
+        size = path.stat().st_size
+        safety.check_size(size, name)
+        with path.open("rb") as handle:
+            if kind == "json":
+                return json_io.parse_json_bytes(handle.read(), name)
+            if kind == "zip":
+                return csv_io.read_csv_zip(handle, name)
+            return excel_io.read_workbook(handle, name)
+    except FileNotFoundError:
+        raise safety.refuse("file not found", name, "not_found") from None
+    except IsADirectoryError:
+        raise safety.refuse("this is a folder, not a file", name, "not_found") from None
+    except PermissionError:
+        raise safety.refuse("permission denied: the file cannot be opened", name,
+                            "not_readable") from None
+    except OSError as exc:
+        raise safety.refuse(f"the file cannot be read ({exc.strerror or 'I/O error'})", name,
+                            "not_readable") from None
+
+
+def load_round_bytes(
+    data: bytes, fmt: Literal["json", "xlsx", "zip"], *, source: str | None = None
+) -> Round:
+    """Read and validate a round from uploaded bytes (``zip`` is a zipped CSV bundle).
+
+    ``source`` names the upload in messages. Raises like :func:`load_round`.
+    """
+    label = source or f"upload.{fmt}"
+    safety.check_size(len(data), label)
+    if fmt == "json":
+        return json_io.parse_json_bytes(data, label)
+    if fmt == "zip":
+        return csv_io.read_csv_zip(io.BytesIO(data), label)
+    if fmt == "xlsx":
+        return excel_io.read_workbook(io.BytesIO(data), label)
+    raise safety.refuse(f"unknown upload format {str(fmt)[:20]!r}; use json, xlsx or zip",
+                        label, "unknown_format")
+
+
+def round_bytes(rnd: Round, fmt: Literal["json", "xlsx", "zip"]) -> bytes:
+    """The round as file content (``zip`` is a zipped CSV bundle), e.g. for a download."""
+    if fmt == "json":
+        return json_io.json_bytes(rnd)
+    if fmt == "zip":
+        return csv_io.csv_zip_bytes(rnd)
+    if fmt == "xlsx":
+        return excel_io.workbook_bytes(rnd)
+    raise safety.refuse(f"unknown format {str(fmt)[:20]!r}; use json, xlsx or zip", None,
+                        "unknown_format")
+
+
+def save_round(rnd: Round, dest: str | os.PathLike[str], *, fmt: str | None = None) -> None:
+    """Write a round; the format comes from ``fmt`` or the suffix (as for :func:`load_round`;
+    a path without a suffix, or ``fmt="csv"``, is a folder of CSV files).
+
+    Files are replaced atomically, so a failed write never leaves half a file.
+    """
+    path = Path(dest)
+    if fmt is None and not path.suffix:
+        fmt = "csv"
+    kind = detect_format(path, fmt=fmt)
+    if kind == "csv":
+        csv_io.write_csv_folder(rnd, path)
+        return
+    safety.write_atomic(path, round_bytes(rnd, kind))

@@ -1,0 +1,633 @@
+"""The tabular layout of a round, shared by the CSV bundle, the Excel workbook and pandas.
+
+One table per list of the round (``periods``, ``streams``, ``organisations``,
+``placements``, ``supervisors``, ``pharmacists``, ``pins``, ``bans``, ``travel``,
+``reference``) and three single-row tables for the sections (``round`` with the columns
+``format``, ``id``, ``name``, ``ics``; ``rules``; ``weights``). The layout is derived from
+the pydantic models in :mod:`matcher.domain`, so a new field appears here by itself:
+
+* columns are named as the fields; a nested object is flattened with dots
+  (``location.lat``, ``home.lon``, ``requires.skills``);
+* a list-valued field (``skills``, ``preferences``, ``supervisors.placements``,
+  ``rules.required_sectors``...) is one cell with the items joined by ``;``; an empty cell
+  is an empty list;
+* a per-period field (``capacity``, ``min_fill``) is either the plain column holding a
+  whole number, or one column per period (``capacity.R1``, ``capacity.R2``...). A row with
+  any value in a per-period column has a per-period object, in which a period whose cell
+  is empty is left out (capacity 0 there). Giving both in one row is an error. Writers add
+  per-period columns only when some placement needs them;
+* ``reference.terms`` (ignored by the solver) is written as ``terms.<name>`` columns;
+* an empty cell means the field is absent, so its default applies; blank rows are skipped;
+* the ``round`` table may be missing, and an empty ``format`` cell means ``spin-round/1``;
+  every list except ``periods``, ``placements`` and ``pharmacists`` may be missing;
+* unknown tables and unknown columns are errors, never silently dropped; table and column
+  names are matched ignoring case and surrounding spaces.
+
+Readers (CSV, Excel, frames) turn their files into :class:`RawTable` s and call
+:func:`tables_to_round`; writers call :func:`round_to_tables`. Problems found by
+validation are moved onto the file or sheet, the row as the planner sees it and the
+column the value came from.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import math
+import types
+import typing
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic_core import PydanticUndefined
+
+from matcher.domain import FORMAT, LIST_MODELS, SECTION_MODELS, Round
+from matcher.errors import FormatError, InvalidRoundError, Problem
+from matcher.formats.safety import unneutralise
+
+LIST_SEPARATOR = ";"
+"""Separator of the items of a list-valued cell."""
+
+SECTION_TABLES: tuple[str, ...] = tuple(SECTION_MODELS)
+TABLE_NAMES: tuple[str, ...] = (
+    "round",
+    *LIST_MODELS,
+    *(name for name in SECTION_MODELS if name != "round"),
+)
+"""Every table of the layout, in the order writers emit them."""
+REQUIRED_TABLES: tuple[str, ...] = ("periods", "placements", "pharmacists")
+"""Tables that must be present (and list at least one record)."""
+
+
+class Kind(enum.Enum):
+    """How a field is laid out in cells."""
+
+    TEXT = "text"  # a string or a choice (numbers typed in a spreadsheet become text)
+    DATE = "date"
+    VALUE = "value"  # number or true/false: passed on for pydantic to check and coerce
+    LIST = "list"  # items joined with ';'
+    MODEL = "model"  # a nested object: one column per sub-field
+    PER_PERIOD = "per_period"  # whole number, or one column per period
+    MAPPING = "mapping"  # {name: number}: one column per name
+
+
+@dataclass(frozen=True, slots=True)
+class FieldSpec:
+    """One field of a table: its name, layout, description and whether it is required."""
+
+    name: str
+    kind: Kind
+    description: str
+    required: bool
+    sub: tuple[FieldSpec, ...] = ()
+    default: Any = None  # the model's default (None when required or when it is None)
+
+
+@dataclass(frozen=True, slots=True)
+class TableSpec:
+    """One table of the layout (a list of records, or a single-row section)."""
+
+    name: str
+    section: bool
+    description: str
+    fields: tuple[FieldSpec, ...]
+
+    def field(self, name: str) -> FieldSpec | None:
+        """The field with this name, if the table has one."""
+        for f in self.fields:
+            if f.name == name:
+                return f
+        return None
+
+    def base_headers(self) -> list[str]:
+        """Column headers without per-period or per-name columns (what the template shows)."""
+        out: list[str] = []
+        for f in self.fields:
+            if f.kind is Kind.MODEL:
+                out += [f"{f.name}.{s.name}" for s in f.sub]
+            elif f.kind is not Kind.MAPPING:
+                out.append(f.name)
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """A resolved column header: which field (and sub-field or period) its cells fill."""
+
+    header: str
+    key: str
+    field: FieldSpec
+    sub: str | None
+    kind: Kind
+
+
+@dataclass(frozen=True, slots=True)
+class RawTable:
+    """A table as read from a file, before interpretation.
+
+    ``source`` is how the planner knows it (``"placements.csv"``, sheet ``"placements"``);
+    ``rows`` pairs each row's number as the planner sees it (the header is row 1 in files;
+    frames use the 0-based position) with its cells.
+    """
+
+    name: str
+    source: str
+    header: Sequence[Any]
+    rows: Sequence[tuple[int, Sequence[Any]]]
+
+
+@dataclass(frozen=True, slots=True)
+class OutTable:
+    """A table ready to write: headers and rows of ``str``, ``int``, ``float``, ``bool``,
+    ``datetime.date`` or ``None`` (an empty cell)."""
+
+    name: str
+    header: list[str]
+    rows: list[list[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    """What differs between the readers: how tables and rows are named in messages."""
+
+    noun: str  # "file", "sheet" or "frame"
+    container: str  # "bundle", "workbook" or "frames"
+    source_of: Callable[[str], str]  # table name -> planner-visible source
+    column_label: Callable[[int], str]  # 0-based position -> "column F" / "column 6"
+    quoted: bool = True  # strip formula neutralisation from text cells
+    planner_rows: bool = True  # False for frames: report positions, not sheet rows
+
+
+# ---- the layout, derived from the models --------------------------------------------------
+
+
+def _strip_annotated(tp: Any) -> Any:
+    while typing.get_origin(tp) is typing.Annotated:
+        tp = typing.get_args(tp)[0]
+    return tp
+
+
+def _kind_of(annotation: Any) -> tuple[Kind, type[BaseModel] | None]:
+    tp = _strip_annotated(annotation)
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [_strip_annotated(a) for a in typing.get_args(tp) if a is not type(None)]
+        if len(args) == 1:
+            return _kind_of(args[0])
+        origins = {typing.get_origin(a) or a for a in args}
+        if origins == {int, dict}:
+            return Kind.PER_PERIOD, None
+        return Kind.VALUE, None
+    if origin is dict:
+        return Kind.MAPPING, None
+    if origin in (tuple, list):
+        return Kind.LIST, None
+    if origin is typing.Literal or tp is str:
+        return Kind.TEXT, None
+    if tp is dt.date:
+        return Kind.DATE, None
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return Kind.MODEL, tp
+    return Kind.VALUE, None
+
+
+def _field_specs(model: type[BaseModel]) -> tuple[FieldSpec, ...]:
+    out = []
+    for name, info in model.model_fields.items():
+        kind, sub_model = _kind_of(info.annotation)
+        sub = _field_specs(sub_model) if sub_model is not None else ()
+        default = None if info.default is PydanticUndefined else info.default
+        out.append(
+            FieldSpec(name, kind, info.description or "", info.is_required(), sub, default)
+        )
+    return tuple(out)
+
+
+def _doc(model: type[BaseModel]) -> str:
+    return (model.__doc__ or "").strip().splitlines()[0]
+
+
+def _build_specs() -> dict[str, TableSpec]:
+    specs: dict[str, TableSpec] = {}
+    format_field = FieldSpec(
+        "format", Kind.TEXT, Round.model_fields["format"].description or "", False
+    )
+    for name in TABLE_NAMES:
+        if name in SECTION_MODELS:
+            model = SECTION_MODELS[name]
+            fields = _field_specs(model)
+            if name == "round":
+                fields = (format_field, *fields)
+            specs[name] = TableSpec(name, True, _doc(model), fields)
+        else:
+            model = LIST_MODELS[name]
+            specs[name] = TableSpec(name, False, _doc(model), _field_specs(model))
+    return specs
+
+
+TABLES: dict[str, TableSpec] = _build_specs()
+"""The layout of every table, by table name."""
+
+
+def resolve_column(spec: TableSpec, header: str) -> Column | None:
+    """Which field a column header fills, or ``None`` if the table has no such column."""
+    head, dot, rest = header.strip().partition(".")
+    f = spec.field(head.strip().lower())
+    if f is None:
+        return None
+    if not dot:
+        if f.kind in (Kind.MODEL, Kind.MAPPING):
+            return None
+        leaf = Kind.VALUE if f.kind is Kind.PER_PERIOD else f.kind
+        return Column(header, f.name, f, None, leaf)
+    rest = rest.strip()
+    if not rest:
+        return None
+    if f.kind is Kind.MODEL:
+        for s in f.sub:
+            if s.name == rest.lower():
+                return Column(header, f"{f.name}.{s.name}", f, s.name, s.kind)
+        return None
+    if f.kind in (Kind.PER_PERIOD, Kind.MAPPING):
+        return Column(header, f"{f.name}.{rest}", f, rest, Kind.VALUE)
+    return None
+
+
+# ---- cells --------------------------------------------------------------------------------
+
+
+def is_empty(value: Any) -> bool:
+    """Whether a cell is empty: nothing, blank text or a missing number (NaN)."""
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return not value.strip()
+    return isinstance(value, float) and math.isnan(value)
+
+
+def cell_value(value: Any, kind: Kind, *, quoted: bool) -> Any:
+    """Interpret one cell for a field of the given kind; ``None`` means the cell is empty.
+
+    Text is trimmed (and, when ``quoted``, stripped of the writers' formula neutralisation);
+    numbers typed into a text field become text (a spreadsheet turns ``001`` into 1, an id
+    ``2027`` into a number); date-times at midnight become dates. Everything else is passed
+    on unchanged for pydantic to check.
+    """
+    if is_empty(value):
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        if quoted:
+            text = unneutralise(text)
+        if kind is Kind.LIST:
+            return [item.strip() for item in text.split(LIST_SEPARATOR) if item.strip()]
+        return text
+    if isinstance(value, list | tuple):
+        items = [cell_value(v, Kind.TEXT, quoted=quoted) for v in value]
+        return [v for v in items if v is not None] if kind is Kind.LIST else value
+    if isinstance(value, dt.datetime) and kind in (Kind.DATE, Kind.TEXT, Kind.LIST):
+        if value.time() == dt.time(0) and value.tzinfo is None:
+            value = value.date()
+        elif kind is Kind.DATE:
+            return value
+    if kind in (Kind.TEXT, Kind.LIST) and not isinstance(value, bool):
+        shown = _as_text(value)
+        if shown is not None:
+            return [shown] if kind is Kind.LIST else shown
+    return value
+
+
+def _as_text(value: Any) -> str | None:
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return None
+
+
+# ---- reading ------------------------------------------------------------------------------
+
+
+@dataclass
+class _Read:
+    """What was read of one table: records, and where each came from."""
+
+    spec: TableSpec
+    source: str
+    columns: dict[str, str] = field(default_factory=dict)  # canonical key -> header
+    records: list[dict[str, Any]] = field(default_factory=list)
+    rows: list[int] = field(default_factory=list)  # row number of each record
+    ids: dict[str, int] = field(default_factory=dict)  # id -> index of its first record
+
+
+def tables_to_round(tables: Iterable[RawTable], dialect: Dialect) -> Round:
+    """Interpret raw tables as a round, validate it and report problems where they are.
+
+    Raises :class:`InvalidRoundError` listing the layout problems (unknown, missing or
+    duplicate tables and columns...) together with every validation problem, each moved
+    onto its file or sheet, row and column.
+    """
+    problems: list[Problem] = []
+    reads: dict[str, _Read] = {}
+    for raw in tables:
+        name = raw.name.strip().lower()
+        spec = TABLES.get(name)
+        if spec is None:
+            problems.append(Problem(
+                f"unknown {dialect.noun} {raw.source!r}; the {dialect.noun}s are: "
+                + ", ".join(dialect.source_of(t) for t in TABLE_NAMES),
+                source=raw.source, code="unknown_table"))
+            continue
+        if name in reads:
+            problems.append(Problem(
+                f"the {dialect.container} has two {dialect.noun}s for {name!r} "
+                f"({reads[name].source!r} and {raw.source!r}); keep one",
+                list=name, source=raw.source, code="duplicate_table"))
+            continue
+        read = _Read(spec, raw.source)
+        problems += _read_table(raw, read, dialect)
+        reads[name] = read
+    for name in REQUIRED_TABLES:
+        if name not in reads:
+            problems.append(Problem(
+                f"the {dialect.container} has no {dialect.source_of(name)!r} {dialect.noun}; "
+                f"it is required and lists at least one {_singular(name)}",
+                list=name, source=dialect.source_of(name), code="missing_table"))
+    data = _assemble(reads)
+    try:
+        from matcher.validation import parse_round
+
+        rnd = parse_round(data)
+    except InvalidRoundError as exc:
+        relocated = [
+            _relocate(p, reads, dialect)
+            for p in exc.problems
+            if not (p.code == "missing" and p.list in REQUIRED_TABLES and p.list not in reads)
+        ]
+        warnings = [_relocate(p, reads, dialect) for p in exc.warnings]
+        raise InvalidRoundError(problems + relocated, warnings) from None
+    if problems:
+        raise InvalidRoundError(problems)
+    return rnd
+
+
+def _singular(name: str) -> str:
+    return name.removesuffix("s")
+
+
+def _read_table(raw: RawTable, read: _Read, dialect: Dialect) -> list[Problem]:
+    spec = read.spec
+    problems: list[Problem] = []
+    columns: list[Column | None] = []
+    unnamed: set[int] = set()
+
+    def at(row: int | None, column: str | None, message: str, code: str) -> Problem:
+        if dialect.planner_rows:
+            return Problem(message, list=spec.name, source=read.source, row=row, column=column,
+                           code=code)
+        return Problem(message, list=spec.name, index=row, field=column, column=column,
+                       code=code)
+
+    header_row = 1 if dialect.planner_rows else None
+    for position, cell in enumerate(raw.header):
+        text = cell_value(cell, Kind.TEXT, quoted=False)
+        if text is None:
+            columns.append(None)
+            unnamed.add(position)
+            continue
+        header = str(text)
+        column = resolve_column(spec, header)
+        if column is None:
+            problems.append(at(header_row, header, _unknown_column(spec, header),
+                               "unknown_column"))
+        elif column.key in read.columns:
+            problems.append(at(header_row, header,
+                               f"column {header!r} appears twice; keep one", "duplicate_column"))
+            column = None
+        else:
+            read.columns[column.key] = header
+        columns.append(column)
+
+    reported_unnamed: set[int] = set()
+    for row_number, cells in raw.rows:
+        if all(is_empty(c) for c in cells):
+            continue
+        for position, cell in enumerate(cells):
+            beyond = position >= len(columns) or position in unnamed
+            if beyond and not is_empty(cell) and position not in reported_unnamed:
+                reported_unnamed.add(position)
+                problems.append(at(row_number, dialect.column_label(position),
+                                   "this value is in a column without a header; name the "
+                                   "column in row 1 or delete the value", "unnamed_column"))
+        record, conflicts = _record(columns, cells, dialect.quoted)
+        for fname in conflicts:
+            problems.append(at(row_number, read.columns.get(fname, fname),
+                               f"give either {fname!r} or the per-period columns "
+                               f"'{fname}.<period>', not both", "per_period_conflict"))
+        if spec.section and read.records:
+            problems.append(at(row_number, None,
+                               f"the {spec.name} {dialect.noun} holds one row of values; this "
+                               f"row is one too many", "extra_row"))
+            continue
+        rec_id = record.get("id")
+        if isinstance(rec_id, str) and rec_id not in read.ids:
+            read.ids[rec_id] = len(read.records)
+        read.records.append(record)
+        read.rows.append(row_number)
+    return problems
+
+
+def _unknown_column(spec: TableSpec, header: str) -> str:
+    message = f"unknown column {header!r}; the {spec.name} columns are: " + ", ".join(
+        spec.base_headers()
+    )
+    keyed = [f.name for f in spec.fields if f.kind in (Kind.PER_PERIOD, Kind.MAPPING)]
+    if keyed:
+        message += " (and " + ", ".join(f"{k}.<{_key_noun(spec, k)}>" for k in keyed) + ")"
+    return message
+
+
+def _key_noun(spec: TableSpec, name: str) -> str:
+    f = spec.field(name)
+    return "period" if f is not None and f.kind is Kind.PER_PERIOD else "name"
+
+
+def _record(
+    columns: Sequence[Column | None], cells: Sequence[Any], quoted: bool
+) -> tuple[dict[str, Any], list[str]]:
+    """One row as a JSON-like record, and the per-period fields given both ways."""
+    record: dict[str, Any] = {}
+    keyed: dict[str, dict[str, Any]] = {}
+    for position, column in enumerate(columns):
+        if column is None:
+            continue
+        raw = cells[position] if position < len(cells) else None
+        value = cell_value(raw, column.kind, quoted=quoted)
+        if value is None:
+            if column.kind is Kind.LIST:
+                value = []  # an empty list cell is an empty list (the default where optional)
+            else:
+                continue
+        f = column.field
+        if f.kind is Kind.MODEL:
+            record.setdefault(f.name, {})[column.sub] = value
+        elif column.sub is not None:
+            keyed.setdefault(f.name, {})[column.sub] = value
+        else:
+            record[f.name] = value
+    conflicts = []
+    for name, values in keyed.items():
+        if name in record:
+            conflicts.append(name)
+        record[name] = values
+    return record, conflicts
+
+
+def _assemble(reads: Mapping[str, _Read]) -> dict[str, Any]:
+    """The JSON-like round document from the tables read."""
+    data: dict[str, Any] = {"format": FORMAT}
+    for name in TABLE_NAMES:
+        read = reads.get(name)
+        if read is None:
+            continue
+        if not read.spec.section:
+            data[name] = read.records
+            continue
+        if not read.records:
+            continue
+        record = dict(read.records[0])
+        if name == "round":
+            data["format"] = record.pop("format", FORMAT)
+            if record:
+                data["round"] = record
+        else:
+            data[name] = record
+    return data
+
+
+def _relocate(p: Problem, reads: Mapping[str, _Read], dialect: Dialect) -> Problem:
+    """Move a validation problem onto the table, row and column its value came from."""
+    table, fld = p.list, p.field
+    if table is None and fld is not None:
+        head, _, rest = fld.partition(".")
+        if head == "format":
+            table = "round"
+        elif head in reads:
+            table, fld = head, rest or None
+    if table is None:
+        return p
+    read = reads.get(table)
+    if read is None:
+        return p.at(source=dialect.source_of(table)) if dialect.planner_rows else p
+    position: int | None = None
+    if read.spec.section:
+        position = 0
+    elif p.index is not None and 0 <= p.index < len(read.rows):
+        position = p.index
+    elif p.id is not None and p.id in read.ids:
+        position = read.ids[p.id]
+    row: int | None
+    if position is not None and position < len(read.rows):
+        row = read.rows[position]
+    else:
+        row = 2 if read.spec.section else None
+    column = _column_for(fld, read.columns)
+    if dialect.planner_rows:
+        return p.at(source=read.source, row=row, column=column)
+    index = p.index if read.spec.section or row is None else row
+    return p.at(index=index, column=column)
+
+
+def _column_for(fld: str | None, columns: Mapping[str, str]) -> str | None:
+    """The header a dotted field path came from (``preferences.3`` -> ``preferences``)."""
+    if fld is None:
+        return None
+    parts = fld.split(".")
+    for k in range(len(parts), 0, -1):
+        key = ".".join(parts[:k])
+        if key in columns:
+            return columns[key]
+    return fld
+
+
+# ---- writing ------------------------------------------------------------------------------
+
+
+def round_to_tables(rnd: Round) -> dict[str, OutTable]:
+    """Every table of the round, ready for a writer (empty lists give header-only tables).
+
+    Raises :class:`FormatError` when a list item contains ``;``, which the layout cannot hold.
+    """
+    data = rnd.model_dump(mode="python", exclude_none=True)
+    out: dict[str, OutTable] = {}
+    for name in TABLE_NAMES:
+        spec = TABLES[name]
+        if name == "round":
+            records = [{"format": data["format"], **data["round"]}]
+        elif spec.section:
+            records = [data[name]]
+        else:
+            records = list(data[name])
+        header = _headers(spec, records, rnd.period_ids)
+        rows = [_cells(spec, header, rec, name, i) for i, rec in enumerate(records)]
+        out[name] = OutTable(name, header, rows)
+    return out
+
+
+def _headers(spec: TableSpec, records: Sequence[Mapping[str, Any]],
+             period_ids: Sequence[str]) -> list[str]:
+    header: list[str] = []
+    for f in spec.fields:
+        if f.kind is Kind.MODEL:
+            header += [f"{f.name}.{s.name}" for s in f.sub]
+            continue
+        if f.kind is Kind.PER_PERIOD:
+            header.append(f.name)
+        if f.kind in (Kind.PER_PERIOD, Kind.MAPPING):
+            keys: dict[str, None] = {}
+            if f.kind is Kind.PER_PERIOD:
+                used = {k for r in records if isinstance(r.get(f.name), dict) for k in r[f.name]}
+                keys.update((k, None) for k in period_ids if k in used)
+            for r in records:
+                if isinstance(r.get(f.name), dict):
+                    keys.update((k, None) for k in r[f.name])
+            header += [f"{f.name}.{k}" for k in keys]
+            continue
+        header.append(f.name)
+    return header
+
+
+def _cells(spec: TableSpec, header: Sequence[str], record: Mapping[str, Any], table: str,
+           index: int) -> list[Any]:
+    row: list[Any] = []
+    for h in header:
+        column = resolve_column(spec, h)
+        assert column is not None, h  # headers come from the spec itself
+        f = column.field
+        value = record.get(f.name)
+        if f.kind is Kind.MODEL:
+            value = value.get(column.sub) if isinstance(value, dict) else None
+        elif f.kind is Kind.PER_PERIOD and column.sub is None:
+            # An empty per-period object (zero everywhere) has no cells: write 0.
+            value = 0 if value == {} else value if not isinstance(value, dict) else None
+        elif column.sub is not None:
+            value = value.get(column.sub) if isinstance(value, dict) else None
+        if column.kind is Kind.LIST and value is not None:
+            value = _joined(value, table, index, record.get("id"), column.key)
+        row.append(value)
+    return row
+
+
+def _joined(items: Sequence[str], table: str, index: int, rec_id: Any, key: str) -> str | None:
+    for item in items:
+        if LIST_SEPARATOR in item:
+            raise FormatError([Problem(
+                f"{item!r} contains {LIST_SEPARATOR!r}, which separates list items in CSV and "
+                "Excel; rename it or save the round as JSON",
+                list=table, index=index, id=rec_id if isinstance(rec_id, str) else None,
+                field=key, code="separator_in_item")])
+    return LIST_SEPARATOR.join(items) if items else None
