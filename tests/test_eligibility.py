@@ -10,6 +10,7 @@ import pytest
 
 from matcher.domain import Round
 from matcher.eligibility import candidates, ineligibility_reasons, pair_travel
+from matcher.generate import generate_round
 from matcher.geo import great_circle_km, travel_km, travel_km_one
 from matcher.validation import parse_round
 
@@ -149,6 +150,5 @@ def test_candidates_sorted_and_streams_indexed() -> None:
 
 @pytest.mark.parametrize("seed", range(4))
 def test_vectorised_equals_scalar_on_generated_rounds(seed: int) -> None:
-    generate = pytest.importorskip("matcher.generate")
-    rnd = generate.generate_round(40, 50, 3, seed=seed)
+    rnd = generate_round(40, 50, 3, seed=seed)
     assert triples(rnd) == scalar_triples(rnd)

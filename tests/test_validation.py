@@ -386,6 +386,7 @@ def test_validate_returns_without_raising() -> None:
     ok, errors, warnings = validate(base())
     assert ok is not None
     assert errors == []
+    assert [w.code for w in warnings] == ["no_eligible_placement"]
     bad = base()
     bad["format"] = 3
     none, errors, _ = validate(bad)
@@ -471,3 +472,23 @@ def test_min_fill_above_capacity_warning() -> None:
         "min_fill 3 is above capacity 2 in R1; the shortfall cannot be avoided",
         "min_fill 3 is above capacity 2 in R2; the shortfall cannot be avoided",
     ]
+
+
+def test_every_model_field_is_described() -> None:
+    from matcher.domain import LIST_MODELS, SECTION_MODELS, Location, Requirements
+
+    models = [*LIST_MODELS.values(), *SECTION_MODELS.values(), Location, Requirements, Round]
+    undocumented = [f"{m.__name__}.{name}" for m in models
+                    for name, info in m.model_fields.items() if not info.description]
+    assert undocumented == []
+
+
+def test_generated_round_with_streams_off_and_checks_at_scale() -> None:
+    from matcher.generate import generate_round
+
+    rnd = generate_round(300, 400, 3, seed=3)
+    again = parse_round(rnd.to_data())
+    assert again == rnd
+    single = generate_round(30, 40, 2, seed=1, streams=False)
+    assert [s.id for s in single.effective_streams] == ["rotation"]
+    assert all(pl.stream is None for pl in single.placements)
