@@ -1,0 +1,428 @@
+"""A collapsed min-cost-flow relaxation of a round: a valid upper bound in a fraction of a
+second at any size, and the per-pharmacist placements it picks (the primal's guide).
+
+score(p, l) does not depend on the period, so periods are collapsed: each pharmacist p
+sends ``A(p)`` units (one per available period) from a node ``(p, s)`` per stream ``s``;
+a unit is one assignment. The network (costs are negated values; the flow is solved by
+OR-Tools' ``SimpleMinCostFlow``, which is exact on integers):
+
+- ``(p, s) -> sink`` (capacity ``A(p)``, value 0): an unassigned slot;
+- ``(p, s) -> l`` for every eligible pair: value ``score(p, l) + w.unassigned``; capacity 1
+  in a rotating stream (no repeat), the number of periods the pair is eligible in for a
+  non-rotating stream (continuity relaxed). Pins and reference triples make the pair's
+  units worth more (see *bonuses*);
+- ``l -> sink`` (or ``l -> organisation -> sink``): capacity ``sum_t min(cap(l, t),
+  eligible(l, t))`` (per-period capacity relaxed to the total); the first
+  ``sum_t min(min_fill, cap, eligible)`` units earn ``+w.shortfall`` each;
+- organisations with ``max_pharmacists`` whose placements are all in one stream get a node
+  with capacity ``sum_t min(max_pharmacists, sum of their capacities)`` (one stream: a
+  pharmacist holds at most one of its placements per period, so distinct pharmacists =
+  assignments); other organisations and supervisors are relaxed (dropped);
+- **sector gadget** for a pharmacist-stream that must cover new sectors: ``(p, s)`` feeds
+  sector nodes ``(p, s, sigma)`` directly (capacity ``A(p)``, the "repeat" route) and
+  through a node ``D(p, s)`` whose arcs to the sector nodes have capacity 1 (the "first
+  unit of a sector" route); the first ``k(p, s)`` units into ``D`` earn a bonus ``big``.
+  ``k(p, s) = need(p) - sum of the most new sectors the other streams can cover`` where
+  ``need(p) = min(min_distinct_sectors, A(p)) - |sectors of p's history|``; a required
+  sector (not in history) that only stream ``s`` can give earns ``big`` on its ``D`` arc.
+
+**Why the bound is valid.** Take any feasible allocation X. Map it to a flow: every
+assignment (p, l, t) is one unit ``(p, s) -> [sector node] -> l -> [org] -> sink``; each
+empty slot one unit on the unassigned arc. Per-stream unit counts are A(p) (one per
+available period and stream, §3.1); a rotating pair is used at most once (§3.5); a
+non-rotating pair at most in its eligible periods; placement totals are at most the sum of
+per-period capacities and of eligible pharmacists (§3.2); organisation totals obey the
+per-period caps summed (§3.3). So the flow is feasible. Its value is at least X's objective
+plus the bonuses: X covers >= need(p) new sectors, of which at most ``sum of the other
+streams' maxima`` come from other streams, so stream s covers >= k(p, s) new sectors; route
+one unit of each newly covered sector of s through D (capacity 1 per sector) and the bonus
+``big * k(p, s)`` is earned; a required sector only s can cover likewise earns its bonus;
+each pin earns its bonus (X holds every pin). Shortfall: ``sum_t max(0, m_t - h_t) >=
+sum_t m_t - sum_t min(m_t, cap_t, e_t, h_t)`` and the flow earns ``w.shortfall`` on at most
+``sum_t min(m_t, cap_t, e_t)`` units, so its shortfall term is at least X's. Change:
+``-w.change * C`` is written as a constant ``-w.change * |reference slots|`` plus
+``+w.change`` per matching assignment; the flow earns it on at most as many units per pair
+as the pair has reference triples, and X's matches are among those. Fairness: ``M`` is at
+most the smallest, over available pharmacists, of their largest possible preference points
+(a constant added). So ``flow optimum >= objective(X) + bonuses`` and the returned bound
+``flow optimum + constants - bonuses`` is >= objective(X) for every feasible X, whatever the
+size of ``big`` (its size only makes the relaxation enforce the rules it encodes).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from ortools.graph.python import min_cost_flow
+
+from matcher.domain import SECTORS, Round
+from matcher.eligibility import Candidates
+from matcher.scoring import Scores
+
+__all__ = ["FlowRelaxation", "Pairs", "pairs_of", "relaxation"]
+
+log = logging.getLogger(__name__)
+
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+N_SEC = len(SECTORS)
+
+
+@dataclass(frozen=True)
+class Pairs:
+    """Distinct eligible (pharmacist, placement) pairs (candidates are sorted by
+    pharmacist, placement, period, so the candidates of a pair are contiguous)."""
+
+    start: IntArray  # first candidate of each pair
+    count: IntArray  # eligible periods of the pair
+    p: IntArray
+    l: IntArray  # noqa: E741
+    s: IntArray
+    sec: IntArray
+    score: IntArray
+    points: IntArray
+    of_cand: IntArray  # pair of every candidate
+
+    def __len__(self) -> int:
+        return int(self.p.shape[0])
+
+
+def pairs_of(rnd: Round, cand: Candidates, sc: Scores) -> Pairs:
+    """The pairs of the candidates."""
+    n = len(cand)
+    if n == 0:
+        e = np.zeros(0, np.int64)
+        return Pairs(e, e, e, e, e, e, e, e, e)
+    first = np.ones(n, dtype=bool)
+    first[1:] = (cand.pharmacist[1:] != cand.pharmacist[:-1]) | (
+        cand.placement[1:] != cand.placement[:-1])
+    start = np.flatnonzero(first).astype(np.int64)
+    count = np.diff(np.append(start, n)).astype(np.int64)
+    sec_index = {s: i for i, s in enumerate(SECTORS)}
+    sector = np.array([sec_index[pl.sector] for pl in rnd.placements], dtype=np.int64)
+    of_cand = np.repeat(np.arange(len(start), dtype=np.int64), count)
+    return Pairs(start=start, count=count, p=cand.pharmacist[start],
+                 l=cand.placement[start], s=cand.stream[start],
+                 sec=sector[cand.placement[start]], score=sc.total[start],
+                 points=sc.points[start], of_cand=of_cand)
+
+
+@dataclass(frozen=True)
+class FlowRelaxation:
+    """The relaxation's answer.
+
+    ``bound`` is a valid upper bound on the round's objective; ``units`` the flow on every
+    pair (how many periods the relaxation gives the pair); ``seconds`` the time taken.
+    """
+
+    bound: int
+    units: IntArray
+    pairs: Pairs
+    seconds: float
+
+
+def available(rnd: Round) -> BoolArray:
+    """Pharmacist x period availability."""
+    avail = np.ones((len(rnd.pharmacists), len(rnd.periods)), dtype=bool)
+    for i, ph in enumerate(rnd.pharmacists):
+        for t in ph.unavailable:
+            avail[i, rnd.period_index[t]] = False
+    return avail
+
+
+def capacity_matrix(rnd: Round) -> IntArray:
+    """capacity(l, t) as a placement x period array."""
+    return np.array([[pl.capacity_in(t) for t in rnd.period_ids] for pl in rnd.placements],
+                    dtype=np.int64).reshape(len(rnd.placements), len(rnd.periods))
+
+
+def min_fill_matrix(rnd: Round) -> IntArray:
+    """min_fill(l, t) as a placement x period array."""
+    return np.array([[pl.min_fill_in(t) for t in rnd.period_ids] for pl in rnd.placements],
+                    dtype=np.int64).reshape(len(rnd.placements), len(rnd.periods))
+
+
+def history_masks(rnd: Round) -> IntArray:
+    """Bit mask of the sectors of every pharmacist's history."""
+    sec_index = {s: i for i, s in enumerate(SECTORS)}
+    out = np.zeros(len(rnd.pharmacists), dtype=np.int64)
+    for i, ph in enumerate(rnd.pharmacists):
+        for h in ph.history:
+            out[i] |= 1 << sec_index[rnd.placement(h).sector]
+    return out
+
+
+_POP = np.array([bin(m).count("1") for m in range(1 << N_SEC)], dtype=np.int64)
+
+
+def _triple_keys(rnd: Round, cand: Candidates, triples: list[tuple[str, str, str]]
+                 ) -> IntArray:
+    """Candidate index of (pharmacist, placement, period) id triples (-1: not eligible)."""
+    n_l, n_t = len(rnd.placements), len(rnd.periods)
+    if not triples or not len(cand):
+        return np.full(len(triples), -1, dtype=np.int64)
+    key = (cand.pharmacist * n_l + cand.placement) * n_t + cand.period
+    q = np.array([(rnd.pharmacist_index[p] * n_l + rnd.placement_index[pl]) * n_t
+                  + rnd.period_index[t] for p, pl, t in triples], dtype=np.int64)
+    pos = np.minimum(np.searchsorted(key, q), len(key) - 1)
+    return np.where(key[pos] == q, pos, -1).astype(np.int64)
+
+
+def reference_candidates(rnd: Round, cand: Candidates) -> tuple[IntArray, int]:
+    """Candidates matching a reference slot, and the number of reference slots (one per
+    pharmacist, period and stream; the first listed wins, as in :mod:`matcher.build`)."""
+    seen: dict[tuple[str, str, str], str] = {}
+    for r in rnd.reference:
+        stream = rnd.stream_of(rnd.placement(r.placement)).id
+        seen.setdefault((r.pharmacist, r.period, stream), r.placement)
+    pos = _triple_keys(rnd, cand, [(p, pl, t) for (p, t, _), pl in seen.items()])
+    return np.unique(pos[pos >= 0]), len(seen)
+
+
+def pin_candidates(rnd: Round, cand: Candidates) -> IntArray:
+    """Candidates that are pinned (distinct; a pin that is not eligible is left out: the
+    round is then infeasible and any bound is valid)."""
+    pos = _triple_keys(rnd, cand, [(p.pharmacist, p.placement, p.period) for p in rnd.pins])
+    return np.unique(pos[pos >= 0])
+
+
+def fairness_cap(rnd: Round, pairs: Pairs, avail_count: IntArray) -> int:
+    """An upper bound on M: the smallest, over available pharmacists, of the most
+    preference points they could collect (rotating: the best A(p) distinct pairs;
+    non-rotating: the best pair times its eligible periods)."""
+    n_p = len(rnd.pharmacists)
+    who = np.flatnonzero(avail_count >= 1)
+    if not len(who):
+        return 0
+    best = np.zeros(n_p, dtype=np.int64)
+    rotating = np.array([s.rotate for s in rnd.effective_streams], dtype=bool)
+    for s in range(len(rnd.effective_streams)):
+        sel = np.flatnonzero((pairs.s == s) & (pairs.points > 0))
+        if not len(sel):
+            continue
+        if rotating[s]:
+            order = sel[np.lexsort((-pairs.points[sel], pairs.p[sel]))]
+            pp = pairs.p[order]
+            first = np.r_[True, pp[1:] != pp[:-1]]
+            start = np.maximum.accumulate(np.where(first, np.arange(len(pp)), 0))
+            rank = np.arange(len(pp)) - start
+            keep = rank < avail_count[pp]
+            best += np.bincount(pp[keep], weights=pairs.points[order][keep],
+                                minlength=n_p).astype(np.int64)
+        else:
+            val = pairs.points[sel] * pairs.count[sel]
+            top = np.zeros(n_p, dtype=np.int64)
+            np.maximum.at(top, pairs.p[sel], val)
+            best += top
+    return int(best[who].min())
+
+
+def relaxation(rnd: Round, cand: Candidates, sc: Scores, pairs: Pairs | None = None
+               ) -> FlowRelaxation:
+    """Solve the collapsed relaxation (module docs); the bound is valid for the round."""
+    t0 = time.monotonic()
+    pairs = pairs if pairs is not None else pairs_of(rnd, cand, sc)
+    w = rnd.weights
+    n_p, n_l, n_t = len(rnd.pharmacists), len(rnd.placements), len(rnd.periods)
+    n_s = len(rnd.effective_streams)
+    rotating = np.array([s.rotate for s in rnd.effective_streams], dtype=bool)
+    avail = available(rnd)
+    a_count = avail.sum(axis=1).astype(np.int64)
+    cap = capacity_matrix(rnd)
+    mf = min_fill_matrix(rnd)
+    n_pairs = len(pairs)
+
+    # ---- constants of the objective -------------------------------------------------
+    offset = -w.unassigned * int(a_count.sum()) * n_s
+    if w.shortfall:
+        offset -= w.shortfall * int(mf.sum())
+    ref_cands, n_ref_slots = (reference_candidates(rnd, cand) if w.change and rnd.reference
+                              else (np.zeros(0, np.int64), 0))
+    offset -= w.change * n_ref_slots
+    pins = pin_candidates(rnd, cand)
+    max_abs = int(np.abs(pairs.score).max()) if n_pairs else 0
+    big = (w.unassigned + max_abs + w.shortfall + w.change + 1) * (n_s * n_t + 1) * 2
+    penalty = big * len(pins)
+
+    # ---- value of every candidate unit -----------------------------------------------
+    cval = sc.total + w.unassigned
+    special = np.zeros(len(cand), dtype=bool)
+    if len(ref_cands):
+        cval = cval.copy()
+        cval[ref_cands] += w.change
+        special[ref_cands] = True
+    if len(pins):
+        cval = cval.copy()
+        cval[pins] += big
+        special[pins] = True
+
+    # ---- nodes -------------------------------------------------------------------------
+    sink = 0
+    l_node = 1 + np.arange(n_l, dtype=np.int64)
+    n_nodes = 1 + n_l
+    capped = [o for o in rnd.organisations if o.max_pharmacists is not None]
+    stream_of_l = np.array([rnd.stream_index[rnd.stream_of(pl).id] for pl in rnd.placements],
+                           dtype=np.int64)
+    org_of_l = np.full(n_l, -1, dtype=np.int64)
+    org_cap_units: list[int] = []
+    for o in capped:
+        members = np.array([j for j, pl in enumerate(rnd.placements)
+                            if pl.organisation == o.id], dtype=np.int64)
+        if not len(members) or len(set(stream_of_l[members].tolist())) != 1:
+            continue  # spans streams: distinct counting, relaxed
+        k = len(org_cap_units)
+        org_of_l[members] = k
+        per_t = np.minimum(int(o.max_pharmacists or 0), cap[members].sum(axis=0))
+        org_cap_units.append(int(per_t.sum()))
+    org_node = n_nodes + np.arange(len(org_cap_units), dtype=np.int64)
+    n_nodes += len(org_cap_units)
+
+    ps_key = pairs.p * n_s + pairs.s
+    ps_keys, ps_of_pair = np.unique(ps_key, return_inverse=True)
+    ps_node = n_nodes + np.arange(len(ps_keys), dtype=np.int64)
+    n_nodes += len(ps_keys)
+    ps_p, ps_s = ps_keys // n_s, ps_keys % n_s
+    ps_supply = a_count[ps_p]
+
+    # ---- sector rules --------------------------------------------------------------------
+    hist = history_masks(rnd)
+    sec_index = {s: i for i, s in enumerate(SECTORS)}
+    req_mask = 0
+    for s_name in rnd.rules.required_sectors:
+        req_mask |= 1 << sec_index[s_name]
+    need = np.maximum(0, np.minimum(rnd.rules.min_distinct_sectors, a_count) - _POP[hist])
+    # New sectors reachable per (p, s): bit masks.
+    new_bit = (1 << pairs.sec) & ~hist[pairs.p]
+    ps_mask = np.zeros(len(ps_keys), dtype=np.int64)
+    np.bitwise_or.at(ps_mask, ps_of_pair, new_bit)
+    ps_cmax = np.where(rotating[ps_s], np.minimum(a_count[ps_p], _POP[ps_mask]),
+                       np.minimum(1, _POP[ps_mask]))
+    total_cmax = np.bincount(ps_p, weights=ps_cmax, minlength=n_p).astype(np.int64)
+    ps_k = np.maximum(0, need[ps_p] - (total_cmax[ps_p] - ps_cmax))
+    ps_k = np.minimum(ps_k, ps_cmax)
+    # Required sectors coverable by one stream only.
+    p_mask_all = np.zeros(n_p, dtype=np.int64)
+    np.bitwise_or.at(p_mask_all, ps_p, ps_mask)
+    # Bits reachable in two or more streams of p.
+    seen_once = np.zeros(n_p, dtype=np.int64)
+    seen_twice = np.zeros(n_p, dtype=np.int64)
+    for j in range(len(ps_keys)):  # small: one entry per pharmacist-stream
+        pj = ps_p[j]
+        seen_twice[pj] |= seen_once[pj] & ps_mask[j]
+        seen_once[pj] |= ps_mask[j]
+    req_here = np.where(a_count[ps_p] >= 1, ps_mask & ~seen_twice[ps_p] & req_mask
+                        & ~hist[ps_p], 0)
+    gadget = (ps_k > 0) | (req_here != 0)
+    penalty += big * int(ps_k.sum()) + big * int(_POP[req_here].sum())
+
+    tails: list[IntArray] = []
+    heads: list[IntArray] = []
+    caps: list[IntArray] = []
+    costs: list[IntArray] = []
+
+    def arcs(t: IntArray, h: IntArray, c: IntArray, v: IntArray) -> None:
+        keep = c > 0
+        tails.append(t[keep])
+        heads.append(h[keep])
+        caps.append(c[keep])
+        costs.append(-v[keep])
+
+    # Unassigned slots.
+    arcs(ps_node, np.full(len(ps_node), sink), ps_supply, np.zeros(len(ps_node), np.int64))
+    # Gadget nodes.
+    g_ps = np.flatnonzero(gadget)
+    d_node = np.full(len(ps_keys), -1, dtype=np.int64)
+    d_node[g_ps] = n_nodes + np.arange(len(g_ps))
+    n_nodes += len(g_ps)
+    in_gadget = gadget[ps_of_pair]
+    gs_key = ps_of_pair * N_SEC + pairs.sec
+    gs_keys, gs_inv = np.unique(gs_key[in_gadget], return_inverse=True)
+    gs_node_of = n_nodes + np.arange(len(gs_keys), dtype=np.int64)
+    n_nodes += len(gs_keys)
+    gs_ps, gs_sec = gs_keys // N_SEC, gs_keys % N_SEC
+    if len(g_ps):
+        k = ps_k[g_ps]
+        arcs(ps_node[g_ps], d_node[g_ps], k, np.full(len(g_ps), big))
+        arcs(ps_node[g_ps], d_node[g_ps], ps_supply[g_ps] - k, np.zeros(len(g_ps), np.int64))
+        arcs(ps_node[gs_ps], gs_node_of, ps_supply[gs_ps], np.zeros(len(gs_ps), np.int64))
+        is_new = ((hist[ps_p[gs_ps]] >> gs_sec) & 1) == 0
+        bonus = np.where((req_here[gs_ps] >> gs_sec) & 1 == 1, big, 0)
+        arcs(d_node[gs_ps], gs_node_of, is_new.astype(np.int64), bonus)
+    # Pair arcs.
+    tail = ps_node[ps_of_pair].copy()
+    gi = np.flatnonzero(in_gadget)
+    tail[gi] = gs_node_of[gs_inv]
+    pair_val = cval[pairs.start]
+    rot_pair = rotating[pairs.s]
+    has_special = np.zeros(n_pairs, dtype=bool)
+    if special.any():
+        has_special[pairs.of_cand[special]] = True
+    # Rotating pairs: one unit worth their best triple.
+    best_val = np.maximum.reduceat(cval, pairs.start) if n_pairs else pair_val
+    plain = ~has_special | rot_pair
+    sel = np.flatnonzero(plain)
+    pair_arc_first = len(np.concatenate(caps)) if caps else 0
+    arcs_start = sum(len(x) for x in caps)
+    unit_cap = np.where(rot_pair, 1, pairs.count)
+    tails.append(tail[sel])
+    heads.append(l_node[pairs.l[sel]])
+    caps.append(unit_cap[sel])
+    costs.append(-np.where(rot_pair[sel], best_val[sel], pair_val[sel]))
+    plain_arc_index = arcs_start + np.arange(len(sel), dtype=np.int64)
+    del pair_arc_first
+    # Non-rotating pairs with pins or reference triples: one arc per candidate.
+    spec_pairs = np.flatnonzero(~plain)
+    spec_cands = np.flatnonzero(np.isin(pairs.of_cand, spec_pairs))
+    spec_start = sum(len(x) for x in caps)
+    if len(spec_cands):
+        pc = pairs.of_cand[spec_cands]
+        tails.append(tail[pc])
+        heads.append(l_node[pairs.l[pc]])
+        caps.append(np.ones(len(spec_cands), np.int64))
+        costs.append(-cval[spec_cands])
+    spec_arc_index = spec_start + np.arange(len(spec_cands), dtype=np.int64)
+    # Placements to organisations or the sink.
+    elig_lt = np.bincount(cand.placement * n_t + cand.period, minlength=n_l * n_t).reshape(
+        n_l, n_t) if len(cand) else np.zeros((n_l, n_t), np.int64)
+    seats = np.minimum(cap, elig_lt)
+    total = seats.sum(axis=1)
+    fill = np.minimum(mf, seats).sum(axis=1) if w.shortfall else np.zeros(n_l, np.int64)
+    head_l = np.where(org_of_l >= 0, org_node[np.maximum(org_of_l, 0)] if len(org_node)
+                      else sink, sink)
+    arcs(l_node, head_l, fill, np.full(n_l, w.shortfall, np.int64))
+    arcs(l_node, head_l, total - fill, np.zeros(n_l, np.int64))
+    if len(org_node):
+        arcs(org_node, np.full(len(org_node), sink), np.array(org_cap_units, np.int64),
+             np.zeros(len(org_node), np.int64))
+
+    # ---- solve ------------------------------------------------------------------------------
+    mcf = min_cost_flow.SimpleMinCostFlow()
+    tl = np.concatenate(tails).astype(np.int32)
+    hd = np.concatenate(heads).astype(np.int32)
+    cp = np.concatenate(caps).astype(np.int64)
+    co = np.concatenate(costs).astype(np.int64)
+    mcf.add_arcs_with_capacity_and_unit_cost(tl, hd, cp, co)
+    supplies = np.zeros(n_nodes, dtype=np.int64)
+    supplies[ps_node] = ps_supply
+    supplies[sink] = -int(ps_supply.sum())
+    mcf.set_nodes_supplies(np.arange(n_nodes, dtype=np.int32), supplies)
+    status = mcf.solve()
+    if status != mcf.OPTIMAL:
+        raise RuntimeError(f"min-cost flow failed with status {status}")
+    value = -int(mcf.optimal_cost())
+    fair = fairness_cap(rnd, pairs, a_count) * w.fairness if w.fairness else 0
+    bound = value + offset - penalty + fair
+    units = np.zeros(n_pairs, dtype=np.int64)
+    if len(sel):
+        units[sel] = mcf.flows(plain_arc_index)
+    if len(spec_cands):
+        np.add.at(units, pairs.of_cand[spec_cands], mcf.flows(spec_arc_index))
+    secs = time.monotonic() - t0
+    log.info("flow relaxation: bound %d (%d arcs, %d nodes) in %.2f s", bound, len(cp),
+             n_nodes, secs)
+    return FlowRelaxation(bound=int(bound), units=units, pairs=pairs, seconds=secs)

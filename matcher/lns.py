@@ -1,0 +1,726 @@
+"""The flow path (``stats["path"] == "flow+lns"``): exact decomposition into independent
+components, a min-cost-flow bound, a flow-guided start and CP-SAT large-neighbourhood
+search.
+
+1. **Components.** Pharmacists and placements linked by eligibility, and placements linked
+   by a shared capped organisation or a supervisor, form independent sub-rounds: no rule
+   and no objective term spans two of them (fairness does; with ``w.fairness > 0`` the
+   round is one component). Each is solved on its own; their allocations together are an
+   allocation of the round.
+2. **Bound.** :func:`matcher.flow.relaxation` on each component's candidates bounds the
+   objective of the round restricted to them (the other pharmacists unassigned); with
+   ``obj_c`` the objective of a component's own allocation alone, the round's bound is
+   ``objective + sum_c (bound_c - obj_c)`` (objectives add up over components, up to the
+   same constants).
+3. **Start.** CP-SAT on the component's model restricted to the pairs the flow uses plus
+   the best few other pairs of every pharmacist and stream (every rule exact).
+4. **Improve.** Small components: CP-SAT on the component's full model, hinted with the
+   start and with the objective capped at the flow bound (a proof the moment it reaches
+   it). Large ones: large-neighbourhood search: free the pharmacists competing for the
+   placements around a random pharmacist, keep everyone else's assignments fixed (their
+   variables fixed to 1 in the sub-model), solve the sub-model with CP-SAT for a short time
+   from the current allocation, keep it if it is better. Deterministic for a seed with one
+   worker (time limits aside).
+
+Every answer goes through :func:`matcher.solve.finish` (the independent checker).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+from ortools.sat.python import cp_model
+
+from matcher.build import Model, build_model, to_cp_model
+from matcher.domain import Round
+from matcher.eligibility import Candidates
+from matcher.flow import (
+    Pairs,
+    available,
+    capacity_matrix,
+    history_masks,
+    min_fill_matrix,
+    pairs_of,
+    pin_candidates,
+    reference_candidates,
+    relaxation,
+)
+from matcher.scoring import Scores
+
+if TYPE_CHECKING:
+    from matcher.result import Result
+    from matcher.solve import SolveParams, _Clock
+
+__all__ = ["components", "evaluate", "solve_flow_lns"]
+
+log = logging.getLogger(__name__)
+
+IntArray = npt.NDArray[np.int64]
+
+# Components with at most this many candidates get the full model (with the flow cap).
+FULL_MODEL_MAX = 60_000
+# Other pairs kept per pharmacist and stream in the start model, besides the flow's.
+START_EXTRA_PAIRS = 3
+# Target size (candidates) of an LNS sub-model.
+LNS_TARGET_CANDIDATES = 45_000
+LNS_MIN_PHARMACISTS = 8
+
+
+def components(rnd: Round, cand: Candidates, pairs: Pairs) -> tuple[IntArray, IntArray]:
+    """Component label of every pharmacist and every placement (labels 0..k-1 in order of
+    first pharmacist; placements nobody can hold get -1)."""
+    n_p, n_l = len(rnd.pharmacists), len(rnd.placements)
+    if rnd.weights.fairness > 0:
+        lab_p = np.zeros(n_p, dtype=np.int64)
+        lab_l = np.zeros(n_l, dtype=np.int64)
+        held = np.zeros(n_l, dtype=bool)
+        held[pairs.l] = True
+        lab_l[~held] = -1
+        return lab_p, lab_l
+    src = [pairs.p, ]
+    dst = [n_p + pairs.l]
+    link: list[tuple[int, int]] = []
+    groups: list[list[int]] = []
+    for o in rnd.organisations:
+        if o.max_pharmacists is not None:
+            groups.append([j for j, pl in enumerate(rnd.placements) if pl.organisation == o.id])
+    for sup in rnd.supervisors:
+        groups.append([rnd.placement_index[x] for x in sup.placements])
+    for g in groups:
+        link.extend((n_p + g[0], n_p + j) for j in g[1:])
+    if link:
+        arr = np.array(link, dtype=np.int64)
+        src.append(arr[:, 0])
+        dst.append(arr[:, 1])
+    a = np.concatenate(src)
+    b = np.concatenate(dst)
+    lab = np.arange(n_p + n_l, dtype=np.int64)
+    while True:
+        m = np.minimum(lab[a], lab[b])
+        new = lab.copy()
+        np.minimum.at(new, a, m)
+        np.minimum.at(new, b, m)
+        new = new[new]
+        new = new[new]
+        if np.array_equal(new, lab):
+            break
+        lab = new
+    roots_p = lab[:n_p]
+    uniq, first = np.unique(roots_p, return_index=True)
+    order = np.argsort(first, kind="stable")
+    remap = np.full(n_p + n_l, -1, dtype=np.int64)
+    remap[uniq[order]] = np.arange(len(uniq))
+    lab_p = remap[roots_p]
+    lab_l = remap[lab[n_p:]]
+    return lab_p, lab_l
+
+
+class Evaluator:
+    """The §4 objective of an allocation given as chosen candidate indices, vectorised
+    (the same formula as :func:`matcher.check.objective`; the final answer is still checked
+    there)."""
+
+    def __init__(self, rnd: Round, cand: Candidates, sc: Scores) -> None:
+        self.rnd, self.cand, self.sc = rnd, cand, sc
+        w = rnd.weights
+        self.w = w
+        avail = available(rnd)
+        self.a_count = avail.sum(axis=1)
+        self.n_slots = int(self.a_count.sum()) * len(rnd.effective_streams)
+        self.n_l, self.n_t = len(rnd.placements), len(rnd.periods)
+        self.mf = min_fill_matrix(rnd).ravel()
+        self.ref, self.n_ref = ((reference_candidates(rnd, cand)) if w.change and rnd.reference
+                                else (np.zeros(0, np.int64), 0))
+        self.avail_p = np.flatnonzero(self.a_count >= 1)
+
+    def __call__(self, chosen: IntArray) -> int:
+        c, w = self.cand, self.w
+        total = int(self.sc.total[chosen].sum())
+        total -= w.unassigned * (self.n_slots - len(chosen))
+        if w.shortfall:
+            h = np.bincount(c.placement[chosen] * self.n_t + c.period[chosen],
+                            minlength=self.n_l * self.n_t)
+            total -= w.shortfall * int(np.maximum(0, self.mf - h).sum())
+        if w.fairness and len(self.avail_p):
+            pts = np.bincount(c.pharmacist[chosen], weights=self.sc.points[chosen],
+                              minlength=len(self.a_count)).astype(np.int64)
+            total += w.fairness * int(pts[self.avail_p].min())
+        if self.n_ref:
+            total -= w.change * (self.n_ref - int(np.isin(chosen, self.ref).sum()))
+        return total
+
+
+def evaluate(rnd: Round, cand: Candidates, sc: Scores, chosen: IntArray) -> int:
+    """The §4 objective of the chosen candidates (see :class:`Evaluator`)."""
+    return Evaluator(rnd, cand, sc)(chosen)
+
+
+# ---- CP-SAT on a sub-model -----------------------------------------------------------------
+
+
+@dataclass
+class SubAnswer:
+    """CP-SAT's answer on a sub-model (``chosen`` are sub-model candidate positions)."""
+
+    status: str
+    chosen: IntArray | None
+    objective: int | None
+    bound: int | None
+    seconds: float
+
+
+def _stop_event(params: SolveParams) -> threading.Event | None:
+    ev = getattr(params, "stop", None)
+    return ev if isinstance(ev, threading.Event) else None
+
+
+def sub_solve(model: Model, params: SolveParams, time_limit: float, *,
+              hint: IntArray | None = None, fixed: IntArray | None = None,
+              cap: int | None = None, workers: int | None = None,
+              seed: int | None = None) -> SubAnswer:
+    """Solve ``model`` with CP-SAT for at most ``time_limit`` seconds.
+
+    ``fixed`` variables are fixed to 1; ``cap`` (an upper bound on the model's objective,
+    offset included) restricts the objective's domain, so reaching it proves optimality.
+    """
+    from matcher.solve import _tune, _workers
+
+    t0 = time.monotonic()
+    if time_limit <= 0.02:
+        return SubAnswer("unknown", None, None, None, 0.0)
+    cp = to_cp_model(model, hint=hint)
+    proto = cp.proto
+    if fixed is not None and len(fixed):
+        for v in fixed.tolist():
+            dom = proto.variables[v].domain
+            dom.clear()
+            dom.extend((1, 1))
+    if cap is not None:
+        # Internally CP-SAT minimises sum(-obj * x) (offset apart): >= -(cap - offset).
+        inner = -(cap - model.offset)
+        proto.objective.domain.extend((inner, 2**62))
+    solver = cp_model.CpSolver()
+    p = solver.parameters
+    p.max_time_in_seconds = max(0.01, time_limit - (time.monotonic() - t0))
+    p.num_workers = workers if workers is not None else _workers(params)
+    p.random_seed = params.seed if seed is None else seed
+    p.log_search_progress = params.log
+    _tune(p, p.num_workers)
+    stop = _stop_event(params)
+    done = threading.Event()
+
+    def watch() -> None:
+        deadline = time.monotonic() + time_limit + 0.25
+        while not done.wait(0.05):
+            if (stop is not None and stop.is_set()) or time.monotonic() > deadline:
+                solver.stop_search()
+                return
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        code = solver.solve(cp)
+    finally:
+        done.set()
+    secs = time.monotonic() - t0
+    if code == cp_model.MODEL_INVALID:
+        raise RuntimeError(f"CP-SAT rejected a sub-model: {cp.validate()}")
+    if code == cp_model.INFEASIBLE:
+        return SubAnswer("infeasible", None, None, None, secs)
+    if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return SubAnswer("unknown", None, None, None, secs)
+    chosen = model.variables.chosen(solver)
+    bound = int(math.floor(solver.best_objective_bound + 1e-6))
+    status = "optimal" if code == cp_model.OPTIMAL else "feasible"
+    return SubAnswer(status, chosen, round(solver.objective_value), bound, secs)
+
+
+def _subset(cand: Candidates, idx: IntArray) -> Candidates:
+    return Candidates(pharmacist=cand.pharmacist[idx], placement=cand.placement[idx],
+                      period=cand.period[idx], stream=cand.stream[idx],
+                      travel=cand.travel[idx])
+
+
+def _sub_scores(sc: Scores, idx: IntArray) -> Scores:
+    return Scores(points=sc.points[idx], preference=sc.preference[idx],
+                  hard_to_recruit=sc.hard_to_recruit[idx],
+                  population_health=sc.population_health[idx], travel=sc.travel[idx])
+
+
+# ---- one component -------------------------------------------------------------------------
+
+
+@dataclass
+class Component:
+    """A component's state: its pharmacists, candidates, bound and best allocation."""
+
+    index: int
+    pharmacists: IntArray
+    idx: IntArray  # candidate indices (sorted)
+    bound: int  # bound on the objective of the round restricted to this component
+    chosen: IntArray | None = None  # global candidate indices
+    value: int | None = None  # objective of the round with this component's allocation only
+    proven: bool = False
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def gap(self) -> float:
+        if self.value is None:
+            return math.inf
+        return float(self.bound - self.value)
+
+
+class FlowLns:
+    """The flow path's state over the whole round."""
+
+    def __init__(self, rnd: Round, cand: Candidates, sc: Scores, params: SolveParams,
+                 clock: _Clock) -> None:
+        self.rnd, self.cand, self.sc, self.params, self.clock = rnd, cand, sc, params, clock
+        self.pairs = pairs_of(rnd, cand, sc)
+        self.evaluator = Evaluator(rnd, cand, sc)
+        self.rng = np.random.default_rng(params.seed)
+        self.pins = pin_candidates(rnd, cand)
+        self.cap = capacity_matrix(rnd)
+        self.rotating = np.array([s.rotate for s in rnd.effective_streams], dtype=bool)
+        lab_p, _ = components(rnd, cand, self.pairs)
+        self.lab_p = lab_p
+        order = np.argsort(lab_p, kind="stable")
+        bounds = np.searchsorted(lab_p[order], np.arange(int(lab_p.max(initial=-1)) + 2))
+        cand_lab = lab_p[cand.pharmacist]
+        corder = np.argsort(cand_lab, kind="stable")
+        cb = np.searchsorted(cand_lab[corder], np.arange(int(lab_p.max(initial=-1)) + 2))
+        self.comps: list[Component] = []
+        for k in range(len(bounds) - 1):
+            ph = np.sort(order[bounds[k]:bounds[k + 1]])
+            idx = np.sort(corder[cb[k]:cb[k + 1]]).astype(np.int64)
+            self.comps.append(Component(k, ph, idx, bound=0))
+        self.stop = _stop_event(params)
+        self.resources = _Resources(rnd)
+        self.avail = available(rnd)
+        self.hist = history_masks(rnd)
+        self.need = np.maximum(0, np.minimum(rnd.rules.min_distinct_sectors,
+                                             self.avail.sum(axis=1)) - _POPC[self.hist])
+
+    def scope(self, comp: Component) -> npt.NDArray[np.bool_]:
+        mask = np.zeros(len(self.rnd.pharmacists), dtype=bool)
+        mask[comp.pharmacists] = True
+        return mask
+
+    def stopped(self) -> bool:
+        return (self.stop is not None and self.stop.is_set()) or self.clock.remaining() <= 0.05
+
+    # -- bound ------------------------------------------------------------------------------
+
+    def bound_components(self) -> None:
+        """The flow bound of every component (and the pairs the flow uses)."""
+        self.units = np.zeros(len(self.pairs), dtype=np.int64)
+        for comp in self.comps:
+            sub = _subset(self.cand, comp.idx)
+            fr = relaxation(self.rnd, sub, _sub_scores(self.sc, comp.idx))
+            comp.bound = fr.bound
+            # Map the component's pairs back to the round's pairs.
+            if len(comp.idx):
+                first_pairs = self.pairs.of_cand[comp.idx[fr.pairs.start]]
+                self.units[first_pairs] = fr.units
+        self.empty_value = self.evaluator(np.zeros(0, np.int64))
+
+    # -- start ------------------------------------------------------------------------------
+
+    def start_candidates(self, comp: Component) -> IntArray:
+        """The flow's pairs plus the best few other pairs of every pharmacist-stream."""
+        pr = self.pairs
+        pidx = np.unique(pr.of_cand[comp.idx])
+        used = self.units[pidx] > 0
+        key = pr.p[pidx] * 8 + pr.s[pidx]
+        order = np.lexsort((-pr.score[pidx], ~used, key))
+        ks = key[order]
+        first = np.r_[True, ks[1:] != ks[:-1]] if len(ks) else np.zeros(0, bool)
+        start = np.maximum.accumulate(np.where(first, np.arange(len(ks)), 0))
+        rank = np.arange(len(ks)) - start
+        n_used = np.bincount(np.searchsorted(np.unique(ks), ks), weights=used[order])
+        keep_rank = n_used[np.searchsorted(np.unique(ks), ks)] + START_EXTRA_PAIRS
+        keep_pairs = pidx[order[(rank < keep_rank) | used[order]]]
+        keep = np.zeros(len(self.pairs), dtype=bool)
+        keep[keep_pairs] = True
+        sel = comp.idx[keep[pr.of_cand[comp.idx]]]
+        if len(self.pins):
+            sel = np.union1d(sel, np.intersect1d(self.pins, comp.idx))
+        return np.sort(sel).astype(np.int64)
+
+    def construct(self, comp: Component) -> IntArray:
+        """A greedy allocation from the flow: per pharmacist (best flow value first), the
+        non-rotating streams' flow placement in every period it fits, then the rotating
+        streams' flow placements matched to periods (every order of periods tried), empty
+        periods filled with the best pair that fits, preferring sectors still needed.
+        Capacity, organisation caps and supervision are respected (counted
+        conservatively); sector rules and pins are left to CP-SAT, which gets this as a
+        hint."""
+        rnd, c, pr = self.rnd, self.cand, self.pairs
+        n_t = len(rnd.periods)
+        cap_rem = self.cap.copy()
+        res = self.resources
+        org_rem = res.org_cap.copy()
+        sup_rem = res.sup_cap.copy()
+        chosen: list[int] = []
+        pidx_all = np.unique(pr.of_cand[comp.idx])
+        value = np.bincount(pr.p[pidx_all], weights=(self.units[pidx_all] * pr.score[pidx_all]),
+                            minlength=len(rnd.pharmacists))
+        order = comp.pharmacists[np.argsort(-value[comp.pharmacists], kind="stable")]
+        starts = np.searchsorted(pr.p, order)
+        ends = np.searchsorted(pr.p, order, side="right")
+        sector_need = self.need
+        hist = self.hist
+
+        def fits(p: int, li: int, t: int) -> bool:
+            if cap_rem[li, t] <= 0:
+                return False
+            o = res.org_of_l[li]
+            if o >= 0 and org_rem[o, t] <= 0:
+                return False
+            sl = res.sups_of(p, li)
+            return not (len(sl) and bool((sup_rem[sl, t] <= 0).any()))
+
+        def take(p: int, li: int, t: int, j: int) -> None:
+            cap_rem[li, t] -= 1
+            o = res.org_of_l[li]
+            if o >= 0:
+                org_rem[o, t] -= 1
+            sl = res.sups_of(p, li)
+            if len(sl):
+                sup_rem[sl, t] -= 1
+            chosen.append(j)
+
+        import itertools
+
+        for p, lo, hi in zip(order.tolist(), starts.tolist(), ends.tolist(), strict=True):
+            mine = np.arange(lo, hi)
+            covered = int(hist[p])
+            for s in range(len(self.rotating)):
+                ps = mine[pr.s[mine] == s]
+                if not len(ps):
+                    continue
+                ranked = ps[np.lexsort((-pr.score[ps], -self.units[ps]))]
+                if not self.rotating[s]:
+                    best: tuple[int, list[tuple[int, int]]] | None = None
+                    for q in ranked[:8].tolist():
+                        js = range(int(pr.start[q]), int(pr.start[q] + pr.count[q]))
+                        ok = [(j, int(c.period[j])) for j in js
+                              if fits(p, int(pr.l[q]), int(c.period[j]))]
+                        if best is None or len(ok) > len(best[1]):
+                            best = (q, ok)
+                        if len(ok) == pr.count[q]:
+                            break
+                    if best is not None and best[1]:
+                        for j, t in best[1]:
+                            take(p, int(pr.l[best[0]]), t, j)
+                        covered |= 1 << int(pr.sec[best[0]])
+                    continue
+                flow_q = ranked[self.units[ranked] > 0].tolist()
+                # Candidate (pair, period) options of the flow's pairs.
+                opts = {q: {int(c.period[j]): j for j in range(int(pr.start[q]),
+                                                                 int(pr.start[q] + pr.count[q]))}
+                        for q in flow_q}
+                periods = [t for t in range(n_t) if self.avail[p, t]]
+                best_plan: list[tuple[int, int]] = []
+                for perm in itertools.permutations(periods, min(len(periods), len(flow_q))):
+                    plan = [(q, opts[q][t]) for q, t in zip(flow_q, perm, strict=False)
+                            if t in opts[q] and fits(p, int(pr.l[q]), t)]
+                    if len(plan) > len(best_plan):
+                        best_plan = plan
+                        if len(plan) == len(flow_q):
+                            break
+                used_t = set()
+                used_q = set()
+                for q, j in best_plan:
+                    take(p, int(pr.l[q]), int(c.period[j]), j)
+                    used_t.add(int(c.period[j]))
+                    used_q.add(q)
+                    covered |= 1 << int(pr.sec[q])
+                for t in periods:
+                    if t in used_t:
+                        continue
+                    # Fill: prefer a sector still needed, then the score.
+                    short = _POPC[covered] < sector_need[p]
+                    best_j, best_key = -1, None
+                    for q in ranked.tolist():
+                        if q in used_q:
+                            continue
+                        new = not (covered >> int(pr.sec[q])) & 1
+                        key = (bool(short and new), int(pr.score[q]))
+                        if best_key is not None and key <= best_key:
+                            continue
+                        for j in range(int(pr.start[q]), int(pr.start[q] + pr.count[q])):
+                            if int(c.period[j]) == t and fits(p, int(pr.l[q]), t):
+                                best_j, best_key = j, key
+                                break
+                    if best_j >= 0:
+                        q = int(pr.of_cand[best_j])
+                        take(p, int(pr.l[q]), t, best_j)
+                        used_q.add(q)
+                        covered |= 1 << int(pr.sec[q])
+        return np.sort(np.array(chosen, dtype=np.int64))
+
+    def solve_start(self, comp: Component, time_limit: float,
+                    warm: IntArray | None = None) -> None:
+        idx = self.start_candidates(comp)
+        if warm is None:
+            warm = self.construct(comp)
+        idx = np.union1d(idx, warm).astype(np.int64)
+        model = build_model(self.rnd, _subset(self.cand, idx), _sub_scores(self.sc, idx),
+                            scope=self.scope(comp))
+        hint = model.complete(model.variables.values_for(np.searchsorted(idx, warm)))
+        ans = sub_solve(model, self.params, time_limit, cap=comp.bound, hint=hint)
+        comp.stats["start_candidates"] = len(idx)
+        if ans.chosen is not None:
+            self.accept(comp, idx[ans.chosen], "start")
+
+    def accept(self, comp: Component, chosen: IntArray, source: str) -> bool:
+        value = self.evaluator(chosen)
+        if comp.value is None or value > comp.value:
+            comp.chosen, comp.value = np.sort(chosen), value
+            comp.stats["source"] = source
+            self.report()
+            return True
+        return False
+
+    # -- full model of a small component ---------------------------------------------------
+
+    def solve_full(self, comp: Component, time_limit: float) -> None:
+        idx = comp.idx
+        model = build_model(self.rnd, _subset(self.cand, idx), _sub_scores(self.sc, idx),
+                            scope=self.scope(comp))
+        hint = None
+        if comp.chosen is not None:
+            pos = np.searchsorted(idx, comp.chosen)
+            hint = model.complete(model.variables.values_for(pos))
+        ans = sub_solve(model, self.params, time_limit, hint=hint, cap=comp.bound)
+        if ans.chosen is not None:
+            self.accept(comp, idx[ans.chosen], "full")
+        if ans.bound is not None:
+            comp.bound = min(comp.bound, ans.bound)
+        if ans.status == "optimal" or ans.status == "infeasible":
+            comp.proven = True
+            if ans.status == "infeasible":
+                comp.stats["infeasible"] = True
+            elif comp.value is not None:
+                comp.bound = comp.value
+
+    # -- large-neighbourhood search ----------------------------------------------------------
+
+    def neighbourhood(self, comp: Component) -> IntArray:
+        """Pharmacists to free: around a random pharmacist, those holding the placements
+        the freed ones could take instead (most valuable first), up to a size target."""
+        c = self.cand
+        assert comp.chosen is not None
+        per_ph = max(1.0, len(comp.idx) / max(1, len(comp.pharmacists)))
+        target = int(max(LNS_MIN_PHARMACISTS, LNS_TARGET_CANDIDATES / per_ph))
+        if target >= len(comp.pharmacists):
+            return comp.pharmacists
+        holder = {}
+        cp_ = c.placement[comp.chosen]
+        ch_p = c.pharmacist[comp.chosen]
+        order = np.argsort(cp_, kind="stable")
+        lsorted = cp_[order]
+        free: set[int] = set()
+        frontier = [int(self.rng.choice(comp.pharmacists))]
+        pr = self.pairs
+        while frontier and len(free) < target:
+            p = frontier.pop(0)
+            if p in free:
+                continue
+            free.add(p)
+            lo, hi = np.searchsorted(pr.p, [p, p + 1])
+            top = np.arange(lo, hi)[np.argsort(-pr.score[lo:hi], kind="stable")][:6]
+            for li in pr.l[top].tolist():
+                a, b = np.searchsorted(lsorted, [li, li + 1])
+                for q in ch_p[order[a:b]].tolist():
+                    if q not in free and q not in holder:
+                        holder[q] = True
+                        frontier.append(q)
+            if not frontier and len(free) < target:
+                rest = np.setdiff1d(comp.pharmacists, np.fromiter(free, np.int64))
+                if len(rest):
+                    frontier.append(int(self.rng.choice(rest)))
+        return np.sort(np.fromiter(free, np.int64))
+
+    def lns_step(self, comp: Component, time_limit: float) -> bool:
+        assert comp.chosen is not None
+        c = self.cand
+        freed = self.neighbourhood(comp)
+        is_free = np.zeros(len(self.rnd.pharmacists), dtype=bool)
+        is_free[freed] = True
+        free_idx = comp.idx[is_free[c.pharmacist[comp.idx]]]
+        kept = comp.chosen[~is_free[c.pharmacist[comp.chosen]]]
+        idx = np.union1d(free_idx, kept).astype(np.int64)
+        model = build_model(self.rnd, _subset(c, idx), _sub_scores(self.sc, idx),
+                            scope=self.scope(comp))
+        pos = np.searchsorted(idx, comp.chosen)
+        hint = model.complete(model.variables.values_for(pos))
+        fixed = np.searchsorted(idx, kept)
+        seed = int(self.rng.integers(0, 2**31 - 1))
+        ans = sub_solve(model, self.params, time_limit, hint=hint, fixed=fixed, seed=seed)
+        comp.stats["lns_steps"] = comp.stats.get("lns_steps", 0) + 1
+        if ans.chosen is None:
+            return False
+        return self.accept(comp, idx[ans.chosen], "lns")
+
+    # -- totals -------------------------------------------------------------------------------
+
+    def current(self) -> tuple[IntArray | None, int | None, int | None]:
+        """The round's allocation, objective and bound (None when a component has none)."""
+        if any(comp.chosen is None for comp in self.comps):
+            return None, None, None
+        parts = [comp.chosen for comp in self.comps if comp.chosen is not None]
+        chosen = np.sort(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
+        objective = self.evaluator(chosen)
+        bound = objective + sum(comp.bound - (comp.value or 0) for comp in self.comps)
+        return chosen, objective, int(bound)
+
+    def report(self) -> None:
+        if self.params.progress is None:
+            return
+        from matcher.solve import Progress
+
+        chosen, objective, bound = self.current()
+        if objective is None or bound is None:
+            return
+        if objective <= getattr(self, "_reported", -math.inf):
+            return
+        self._reported = objective
+        try:
+            self.params.progress(Progress(objective=objective, bound=float(bound),
+                                          elapsed=self.clock.elapsed()))
+        except Exception:
+            log.exception("progress callback failed")
+
+
+_POPC = np.array([bin(m).count("1") for m in range(64)], dtype=np.int64)
+
+
+class _Resources:
+    """Shared per-period resources besides capacity: capped organisations and supervisors
+    (who counts whom), for the greedy construction."""
+
+    def __init__(self, rnd: Round) -> None:
+        n_t = len(rnd.periods)
+        capped = [o for o in rnd.organisations if o.max_pharmacists is not None]
+        row = {o.id: k for k, o in enumerate(capped)}
+        self.org_of_l = [row.get(pl.organisation or "", -1) for pl in rnd.placements]
+        self.org_cap = np.repeat(np.array([o.max_pharmacists or 0 for o in capped],
+                                          dtype=np.int64)[:, None], n_t, axis=1)
+        self.sup_cap = np.repeat(np.array([s.capacity for s in rnd.supervisors],
+                                          dtype=np.int64)[:, None], n_t, axis=1)
+        self.rnd = rnd
+        self._cover: dict[int, list[int]] = {}
+        for k, sup in enumerate(rnd.supervisors):
+            for pid in sup.placements:
+                self._cover.setdefault(rnd.placement_index[pid], []).append(k)
+        self._cache: dict[tuple[int, int], IntArray] = {}
+
+    def sups_of(self, p: int, li: int) -> IntArray:
+        """Supervisors that count pharmacist ``p`` at placement ``li``."""
+        key = (p, li)
+        got = self._cache.get(key)
+        if got is None:
+            ph = self.rnd.pharmacists[p]
+            got = np.array([k for k in self._cover.get(li, ())
+                            if self.rnd.supervisors[k].counts(ph)], dtype=np.int64)
+            self._cache[key] = got
+        return got
+
+
+def _hint_chosen(rnd: Round, cand: Candidates, hint: Result | None) -> IntArray | None:
+    if hint is None or not hint.has_solution:
+        return None
+    n_l, n_t = len(rnd.placements), len(rnd.periods)
+    key = (cand.pharmacist * n_l + cand.placement) * n_t + cand.period
+    q = np.array([(rnd.pharmacist_index[a.pharmacist] * n_l + rnd.placement_index[a.placement])
+                  * n_t + rnd.period_index[a.period] for a in hint.allocation
+                  if a.pharmacist in rnd.pharmacist_index
+                  and a.placement in rnd.placement_index and a.period in rnd.period_index],
+                 dtype=np.int64)
+    if not len(q) or not len(key):
+        return None
+    pos = np.minimum(np.searchsorted(key, q), len(key) - 1)
+    return np.unique(pos[key[pos] == q]).astype(np.int64)
+
+
+def solve_flow_lns(rnd: Round, cand: Candidates, sc: Scores, params: SolveParams,
+                   clock: _Clock) -> Result:
+    """The flow path (module docs)."""
+    from matcher.solve import finish
+
+    t0 = time.monotonic()
+    st = FlowLns(rnd, cand, sc, params, clock)
+    st.bound_components()
+    flow_s = time.monotonic() - t0
+    comps = st.comps
+    # A warm start: the previous allocation, per component, if the full model accepts it.
+    hinted = _hint_chosen(rnd, cand, params.hint)
+    total_cands = max(1, len(cand))
+    # Start: restricted models, a share of the time by size.
+    share = 0.35
+    for comp in sorted(comps, key=lambda k: -len(k.idx)):
+        if st.stopped():
+            break
+        limit = max(0.5, clock.remaining() * share * len(comp.idx) / total_cands)
+        mine = None if hinted is None else np.intersect1d(hinted, comp.idx)
+        st.solve_start(comp, min(limit, clock.remaining()), mine)
+    start_s = time.monotonic() - t0 - flow_s
+    # Improve: full models for small components, LNS for large ones.
+    small = [k for k in comps if len(k.idx) <= FULL_MODEL_MAX and k.chosen is not None]
+    for comp in sorted(small, key=lambda k: -k.gap):
+        if st.stopped():
+            break
+        if comp.gap <= 0:
+            comp.proven = True
+            continue
+        pending = [k for k in small if not k.proven and k.gap > 0]
+        limit = clock.remaining() * len(comp.idx) / max(1, sum(len(k.idx) for k in pending))
+        st.solve_full(comp, limit)
+    large = [k for k in comps if len(k.idx) > FULL_MODEL_MAX and k.chosen is not None]
+    steps = 0
+    while large and not st.stopped():
+        open_ = [k for k in large if k.gap > 0]
+        if not open_:
+            break
+        gaps = np.array([k.gap for k in open_], dtype=np.float64)
+        comp = open_[int(st.rng.choice(len(open_), p=gaps / gaps.sum()))]
+        limit = min(clock.remaining(), max(1.0, min(6.0, clock.remaining() / 4)))
+        st.lns_step(comp, limit)
+        steps += 1
+    chosen, objective, bound = st.current()
+    proven = all(k.proven or k.gap <= 0 for k in comps)
+    status = "optimal" if chosen is not None and proven else (
+        "feasible" if chosen is not None else "unknown")
+    if chosen is None:
+        # No allocation for some component: report the flow bound alone.
+        bound = None
+    stats: dict[str, Any] = {
+        "solver": "min-cost-flow+cp-sat",
+        "path": "flow+lns",
+        "components": len(comps),
+        "flow_seconds": round(flow_s, 3),
+        "start_seconds": round(start_s, 3),
+        "lns_steps": steps,
+        "build_seconds": round(flow_s, 3),
+        "solve_seconds": round(time.monotonic() - t0 - flow_s, 3),
+        "workers": _workers_of(params),
+        "seed": params.seed,
+        "candidates": len(cand),
+    }
+    return finish(rnd, cand, sc, chosen, status=status, objective=objective, bound=bound,
+                  stats=stats)
+
+
+def _workers_of(params: SolveParams) -> int:
+    from matcher.solve import _workers
+
+    return _workers(params)

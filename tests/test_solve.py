@@ -1,0 +1,163 @@
+"""Tests of solve() and Result: statuses, limits, progress, round trips, tables."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from bruteforce import random_tiny_round
+
+from matcher.domain import Round
+from matcher.generate import generate_round
+from matcher.result import REASONS, Result
+from matcher.solve import InternalSolverError, Progress, SolveParams, solve
+
+ONE = SolveParams(workers=1, time_limit_s=20)
+
+
+@pytest.fixture(scope="module")
+def nel() -> Round:
+    """A real-cohort-sized generated round (30 x 60 x 3) with every feature."""
+    return generate_round(30, 60, 3, seed=0)
+
+
+@pytest.fixture(scope="module")
+def nel_result(nel: Round) -> Result:
+    return solve(nel, ONE)
+
+
+def test_nel_round_is_solved_to_proven_optimality(nel_result: Result) -> None:
+    assert nel_result.status == "optimal"
+    assert nel_result.gap == 0.0
+    assert nel_result.bound == nel_result.objective
+    assert nel_result.stats["path"] in ("cp-sat", "lp", "lp+cp-sat")
+    assert nel_result.stats["workers"] == 1
+
+
+def test_result_round_trips_through_json(nel_result: Result) -> None:
+    data = json.loads(json.dumps(nel_result.to_dict()))
+    assert data["format"] == "spin-result/1"
+    assert set(data) == {"format", "round", "status", "objective", "bound", "gap",
+                         "assignments", "unassigned", "kpis", "diagnosis", "stats"}
+    again = Result.from_dict(data)
+    assert again.to_dict() == nel_result.to_dict()
+    assert again.allocation == nel_result.allocation
+
+
+def test_result_records_follow_section_5(nel: Round, nel_result: Result) -> None:
+    first = nel_result.to_dict()["assignments"][0]
+    assert set(first) == {"pharmacist", "period", "stream", "placement", "score", "terms"}
+    assert set(first["terms"]) == {"preference", "hard_to_recruit", "population_health",
+                                   "travel"}
+    for u in nel_result.unassigned:
+        assert u.reason in REASONS.values()
+        assert u.period not in nel.pharmacist(u.pharmacist).unavailable
+    k = nel_result.kpis
+    assert k["assignments"] == len(nel_result.assignments)
+    assert k["unassigned"] == len(nel_result.unassigned)
+    for key in ("first_choice", "top_3", "hard_to_recruit_filled", "shortfall"):
+        assert key in k
+
+
+def test_frames_and_summary(nel_result: Result) -> None:
+    frames = nel_result.to_frames()
+    assert len(frames.assignments) == len(nel_result.assignments)
+    assert int(frames.assignments["score"].sum()) == sum(a.score for a in
+                                                           nel_result.assignments)
+    assert "assignments" in set(frames.kpis["kpi"])
+    text = nel_result.summary()
+    assert "optimal" in text
+    assert str(nel_result.objective) in text
+
+
+def test_unavailable_periods_are_not_listed_as_unassigned() -> None:
+    rnd = Round.model_validate({
+        "format": "spin-round/1", "periods": [{"id": "R1"}, {"id": "R2"}],
+        "placements": [{"id": "A", "sector": "hospital", "location": {"lat": 51.5, "lon": 0},
+                        "capacity": {"R1": 1}}],
+        "pharmacists": [{"id": "P1", "home": {"lat": 51.5, "lon": 0}, "unavailable": ["R1"]}],
+    })
+    r = solve(rnd, ONE)
+    assert r.assignments == ()
+    assert [(u.period, u.reason) for u in r.unassigned] == [("R2", REASONS["no_eligible"])]
+
+
+def test_capacity_reason() -> None:
+    rnd = Round.model_validate({
+        "format": "spin-round/1", "periods": [{"id": "R1"}],
+        "placements": [{"id": "A", "sector": "hospital", "location": {"lat": 51.5, "lon": 0},
+                        "capacity": 1}],
+        "pharmacists": [{"id": f"P{i}", "home": {"lat": 51.5, "lon": 0}} for i in (1, 2)],
+    })
+    r = solve(rnd, ONE)
+    assert [u.reason for u in r.unassigned] == [REASONS["capacity"]]
+
+
+def test_infeasible_is_a_result_not_an_exception() -> None:
+    rnd = Round.model_validate({
+        "format": "spin-round/1", "periods": [{"id": "R1"}],
+        "placements": [{"id": "A", "sector": "hospital", "location": {"lat": 51.5, "lon": 0},
+                        "capacity": 1}],
+        "pharmacists": [{"id": f"P{i}", "home": {"lat": 51.5, "lon": 0}} for i in (1, 2)],
+        "rules": {"allow_unassigned": False},
+    })
+    r = solve(rnd, ONE)
+    assert r.status == "infeasible"
+    assert r.objective is None
+    assert r.assignments == ()
+    assert [d["message"] for d in r.diagnosis] == [
+        "Nobody may be left unassigned, but in R1 there is 1 seat for 2 available pharmacists"]
+    assert Result.from_dict(r.to_dict()) == r
+    quiet = solve(rnd, SolveParams(workers=1, diagnose_s=0))
+    assert quiet.status == "infeasible"
+    assert quiet.diagnosis == ()
+
+
+def test_progress_reports_improving_solutions(nel: Round) -> None:
+    seen: list[Progress] = []
+    r = solve(nel, SolveParams(workers=1, time_limit_s=20, progress=seen.append))
+    assert seen
+    assert [p.objective for p in seen] == sorted(p.objective for p in seen)
+    assert seen[-1].objective == r.objective
+    assert all(p.bound >= p.objective and p.elapsed >= 0 for p in seen)
+
+
+def test_time_limit_is_honoured_in_status() -> None:
+    """A larger round with a tiny budget comes back unknown or feasible, never optimal."""
+    rnd = generate_round(300, 400, 3, seed=3)
+    r = solve(rnd, SolveParams(workers=1, time_limit_s=0.5))
+    assert r.status in ("unknown", "feasible")
+    if r.status == "feasible":
+        assert r.bound is None or r.bound >= (r.objective or 0)
+
+
+def test_a_checker_disagreement_raises(monkeypatch: pytest.MonkeyPatch) -> None:
+    """If the checker finds a violation in a solver answer, solve raises loudly."""
+    from matcher import check
+    from matcher.check import Violation
+
+    rnd = next(r for r in map(random_tiny_round, range(50)) if solve(r, ONE).has_solution)
+    monkeypatch.setattr(check, "violations",
+                        lambda rnd, alloc: [Violation("capacity", "planted")])
+    with pytest.raises(InternalSolverError, match="planted"):
+        solve(rnd, ONE)
+
+
+def test_an_objective_disagreement_raises(monkeypatch: pytest.MonkeyPatch) -> None:
+    from matcher import check
+
+    real = check.objective
+    rnd = next(r for r in map(random_tiny_round, range(50)) if solve(r, ONE).has_solution)
+
+    def off_by_one(rnd: Round, alloc: object) -> check.ObjectiveBreakdown:
+        b = real(rnd, alloc)
+        return check.ObjectiveBreakdown(**(b.to_dict() | {"total": b.total + 1}))  # type: ignore[arg-type]
+
+    monkeypatch.setattr(check, "objective", off_by_one)
+    with pytest.raises(InternalSolverError, match="differs"):
+        solve(rnd, ONE)
+
+
+def test_params_are_frozen() -> None:
+    with pytest.raises(AttributeError):
+        ONE.seed = 3  # type: ignore[misc]
