@@ -55,7 +55,7 @@ from matcher.flow import (
 from matcher.scoring import Scores
 
 if TYPE_CHECKING:
-    from matcher.result import Result
+    from matcher.result import Result, Status
     from matcher.solve import SolveParams, _Clock
 
 __all__ = ["components", "evaluate", "solve_flow_lns"]
@@ -71,6 +71,8 @@ START_EXTRA_PAIRS = 3
 # Target size (candidates) of an LNS sub-model.
 LNS_TARGET_CANDIDATES = 45_000
 LNS_MIN_PHARMACISTS = 8
+# Longest CP-SAT run of one LNS step (seconds).
+LNS_STEP_S = 4.0
 
 
 def components(rnd: Round, cand: Candidates, pairs: Pairs) -> tuple[IntArray, IntArray]:
@@ -184,7 +186,7 @@ def _stop_event(params: SolveParams) -> threading.Event | None:
 def sub_solve(model: Model, params: SolveParams, time_limit: float, *,
               hint: IntArray | None = None, fixed: IntArray | None = None,
               cap: int | None = None, workers: int | None = None,
-              seed: int | None = None) -> SubAnswer:
+              seed: int | None = None, tune: bool = True) -> SubAnswer:
     """Solve ``model`` with CP-SAT for at most ``time_limit`` seconds.
 
     ``fixed`` variables are fixed to 1; ``cap`` (an upper bound on the model's objective,
@@ -212,7 +214,8 @@ def sub_solve(model: Model, params: SolveParams, time_limit: float, *,
     p.num_workers = workers if workers is not None else _workers(params)
     p.random_seed = params.seed if seed is None else seed
     p.log_search_progress = params.log
-    _tune(p, p.num_workers)
+    if tune:
+        _tune(p, p.num_workers)
     stop = _stop_event(params)
     done = threading.Event()
 
@@ -237,7 +240,7 @@ def sub_solve(model: Model, params: SolveParams, time_limit: float, *,
     if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return SubAnswer("unknown", None, None, None, secs)
     chosen = model.variables.chosen(solver)
-    bound = int(math.floor(solver.best_objective_bound + 1e-6))
+    bound = math.floor(solver.best_objective_bound + 1e-6)
     status = "optimal" if code == cp_model.OPTIMAL else "feasible"
     return SubAnswer(status, chosen, round(solver.objective_value), bound, secs)
 
@@ -399,20 +402,33 @@ class FlowLns:
 
         import itertools
 
+        pinned = np.intersect1d(self.pins, comp.idx)
+        pinned_slot: set[tuple[int, int, int]] = set()
+        pinned_pair: dict[int, int] = {}
+        for j in pinned.tolist():
+            p, li, t = int(c.pharmacist[j]), int(c.placement[j]), int(c.period[j])
+            take(p, li, t, j)
+            pinned_slot.add((p, int(c.stream[j]), t))
+            pinned_pair[int(pr.of_cand[j])] = j
         for p, lo, hi in zip(order.tolist(), starts.tolist(), ends.tolist(), strict=True):
             mine = np.arange(lo, hi)
             covered = int(hist[p])
+            for q in mine.tolist():
+                if q in pinned_pair:
+                    covered |= 1 << int(pr.sec[q])
             for s in range(len(self.rotating)):
                 ps = mine[pr.s[mine] == s]
                 if not len(ps):
                     continue
                 ranked = ps[np.lexsort((-pr.score[ps], -self.units[ps]))]
+                pins_here = [q for q in ranked.tolist() if q in pinned_pair]
                 if not self.rotating[s]:
                     best: tuple[int, list[tuple[int, int]]] | None = None
-                    for q in ranked[:8].tolist():
+                    for q in (pins_here[:1] or ranked[:8].tolist()):
                         js = range(int(pr.start[q]), int(pr.start[q] + pr.count[q]))
                         ok = [(j, int(c.period[j])) for j in js
-                              if fits(p, int(pr.l[q]), int(c.period[j]))]
+                              if (p, s, int(c.period[j])) not in pinned_slot
+                              and fits(p, int(pr.l[q]), int(c.period[j]))]
                         if best is None or len(ok) > len(best[1]):
                             best = (q, ok)
                         if len(ok) == pr.count[q]:
@@ -422,12 +438,14 @@ class FlowLns:
                             take(p, int(pr.l[best[0]]), t, j)
                         covered |= 1 << int(pr.sec[best[0]])
                     continue
-                flow_q = ranked[self.units[ranked] > 0].tolist()
+                flow_q = [q for q in ranked[self.units[ranked] > 0].tolist()
+                          if q not in pinned_pair]
                 # Candidate (pair, period) options of the flow's pairs.
                 opts = {q: {int(c.period[j]): j for j in range(int(pr.start[q]),
                                                                  int(pr.start[q] + pr.count[q]))}
                         for q in flow_q}
-                periods = [t for t in range(n_t) if self.avail[p, t]]
+                periods = [t for t in range(n_t) if self.avail[p, t]
+                           and (p, s, t) not in pinned_slot]
                 best_plan: list[tuple[int, int]] = []
                 for perm in itertools.permutations(periods, min(len(periods), len(flow_q))):
                     plan = [(q, opts[q][t]) for q, t in zip(flow_q, perm, strict=False)
@@ -436,8 +454,8 @@ class FlowLns:
                         best_plan = plan
                         if len(plan) == len(flow_q):
                             break
-                used_t = set()
-                used_q = set()
+                used_t: set[int] = set()
+                used_q: set[int] = set(pins_here)
                 for q, j in best_plan:
                     take(p, int(pr.l[q]), int(c.period[j]), j)
                     used_t.add(int(c.period[j]))
@@ -492,14 +510,11 @@ class FlowLns:
 
     # -- full model of a small component ---------------------------------------------------
 
-    def solve_full(self, comp: Component, time_limit: float) -> None:
+    def solve_full(self, comp: Component, time_limit: float, warm: IntArray) -> None:
         idx = comp.idx
         model = build_model(self.rnd, _subset(self.cand, idx), _sub_scores(self.sc, idx),
                             scope=self.scope(comp))
-        hint = None
-        if comp.chosen is not None:
-            pos = np.searchsorted(idx, comp.chosen)
-            hint = model.complete(model.variables.values_for(pos))
+        hint = model.complete(model.variables.values_for(np.searchsorted(idx, warm)))
         ans = sub_solve(model, self.params, time_limit, hint=hint, cap=comp.bound)
         if ans.chosen is not None:
             self.accept(comp, idx[ans.chosen], "full")
@@ -514,62 +529,119 @@ class FlowLns:
 
     # -- large-neighbourhood search ----------------------------------------------------------
 
-    def neighbourhood(self, comp: Component) -> IntArray:
-        """Pharmacists to free: around a random pharmacist, those holding the placements
-        the freed ones could take instead (most valuable first), up to a size target."""
+    def neighbourhood(self, comp: Component, base: IntArray,
+                      seeds: list[int] | None = None, scale: float = 1.0) -> IntArray:
+        """Pharmacists to free: from the seeds (or a random pharmacist), those holding the
+        placements the freed ones like best, breadth first, up to a size target."""
         c = self.cand
-        assert comp.chosen is not None
         per_ph = max(1.0, len(comp.idx) / max(1, len(comp.pharmacists)))
-        target = int(max(LNS_MIN_PHARMACISTS, LNS_TARGET_CANDIDATES / per_ph))
+        target = int(max(LNS_MIN_PHARMACISTS, scale * LNS_TARGET_CANDIDATES / per_ph))
         if target >= len(comp.pharmacists):
             return comp.pharmacists
-        holder = {}
-        cp_ = c.placement[comp.chosen]
-        ch_p = c.pharmacist[comp.chosen]
+        cp_ = c.placement[base]
+        ch_p = c.pharmacist[base]
         order = np.argsort(cp_, kind="stable")
         lsorted = cp_[order]
         free: set[int] = set()
-        frontier = [int(self.rng.choice(comp.pharmacists))]
+        queued: set[int] = set()
+        frontier = list(seeds) if seeds else [int(self.rng.choice(comp.pharmacists))]
+        queued.update(frontier)
         pr = self.pairs
-        while frontier and len(free) < target:
+        while len(free) < target:
+            if not frontier:
+                rest = np.setdiff1d(comp.pharmacists, np.fromiter(free, np.int64))
+                if not len(rest):
+                    break
+                frontier.append(int(self.rng.choice(rest)))
             p = frontier.pop(0)
             if p in free:
                 continue
             free.add(p)
             lo, hi = np.searchsorted(pr.p, [p, p + 1])
-            top = np.arange(lo, hi)[np.argsort(-pr.score[lo:hi], kind="stable")][:6]
+            top = np.arange(lo, hi)[np.argsort(-pr.score[lo:hi], kind="stable")]
+            if not seeds or p not in seeds:
+                top = top[:6]
             for li in pr.l[top].tolist():
                 a, b = np.searchsorted(lsorted, [li, li + 1])
                 for q in ch_p[order[a:b]].tolist():
-                    if q not in free and q not in holder:
-                        holder[q] = True
+                    if q not in queued:
+                        queued.add(q)
                         frontier.append(q)
-            if not frontier and len(free) < target:
-                rest = np.setdiff1d(comp.pharmacists, np.fromiter(free, np.int64))
-                if len(rest):
-                    frontier.append(int(self.rng.choice(rest)))
         return np.sort(np.fromiter(free, np.int64))
+
+    def free_solve(self, comp: Component, base: IntArray, freed: IntArray,
+                   time_limit: float) -> IntArray | None:
+        """CP-SAT over every candidate of ``freed``, everyone else's ``base`` assignments
+        fixed; the answer (global candidate indices) or None."""
+        c = self.cand
+        is_free = np.zeros(len(self.rnd.pharmacists), dtype=bool)
+        is_free[freed] = True
+        free_idx = comp.idx[is_free[c.pharmacist[comp.idx]]]
+        kept = base[~is_free[c.pharmacist[base]]]
+        idx = np.union1d(free_idx, kept).astype(np.int64)
+        model = build_model(self.rnd, _subset(c, idx), _sub_scores(self.sc, idx),
+                            scope=self.scope(comp))
+        pos = np.searchsorted(idx, base)
+        hint = model.complete(model.variables.values_for(pos))
+        fixed = np.searchsorted(idx, kept)
+        seed = int(self.rng.integers(0, 2**31 - 1))
+        ans = sub_solve(model, self.params, time_limit, hint=hint, fixed=fixed, seed=seed,
+                        tune=False)
+        if ans.chosen is None:
+            return None
+        out: IntArray = idx[ans.chosen]
+        return out
+
+    def bad_pharmacists(self, chosen: IntArray, comp: Component) -> list[int]:
+        """Pharmacists of the component whose own rules the allocation breaks."""
+        from matcher import check
+
+        rnd, c = self.rnd, self.cand
+        alloc = [(rnd.pharmacists[int(c.pharmacist[i])].id, rnd.period_ids[int(c.period[i])],
+                  rnd.placements[int(c.placement[i])].id) for i in chosen.tolist()]
+        found = check.violations(rnd, alloc)
+        mine = set(comp.pharmacists.tolist())
+        bad = {rnd.pharmacist_index[v.pharmacist] for v in found
+               if v.pharmacist is not None and v.pharmacist in rnd.pharmacist_index}
+        bad |= {int(p) for p in comp.pharmacists.tolist()
+                if self.avail[p].any() and not rnd.rules.allow_unassigned
+                and any(v.rule == "allow_unassigned" for v in found)}
+        return sorted(bad & mine)
+
+    def repair(self, comp: Component, base: IntArray, deadline: float) -> None:
+        """Make the constructed allocation feasible: free the pharmacists whose rules it
+        breaks and their competitors, growing the neighbourhood until CP-SAT places them."""
+        bad = self.bad_pharmacists(base, comp)
+        comp.stats["repaired"] = len(bad)
+        if not bad:
+            self.accept(comp, base, "construct")
+            return
+        scale = 0.5
+        while time.monotonic() < deadline and not self.stopped():
+            freed = self.neighbourhood(comp, base, seeds=bad, scale=scale)
+            limit = min(max(0.5, deadline - time.monotonic()), 3.0 * scale)
+            got = self.free_solve(comp, base, freed, limit)
+            if got is not None:
+                self.accept(comp, got, "repair")
+                return
+            if len(freed) >= len(comp.pharmacists):
+                return
+            scale *= 2
 
     def lns_step(self, comp: Component, time_limit: float) -> bool:
         assert comp.chosen is not None
         c = self.cand
-        freed = self.neighbourhood(comp)
-        is_free = np.zeros(len(self.rnd.pharmacists), dtype=bool)
-        is_free[freed] = True
-        free_idx = comp.idx[is_free[c.pharmacist[comp.idx]]]
-        kept = comp.chosen[~is_free[c.pharmacist[comp.chosen]]]
-        idx = np.union1d(free_idx, kept).astype(np.int64)
-        model = build_model(self.rnd, _subset(c, idx), _sub_scores(self.sc, idx),
-                            scope=self.scope(comp))
-        pos = np.searchsorted(idx, comp.chosen)
-        hint = model.complete(model.variables.values_for(pos))
-        fixed = np.searchsorted(idx, kept)
-        seed = int(self.rng.integers(0, 2**31 - 1))
-        ans = sub_solve(model, self.params, time_limit, hint=hint, fixed=fixed, seed=seed)
+        # Seed with a pharmacist holding an empty slot (if any), else at random.
+        held = np.bincount(c.pharmacist[comp.chosen], minlength=len(self.rnd.pharmacists))
+        slots = self.avail.sum(axis=1) * len(self.rotating)
+        short = comp.pharmacists[held[comp.pharmacists] < slots[comp.pharmacists]]
+        seeds = None
+        if len(short) and self.rng.random() < 0.5:
+            seeds = [int(self.rng.choice(short))]
+        freed = self.neighbourhood(comp, comp.chosen, seeds=seeds)
         comp.stats["lns_steps"] = comp.stats.get("lns_steps", 0) + 1
-        if ans.chosen is None:
-            return False
-        return self.accept(comp, idx[ans.chosen], "lns")
+        got = self.free_solve(comp, comp.chosen, freed, time_limit)
+        return got is not None and self.accept(comp, got, "lns")
 
     # -- totals -------------------------------------------------------------------------------
 
@@ -588,7 +660,7 @@ class FlowLns:
             return
         from matcher.solve import Progress
 
-        chosen, objective, bound = self.current()
+        _chosen, objective, bound = self.current()
         if objective is None or bound is None:
             return
         if objective <= getattr(self, "_reported", -math.inf):
@@ -662,29 +734,36 @@ def solve_flow_lns(rnd: Round, cand: Candidates, sc: Scores, params: SolveParams
     st.bound_components()
     flow_s = time.monotonic() - t0
     comps = st.comps
-    # A warm start: the previous allocation, per component, if the full model accepts it.
+    # A warm start: the previous allocation, per component (a hint).
     hinted = _hint_chosen(rnd, cand, params.hint)
-    total_cands = max(1, len(cand))
-    # Start: restricted models, a share of the time by size.
-    share = 0.35
+    # Start: small components get their full model (hinted with the greedy construction or
+    # the warm start, capped at the flow bound); large ones the construction, repaired.
+    total = max(1, len(cand))
+    bases: dict[int, IntArray] = {}
     for comp in sorted(comps, key=lambda k: -len(k.idx)):
         if st.stopped():
             break
-        limit = max(0.5, clock.remaining() * share * len(comp.idx) / total_cands)
-        mine = None if hinted is None else np.intersect1d(hinted, comp.idx)
-        st.solve_start(comp, min(limit, clock.remaining()), mine)
+        warm = None if hinted is None else np.intersect1d(hinted, comp.idx)
+        base = st.construct(comp) if warm is None else warm
+        if len(comp.idx) <= FULL_MODEL_MAX:
+            continue
+        share = clock.remaining() * 0.7 * len(comp.idx) / total
+        st.repair(comp, base, time.monotonic() + max(1.0, share))
+        bases[comp.index] = base
+        total -= len(comp.idx)
     start_s = time.monotonic() - t0 - flow_s
-    # Improve: full models for small components, LNS for large ones.
-    small = [k for k in comps if len(k.idx) <= FULL_MODEL_MAX and k.chosen is not None]
-    for comp in sorted(small, key=lambda k: -k.gap):
+    small = [k for k in comps if len(k.idx) <= FULL_MODEL_MAX]
+    for comp in sorted(small, key=lambda k: -len(k.idx)):
         if st.stopped():
             break
-        if comp.gap <= 0:
-            comp.proven = True
-            continue
-        pending = [k for k in small if not k.proven and k.gap > 0]
+        pending = [k for k in small if not k.proven]
         limit = clock.remaining() * len(comp.idx) / max(1, sum(len(k.idx) for k in pending))
-        st.solve_full(comp, limit)
+        warm = None if hinted is None else np.intersect1d(hinted, comp.idx)
+        st.solve_full(comp, limit, st.construct(comp) if warm is None else warm)
+    # Components the repair has not placed yet: try again with the time left.
+    for comp in comps:
+        if comp.chosen is None and comp.index in bases and not st.stopped():
+            st.repair(comp, bases[comp.index], time.monotonic() + clock.remaining() / 2)
     large = [k for k in comps if len(k.idx) > FULL_MODEL_MAX and k.chosen is not None]
     steps = 0
     while large and not st.stopped():
@@ -693,16 +772,17 @@ def solve_flow_lns(rnd: Round, cand: Candidates, sc: Scores, params: SolveParams
             break
         gaps = np.array([k.gap for k in open_], dtype=np.float64)
         comp = open_[int(st.rng.choice(len(open_), p=gaps / gaps.sum()))]
-        limit = min(clock.remaining(), max(1.0, min(6.0, clock.remaining() / 4)))
+        limit = min(clock.remaining(), max(1.0, min(LNS_STEP_S, clock.remaining() / 4)))
         st.lns_step(comp, limit)
         steps += 1
     chosen, objective, bound = st.current()
     proven = all(k.proven or k.gap <= 0 for k in comps)
-    status = "optimal" if chosen is not None and proven else (
+    status: Status = "optimal" if chosen is not None and proven else (
         "feasible" if chosen is not None else "unknown")
     if chosen is None:
         # No allocation for some component: report the flow bound alone.
-        bound = None
+        bound = int(st.empty_value + sum(k.bound - st.empty_value for k in comps)) \
+            if comps else None
     stats: dict[str, Any] = {
         "solver": "min-cost-flow+cp-sat",
         "path": "flow+lns",

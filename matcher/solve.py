@@ -21,12 +21,12 @@ overruns.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import threading
 import time
 from collections.abc import Callable
-import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,6 +54,8 @@ LARGE_MODEL = 400_000
 # 30x60x3 (0.8 s vs 1.5 s) and slower or worse at 300x400x3 and 2,000x1,500x3; force it
 # with ``path="lagrange"``.
 DECOMPOSE_FROM: int | None = None
+# Candidates from which ``auto`` takes the flow path (:mod:`matcher.lns`); None: never.
+FLOW_PATH_FROM: int | None = None
 # Seconds kept back from the limit for checking and writing the result.
 _RESERVE_S = 0.05
 
@@ -375,5 +377,8 @@ def finish(
 
 
 def _flow_path(rnd: Round, cand: Candidates) -> bool:
-    """Whether ``auto`` takes the flow path (:mod:`matcher.lns`): placeholder, set below."""
-    return False
+    """Whether ``auto`` takes the flow path (:mod:`matcher.lns`): rounds too large for the
+    full CP-SAT model. Off for now (``FLOW_PATH_FROM is None``): at 2,000x1,500x3 the
+    greedy-plus-repair start did not place every component within 60 s; force it with
+    ``path="flow+lns"``."""
+    return FLOW_PATH_FROM is not None and len(cand) >= FLOW_PATH_FROM

@@ -1,0 +1,98 @@
+"""The min-cost-flow relaxation (matcher.flow) is a valid bound, and the flow path
+(matcher.lns) returns checked allocations that agree with CP-SAT where both prove."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from bruteforce import brute_force, random_tiny_round
+
+from matcher.eligibility import candidates
+from matcher.flow import pairs_of, relaxation
+from matcher.generate import generate_round
+from matcher.lns import components, evaluate
+from matcher.scoring import scores
+from matcher.solve import SolveParams, solve
+
+
+@pytest.mark.parametrize("seed", range(200))
+def test_flow_bound_is_never_below_the_brute_force_optimum(seed: int) -> None:
+    rnd = random_tiny_round(seed)
+    best, _ = brute_force(rnd)
+    cand = candidates(rnd)
+    fr = relaxation(rnd, cand, scores(rnd, cand))
+    if best is not None:
+        assert fr.bound >= best
+
+
+def test_flow_bound_is_often_tight_on_tiny_rounds() -> None:
+    """The bound is not trivially loose (so the validity test above can fail)."""
+    tight = 0
+    for seed in range(60):
+        rnd = random_tiny_round(seed)
+        best, _ = brute_force(rnd)
+        cand = candidates(rnd)
+        if best is not None and relaxation(rnd, cand, scores(rnd, cand)).bound == best:
+            tight += 1
+    assert tight >= 20
+
+
+@pytest.mark.parametrize(("size", "seed"), [((30, 60, 3), 0), ((30, 60, 3), 1),
+                                            ((40, 50, 2), 2)])
+def test_flow_bound_is_above_the_proven_optimum(size: tuple[int, int, int], seed: int) -> None:
+    rnd = generate_round(*size, seed=seed)
+    ref = solve(rnd, SolveParams(workers=2, time_limit_s=30, path="cp-sat"))
+    assert ref.status == "optimal"
+    assert ref.objective is not None
+    cand = candidates(rnd)
+    bound = relaxation(rnd, cand, scores(rnd, cand)).bound
+    assert bound >= ref.objective
+    assert bound <= ref.objective + 0.05 * abs(ref.objective)  # and not absurdly loose
+
+
+def test_components_partition_and_objective_evaluator_matches_checker() -> None:
+    rnd = generate_round(120, 250, 3, seed=4)
+    cand = candidates(rnd)
+    sc = scores(rnd, cand)
+    lab_p, _ = components(rnd, cand, pairs_of(rnd, cand, sc))
+    assert lab_p.min() == 0
+    assert len(np.unique(lab_p)) >= 2  # generated rounds from 200 placements are clusters
+    result = solve(rnd, SolveParams(workers=2, time_limit_s=30, path="flow+lns"))
+    assert result.has_solution
+    n_l, n_t = len(rnd.placements), len(rnd.periods)
+    key = (cand.pharmacist * n_l + cand.placement) * n_t + cand.period
+    q = np.array([(rnd.pharmacist_index[a.pharmacist] * n_l + rnd.placement_index[a.placement])
+                  * n_t + rnd.period_index[a.period] for a in result.allocation])
+    chosen = np.searchsorted(key, q)
+    assert evaluate(rnd, cand, sc, chosen) == result.objective
+    assert result.bound is not None
+    assert result.bound >= (result.objective or 0)
+
+
+@pytest.mark.parametrize("seed", range(0, 200, 9))
+def test_flow_path_on_tiny_rounds(seed: int) -> None:
+    rnd = random_tiny_round(seed)
+    best, _ = brute_force(rnd)
+    result = solve(rnd, SolveParams(workers=1, time_limit_s=10, path="flow+lns"))
+    assert result.stats["path"] == "flow+lns"
+    if best is None:
+        assert result.status in ("infeasible", "unknown")
+        return
+    assert result.bound is not None
+    assert result.bound >= best
+    if result.status == "optimal":
+        assert result.objective == best
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_flow_path_agrees_with_cp_sat(seed: int) -> None:
+    rnd = generate_round(30, 60, 3, seed=seed)
+    ours = solve(rnd, SolveParams(workers=2, time_limit_s=30, path="flow+lns"))
+    ref = solve(rnd, SolveParams(workers=2, time_limit_s=30, path="cp-sat"))
+    assert ref.status == "optimal"
+    assert ours.status in ("optimal", "feasible")
+    assert ours.bound is not None
+    assert ref.objective is not None
+    assert ours.bound >= ref.objective
+    if ours.status == "optimal":
+        assert ours.objective == ref.objective
