@@ -8,8 +8,9 @@ The public API, for notebooks and scripts::
     result = solve(rnd, SolveParams(time_limit_s=30))
     frames = result.to_frames()
 
-Names are imported on first use, so ``import matcher`` stays cheap for the command line
-(the solver's OR-Tools import is paid only by code that solves).
+Most names are imported on first use. ``explain`` and ``diagnose`` share their names with
+their modules, so they are imported eagerly at the end: a lazily exported function would be
+replaced by its module the moment anything imported ``matcher.explain``.
 """
 
 from __future__ import annotations
@@ -40,9 +41,7 @@ _EXPORTS: dict[str, str] = {
     "SolveParams": "matcher.solve",
     "Progress": "matcher.solve",
     "Result": "matcher.result",
-    "explain": "matcher.explain",
     "Explanation": "matcher.explain",
-    "diagnose": "matcher.diagnose",
     "Finding": "matcher.diagnose",
 }
 
@@ -100,3 +99,9 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted([*globals(), *_EXPORTS])
+
+
+# Functions named like their modules: bound after the submodules load, so the package
+# attribute is the function (``from matcher import explain`` gives the function).
+from matcher.diagnose import diagnose  # noqa: E402
+from matcher.explain import explain  # noqa: E402
