@@ -83,6 +83,9 @@ class SolveParams:
     a forced path that does not apply falls back to ``auto``.
     ``diagnose_s`` caps the seconds spent diagnosing an infeasible round (0 skips it);
     the diagnosis also stays within what is left of ``time_limit_s`` (at least 0.5 s).
+    ``stop`` cancels from another thread: once it is set the search stops and ``solve``
+    returns the best checked solution found so far (status ``feasible``, or ``unknown``
+    when there is none yet).
     """
 
     time_limit_s: float = 60.0
@@ -93,6 +96,7 @@ class SolveParams:
     progress: Callable[[Progress], None] | None = None
     path: str = "auto"
     diagnose_s: float = 10.0
+    stop: threading.Event | None = None
 
 
 class InternalSolverError(RuntimeError):
@@ -243,7 +247,7 @@ def run_cp_sat(
     load_s = time.monotonic() - t0
     remaining = clock.remaining() - _RESERVE_S
     stats: dict[str, Any] = {"proto_seconds": round(load_s, 3)}
-    if remaining <= 0:
+    if remaining <= 0 or (params.stop is not None and params.stop.is_set()):
         return "unknown", None, None, None, stats
     solver = cp_model.CpSolver()
     p = solver.parameters
@@ -256,14 +260,16 @@ def run_cp_sat(
     _tune(p, p.num_workers)
     callback = _Callback(params.progress, clock) if params.progress else None
     # CP-SAT's own limit does not cover loading and presolve of huge models: stop it
-    # from a timer as well.
-    timer = threading.Timer(remaining + 0.25, solver.stop_search)
-    timer.daemon = True
-    timer.start()
+    # from a watcher as well, which also honours a cancellation (params.stop).
+    done = threading.Event()
+    watcher = threading.Thread(target=_watch, args=(solver, params.stop, done,
+                                                    remaining + 0.25), daemon=True)
+    watcher.start()
     try:
         code = solver.solve(cp, callback)
     finally:
-        timer.cancel()
+        done.set()
+        watcher.join()
     stats["cp_sat_seconds"] = round(solver.wall_time, 3)
     name = solver.status_name(code)
     log.info("cp-sat: %s after %.2f s", name, solver.wall_time)
@@ -280,6 +286,17 @@ def run_cp_sat(
     bound = int(np.floor(solver.best_objective_bound + 1e-6))
     status: Status = "optimal" if code == cp_model.OPTIMAL else "feasible"
     return status, chosen, objective, bound, stats
+
+
+def _watch(solver: cp_model.CpSolver, stop: threading.Event | None, done: threading.Event,
+           limit_s: float) -> None:
+    """Stop ``solver`` when ``stop`` is set or ``limit_s`` passes, whichever comes first."""
+    deadline = time.monotonic() + limit_s
+    while not done.is_set():
+        if (stop is not None and stop.is_set()) or time.monotonic() >= deadline:
+            solver.stop_search()
+            return
+        done.wait(0.05)
 
 
 # Full-problem CP-SAT workers beyond the first, in the order they are added.

@@ -161,3 +161,32 @@ def test_an_objective_disagreement_raises(monkeypatch: pytest.MonkeyPatch) -> No
 def test_params_are_frozen() -> None:
     with pytest.raises(AttributeError):
         ONE.seed = 3  # type: ignore[misc]
+
+
+def test_stop_event_keeps_the_best_solution_so_far(nel: Round) -> None:
+    """Cancelling (params.stop) ends the search early with a checked best-so-far answer."""
+    import threading
+
+    hard = nel.replace(weights={"fairness": 100})  # proving this takes minutes
+    stop = threading.Event()
+    seen: list[Progress] = []
+
+    def progress(p: Progress) -> None:
+        seen.append(p)
+        stop.set()
+
+    r = solve(hard, SolveParams(workers=1, time_limit_s=300, progress=progress, stop=stop))
+    assert r.status == "feasible"
+    assert seen
+    assert r.objective is not None
+    assert r.objective >= seen[0].objective
+
+
+def test_stop_set_before_solving_returns_unknown_without_searching(nel: Round) -> None:
+    import threading
+
+    stop = threading.Event()
+    stop.set()
+    r = solve(nel, SolveParams(workers=1, time_limit_s=60, stop=stop))
+    assert r.status == "unknown"
+    assert r.assignments == ()
