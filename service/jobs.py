@@ -1,0 +1,348 @@
+"""The durable job runner: the database row is the truth, each solve its own process.
+
+How a job moves (every step a conditional update of its row, see :mod:`service.store`)::
+
+    queued --claim--> running --finish--> succeeded | failed | cancelled
+       ^                 |
+       +--retry_or_fail--+  (the process died or its lease expired: again, or failed)
+
+* :class:`JobRunner` lives in the service process. It claims queued jobs up to
+  ``max_concurrent_solves`` and starts one child process per attempt with the ``spawn``
+  start method, so a solve that crashes or is killed takes nothing else with it. It reaps
+  children (a dead child's job is queued again, at most ``max_attempts`` times, or failed
+  with the reason), kills a cancelled solve that does not stop within
+  ``cancel_grace_s``, and sweeps expired leases on start-up and every ``reconcile_s``:
+  that is how jobs of a service that was killed outright are recovered.
+* :func:`run_attempt` is the child. It solves in a thread while its main thread renews the
+  lease and publishes progress every ``heartbeat_s``; it stops the search when a cancel is
+  asked for and saves the best solution found so far; it exits at once when its service
+  process is gone or its lease is no longer its own (the job was requeued or deleted).
+  The result is written in the same transaction that ends the attempt, under the job id as
+  primary key: a job never gets two results.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import multiprocessing
+import os
+import signal
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+from service.settings import Settings
+from service.store import JobRecord, Store
+
+__all__ = ["AttemptSpec", "JobRunner", "explain_document", "run_attempt"]
+
+log = logging.getLogger("service.jobs")
+
+_SPAWN = multiprocessing.get_context("spawn")
+
+
+@dataclass(frozen=True)
+class AttemptSpec:
+    """What a solve process needs to run one attempt of a job (picklable)."""
+
+    database_url: str
+    job_id: str
+    tenant: str
+    attempt: int
+    owner: str
+    time_limit_s: float
+    workers: int
+    seed: int
+    lease_s: float
+    heartbeat_s: float
+    log_level: str = "INFO"
+
+
+@dataclass
+class _Child:
+    spec: AttemptSpec
+    process: BaseProcess
+    started: float
+
+
+# ---- the service side ------------------------------------------------------------------------
+
+
+class JobRunner:
+    """Claims queued jobs and runs each attempt in its own spawned process."""
+
+    def __init__(self, store: Store, settings: Settings, *, owner: str | None = None) -> None:
+        self.store = store
+        self.settings = settings
+        self.owner = owner or f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        self._children: dict[str, _Child] = {}
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.on_finished: Callable[[str, str], None] | None = None
+
+    # lifecycle
+
+    def start(self) -> None:
+        """Recover what a previous service left behind, then run in a background thread."""
+        self.reconcile()
+        self._thread = threading.Thread(target=self._loop, name="job-runner", daemon=True)
+        self._thread.start()
+        log.info("job runner started", extra={"owner": self.owner})
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop claiming; stop running solves and put their jobs back in the queue."""
+        self._stopping.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        with self._lock:
+            children = list(self._children.values())
+            self._children.clear()
+        for child in children:
+            child.process.terminate()
+        for child in children:
+            child.process.join(5)
+            if child.process.is_alive():
+                child.process.kill()
+                child.process.join(5)
+            state = self.store.retry_or_fail(child.spec.job_id, child.spec.attempt,
+                                             "the service shut down during the solve")
+            log.info("job interrupted by shutdown", extra={
+                "job_id": child.spec.job_id, "tenant": child.spec.tenant, "state": state})
+
+    def wake(self) -> None:
+        """Look for work now (a job was submitted or cancelled)."""
+        self._wake.set()
+
+    def running_pids(self) -> dict[str, int]:
+        """Job id to solve process id, for the solves this runner started."""
+        with self._lock:
+            return {k: c.process.pid for k, c in self._children.items()
+                    if c.process.pid is not None}
+
+    # the loop
+
+    def _loop(self) -> None:
+        next_sweep = time.monotonic() + self.settings.reconcile_s
+        while not self._stopping.is_set():
+            try:
+                self._reap()
+                self._enforce_cancels()
+                if time.monotonic() >= next_sweep:
+                    self.reconcile()
+                    next_sweep = time.monotonic() + self.settings.reconcile_s
+                self._fill()
+            except Exception:  # the database may be briefly unavailable: keep going
+                log.exception("job runner iteration failed")
+            self._wake.wait(min(0.5, self.settings.reconcile_s))
+            self._wake.clear()
+
+    def reconcile(self) -> None:
+        """Queue again (or fail) running jobs whose lease expired and that are not ours."""
+        with self._lock:
+            mine = {(c.spec.job_id, c.spec.attempt) for c in self._children.values()}
+        for job in self.store.expired_leases():
+            if (job.id, job.attempts) in mine:
+                continue
+            state = self.store.retry_or_fail(
+                job.id, job.attempts, "its solve process stopped renewing its lease (the "
+                "service restarted or the process was lost)")
+            if state is not None:
+                log.warning("expired lease recovered", extra={
+                    "job_id": job.id, "tenant": job.tenant, "attempt": job.attempts,
+                    "state": state})
+                self._notify(job.id, state)
+
+    def _reap(self) -> None:
+        with self._lock:
+            done = [c for c in self._children.values() if not c.process.is_alive()]
+            for child in done:
+                del self._children[child.spec.job_id]
+        for child in done:
+            child.process.join()
+            code = child.process.exitcode
+            reason = (f"the solve process was killed by signal {-code}"
+                      if code is not None and code < 0
+                      else f"the solve process exited with code {code}")
+            # Only takes effect when the attempt did not end itself (it crashed).
+            state = self.store.retry_or_fail(child.spec.job_id, child.spec.attempt, reason)
+            if state is not None:
+                log.warning("solve process died", extra={
+                    "job_id": child.spec.job_id, "tenant": child.spec.tenant,
+                    "attempt": child.spec.attempt, "exit_code": code, "state": state})
+            final = self.store.jobs_by_ids([child.spec.job_id])
+            if final:
+                self._notify(child.spec.job_id, final[0].state)
+
+    def _notify(self, job_id: str, state: str) -> None:
+        if self.on_finished is not None and state in ("succeeded", "failed", "cancelled"):
+            with contextlib.suppress(Exception):
+                self.on_finished(job_id, state)
+
+    def _enforce_cancels(self) -> None:
+        with self._lock:
+            children = dict(self._children)
+        if not children:
+            return
+        now = time.time()
+        for job in self.store.jobs_by_ids(list(children)):
+            child = children[job.id]
+            overdue = (job.cancel_requested_at is not None
+                       and now - job.cancel_requested_at > self.settings.cancel_grace_s)
+            if overdue and child.process.is_alive():
+                log.warning("cancelled solve did not stop in time; killing it", extra={
+                    "job_id": job.id, "tenant": job.tenant})
+                child.process.kill()
+
+    def _fill(self) -> None:
+        while not self._stopping.is_set():
+            with self._lock:
+                if len(self._children) >= self.settings.max_concurrent_solves:
+                    return
+            job = self.store.claim_next(self.owner, self.settings.lease_s)
+            if job is None:
+                return
+            self._spawn(job)
+
+    def _spawn(self, job: JobRecord) -> None:
+        spec = AttemptSpec(
+            database_url=self.store.url, job_id=job.id, tenant=job.tenant,
+            attempt=job.attempts, owner=self.owner, time_limit_s=job.time_limit_s,
+            workers=job.workers, seed=job.seed, lease_s=self.settings.lease_s,
+            heartbeat_s=self.settings.heartbeat_s, log_level=self.settings.log_level)
+        process = _SPAWN.Process(target=run_attempt, args=(spec,), daemon=True,
+                                 name=f"solve-{job.id[:8]}")
+        process.start()
+        with self._lock:
+            self._children[job.id] = _Child(spec, process, time.monotonic())
+        if process.pid is not None:
+            self.store.set_pid(job.id, job.attempts, self.owner, process.pid)
+        log.info("solve started", extra={"job_id": job.id, "tenant": job.tenant,
+                                         "attempt": job.attempts, "pid": process.pid})
+
+
+# ---- the child side --------------------------------------------------------------------------
+
+
+def _finite(x: float | None) -> float | None:
+    return x if x is not None and math.isfinite(x) else None
+
+
+def _solve_params(spec: AttemptSpec, progress: Callable[[Any], None],
+                  stop: threading.Event) -> Any:
+    """Solve parameters of an attempt; ``stop`` cancels and keeps the best solution so far."""
+    from matcher.solve import SolveParams
+
+    return SolveParams(time_limit_s=spec.time_limit_s, workers=spec.workers, seed=spec.seed,
+                       progress=progress, stop=stop)
+
+
+def run_attempt(spec: AttemptSpec) -> None:
+    """Run one attempt of a job in this (child) process; see the module docstring."""
+    from service.logs import configure_logging
+
+    configure_logging(spec.log_level)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the service to handle
+    parent = os.getppid()
+    ids = {"job_id": spec.job_id, "tenant": spec.tenant, "attempt": spec.attempt}
+    store = Store(spec.database_url, pool=False)
+    try:
+        _run(spec, store, parent, ids)
+    finally:
+        store.dispose()
+
+
+def _run(spec: AttemptSpec, store: Store, parent: int, ids: dict[str, Any]) -> None:
+    from matcher.errors import InvalidRoundError
+    from matcher.solve import solve
+    from matcher.validation import parse_round
+
+    try:
+        rnd = parse_round(json.loads(store.round_document_of(spec.job_id)))
+    except (InvalidRoundError, ValueError, LookupError) as exc:
+        store.finish(spec.job_id, spec.attempt, spec.owner, result=None,
+                     error=f"the stored round could not be read ({type(exc).__name__})")
+        log.error("stored round unreadable", extra=ids)
+        return
+
+    lock = threading.Lock()
+    latest: dict[str, Any] = {}
+
+    def progress(p: Any) -> None:
+        bound = _finite(float(p.bound))
+        gap = (None if bound is None
+               else max(0.0, (bound - p.objective) / max(1.0, abs(bound))))
+        with lock:
+            latest.update(objective=int(p.objective), bound=bound, gap=gap,
+                          elapsed_s=round(float(p.elapsed), 3))
+
+    stop = threading.Event()
+    outcome: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            outcome["result"] = solve(rnd, _solve_params(spec, progress, stop))
+        except Exception as exc:
+            outcome["error"] = exc
+
+    log.info("solving", extra=ids)
+    started = time.monotonic()
+    thread = threading.Thread(target=work, name="solve", daemon=True)
+    thread.start()
+    published: dict[str, Any] = {}
+    while thread.is_alive():
+        thread.join(spec.heartbeat_s)
+        if os.getppid() != parent:
+            log.warning("service process gone; abandoning the attempt", extra=ids)
+            os._exit(3)
+        with lock:
+            now = dict(latest)
+        fresh = {k: v for k, v in now.items() if published.get(k) != v}
+        if "elapsed_s" not in now:
+            fresh["elapsed_s"] = round(time.monotonic() - started, 3)
+        ours, cancel = store.heartbeat(spec.job_id, spec.attempt, spec.owner,
+                                       spec.lease_s, fresh or None)
+        published = now
+        if not ours:
+            log.warning("lease lost (job requeued or deleted); stopping", extra=ids)
+            os._exit(4)
+        if cancel and not stop.is_set():
+            log.info("cancel requested; stopping the search", extra=ids)
+            stop.set()
+    if "error" in outcome:
+        kind = type(outcome["error"]).__name__
+        state = store.finish(spec.job_id, spec.attempt, spec.owner, result=None,
+                             error=f"the solver failed: {kind}")
+        log.error("solve failed", extra=ids | {"state": state, "error_type": kind})
+        return
+    result = outcome["result"]
+    doc = result.to_dict()
+    state = store.finish(spec.job_id, spec.attempt, spec.owner, result=doc)
+    log.info("solve finished", extra=ids | {"state": state, "status": result.status,
+                                            "objective": result.objective})
+
+
+# ---- explanations (run in the runner's explainer pool) ----------------------------------------
+
+
+def explain_document(round_json: str, result_json: str, time_limit_s: float,
+                     max_resolves: int) -> str:
+    """The JSON explanation of a stored result (runs in a spawned pool process)."""
+    from matcher.explain import explain
+    from matcher.result import Result
+    from matcher.validation import parse_round
+
+    rnd = parse_round(json.loads(round_json))
+    result = Result.from_dict(json.loads(result_json))
+    explanation = explain(rnd, result, time_limit_s=time_limit_s, max_resolves=max_resolves,
+                          workers=1)
+    return json.dumps(explanation.to_dict(), separators=(",", ":"))

@@ -1,0 +1,166 @@
+"""Scenarios: solve a what-if of a stored round as a job; diff two jobs' results.
+
+``POST /rounds/{round_pk}/scenarios`` applies the overrides (:mod:`matcher.scenarios`) to
+the tenant's round, stores the scenario's round as a round of its own (its summary names the
+base round and the scenario), and queues its solve exactly as ``POST /rounds/{id}/solve``
+does (same job runner, caps and limits). ``GET /jobs/{job_id}/diff/{other_job_id}``
+compares the results of two of the tenant's jobs. Another tenant's ids answer 404 like ids
+that do not exist.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel, Field
+
+from matcher.errors import InvalidRoundError
+from matcher.scenarios import Override
+from service.auth import StoreDep, TenantDep
+from service.routes import errors
+from service.routes.jobs import solve_round
+from service.routes.rounds import Invalid, get_round_or_404
+from service.schemas import JobPublic, SolveCreate
+from service.store import JobRecord, NotFound, Store
+
+router = APIRouter(tags=["scenarios"])
+
+MAX_OVERRIDES = 500
+"""Most overrides in one scenario (each may re-validate the round when one is at fault)."""
+
+
+class ScenarioCreate(SolveCreate):
+    """A what-if of a stored round: overrides applied in order, then solved like any round."""
+
+    name: str = Field("scenario", min_length=1, max_length=100,
+                      description="A name for the scenario (kept in the new round's summary).")
+    overrides: list[Override] = Field(
+        max_length=MAX_OVERRIDES,
+        description="Overrides, each with an `op` (see matcher.scenarios): set_weights, "
+        "set_rules, add/remove/close_placement, set_capacity, update_placement, "
+        "add/remove/update_pharmacist, set_unavailable, pin, unpin, ban, unban, "
+        "set_reference.")
+
+
+class MovePublic(BaseModel):
+    """A (pharmacist, period, stream) whose placement differs (null: none)."""
+
+    pharmacist: str
+    period: str
+    stream: str
+    before: str | None
+    after: str | None
+    kind: Literal["moved", "placed", "unplaced"]
+
+
+class DeltaPublic(BaseModel):
+    """A value before and after, and after minus before (null when either is missing)."""
+
+    before: int | float | None
+    after: int | float | None
+    delta: int | float | None
+
+
+class StatusPair(BaseModel):
+    """The status of each result."""
+
+    before: str
+    after: str
+
+
+class DiffPublic(BaseModel):
+    """What changed from one job's result to another's."""
+
+    before: str = Field(description="Id of the first job.")
+    after: str = Field(description="Id of the second job.")
+    status: StatusPair
+    moves: list[MovePublic] = Field(description="Every slot whose placement differs.")
+    moved_pharmacists: list[str]
+    objective: dict[str, DeltaPublic] = Field(description="The objective and its parts.")
+    kpis: dict[str, DeltaPublic] = Field(description="Every numeric KPI.")
+
+
+def _scenario_round(store: Store, tenant: str, round_pk: str, body: ScenarioCreate
+                    ) -> str:
+    """Apply the overrides to the stored round and store the result; its id."""
+    from matcher.formats import round_bytes
+    from matcher.scenarios import Scenario
+    from matcher.validation import parse_round, round_warnings
+
+    record = get_round_or_404(store, tenant, round_pk, document=True)
+    base = parse_round(json.loads(record.document or "{}"))
+    try:
+        changed = Scenario(body.name, base, tuple(body.overrides)).apply()
+    except InvalidRoundError as exc:
+        raise Invalid(exc) from None
+    summary = changed.summary() | {"scenario": body.name, "base_round": round_pk,
+                                   "overrides": len(body.overrides)}
+    stored = store.add_round(tenant, round_id=changed.round.id,
+                             document=round_bytes(changed, "json").decode("utf-8"),
+                             summary=summary,
+                             warnings=[w.to_dict() for w in round_warnings(changed)])
+    return stored.id
+
+
+@router.post(
+    "/rounds/{round_pk}/scenarios", status_code=status.HTTP_202_ACCEPTED,
+    response_model=JobPublic, summary="Solve a what-if of a round (queue a job)",
+    responses=errors(400, 401, 404, 413, 422, 429),
+)
+def solve_scenario(round_pk: str, body: ScenarioCreate, request: Request, response: Response,
+                   store: StoreDep, tenant: TenantDep) -> JobPublic:
+    """Apply the overrides to the round, store the scenario's round and queue its solve;
+    202 with the job (its ``round`` is the scenario's round). 422 lists every problem, each
+    naming the override at fault (``overrides[#n]``); nothing is stored then."""
+    scenario_pk = _scenario_round(store, tenant, round_pk, body)
+    solve = SolveCreate(time_limit_s=body.time_limit_s, workers=body.workers, seed=body.seed)
+    try:
+        # The same path as POST /rounds/{id}/solve: caps, limits, runner, metrics.
+        return solve_round(round_pk=scenario_pk, request=request, response=response,
+                           store=store, tenant=tenant, body=solve, idempotency_key=None)
+    except HTTPException:
+        store.delete_round(tenant, scenario_pk)  # no job (429): keep nothing
+        raise
+
+
+def _result_of(store: Store, tenant: str, job_id: str) -> tuple[JobRecord, str]:
+    try:
+        job, doc = store.get_result(tenant, job_id)
+    except NotFound:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "job not found") from None
+    if doc is None:
+        detail = (f"job {job.id} is {job.state}; its result is not ready yet"
+                  if job.state in ("queued", "running")
+                  else f"job {job.id} is {job.state} without a result")
+        raise HTTPException(status.HTTP_409_CONFLICT, detail)
+    return job, doc
+
+
+@router.get(
+    "/jobs/{job_id}/diff/{other_job_id}", response_model=DiffPublic,
+    summary="What changed between two jobs' results",
+    responses={200: {"description": "The diff; plain text with `format=text`.",
+                     "content": {"text/plain": {"schema": {"type": "string"}}}},
+               **errors(401, 404, 409, 422)},
+)
+def diff_jobs(
+    job_id: str, other_job_id: str, store: StoreDep, tenant: TenantDep,
+    format: Annotated[Literal["json", "text"], Query(
+        description="json, or text (a readable summary).")] = "json",
+) -> Any:
+    """Who moved (pharmacist, period, stream: before -> after) and the objective and KPI
+    deltas, from ``job_id``'s result to ``other_job_id``'s. Both jobs must be the caller's
+    (404 otherwise) and have a result (409 otherwise)."""
+    from matcher.result import Result
+    from matcher.scenarios import diff
+
+    first, doc_a = _result_of(store, tenant, job_id)
+    second, doc_b = _result_of(store, tenant, other_job_id)
+    found = diff(Result.from_dict(json.loads(doc_a)), Result.from_dict(json.loads(doc_b)),
+                 labels=(first.id, second.id))
+    if format == "text":
+        return PlainTextResponse(found.to_text())
+    return DiffPublic.model_validate(found.to_dict())

@@ -1,0 +1,67 @@
+"""Service settings: one :class:`Settings` read from ``MATCHER_*`` environment variables.
+
+Every setting has an embedded default, so ``matcher serve`` starts with no configuration:
+SQLite (WAL) under ``./.matcher-data`` in the working directory. ``MATCHER_DATABASE_URL``
+points the service (and ``matcher keys``) at PostgreSQL instead, e.g.
+``postgresql+psycopg://user:password@host/dbname``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from matcher.formats import MAX_BYTES
+
+DEFAULT_DATA_DIR = Path(".matcher-data")
+"""Where the SQLite database lives when no database URL is given (relative to the cwd)."""
+
+
+def _cores() -> int:
+    return max(1, os.cpu_count() or 1)
+
+
+class Settings(BaseSettings):
+    """Configuration of the HTTP service and its job runner (env prefix ``MATCHER_``)."""
+
+    model_config = SettingsConfigDict(env_prefix="MATCHER_", extra="ignore")
+
+    data_dir: Path = Field(DEFAULT_DATA_DIR, description="Directory of the SQLite database.")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; default SQLite at DATA_DIR/matcher.db.")
+    host: str = Field("127.0.0.1", description="Address `matcher serve` listens on.")
+    port: int = Field(8000, ge=0, le=65535, description="Port `matcher serve` listens on.")
+    log_level: str = Field("INFO", description="Level of the JSON log lines.")
+
+    max_body_bytes: int = Field(MAX_BYTES, ge=1024, description="Largest request body (413).")
+    max_active_jobs_per_tenant: int = Field(
+        20, ge=1, description="Queued plus running jobs a tenant may have at once (429).")
+    default_time_limit_s: float = Field(60.0, gt=0, description="Time limit when none given.")
+    max_time_limit_s: float = Field(600.0, gt=0, description="Cap on a solve's time limit.")
+    max_workers: int = Field(default_factory=_cores, ge=1,
+                             description="Cap on CP-SAT workers of one solve.")
+    max_concurrent_solves: int = Field(
+        default_factory=lambda: max(1, _cores() // 2), ge=1,
+        description="Solves running at once, each in its own child process.")
+    max_attempts: int = Field(3, ge=1, description="Tries of a job whose process died.")
+    lease_s: float = Field(15.0, gt=0, description="A running job's lease; renewed by its "
+                           "process, requeued by the reconciler once expired.")
+    heartbeat_s: float = Field(1.0, gt=0, description="How often a solve process renews "
+                               "its lease and publishes progress.")
+    reconcile_s: float = Field(2.0, gt=0, description="How often expired leases are swept.")
+    cancel_grace_s: float = Field(15.0, gt=0, description="How long a cancelled solve may "
+                                  "take to stop and save its best solution before it is killed.")
+    events_poll_s: float = Field(0.25, gt=0, description="How often an SSE stream looks "
+                                 "for changes.")
+    explain_time_limit_s: float = Field(10.0, gt=0, description="Budget of an explanation.")
+    explain_max_resolves: int = Field(20, ge=0, description="Re-solves of an explanation.")
+    run_jobs: bool = Field(True, description="Run the job runner in this process.")
+
+    def resolved_database_url(self) -> str:
+        """The database URL in use: the configured one, else SQLite under ``data_dir``."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'matcher.db').resolve()}"
