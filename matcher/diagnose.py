@@ -51,6 +51,7 @@ from ortools.sat.python import cp_model
 
 from matcher.domain import SECTORS, Pin, Round, Stream
 from matcher.eligibility import Candidates, candidates, ineligibility_reasons
+from matcher.wording import MAX_LISTED, and_ids, and_list, count
 
 __all__ = ["KINDS", "ConflictModel", "Finding", "Group", "diagnose", "prechecks"]
 
@@ -102,7 +103,6 @@ _RULE_ORDER = (
     "organisation_cap",
     "capacity",
 )
-_MAX_LISTED = 8  # ids listed in a message before "and N more"
 _MAX_CORES = 5  # independent conflicts looked for by one call
 _ASSUME_S = 2.0  # longest search under assumptions before switching to hard checks
 _SMALL = 12  # pharmacists below which a conflict is not localised further
@@ -330,8 +330,8 @@ class _Context:
     def seats_phrase(self, stream: str, seats: int) -> str:
         """'the host stream has 11 seats' / 'there are 11 seats'."""
         if self.declared:
-            return f"the {stream} stream has {_count(seats, 'seat')}"
-        return f"there {'is' if seats == 1 else 'are'} {_count(seats, 'seat')}"
+            return f"the {stream} stream has {count(seats, 'seat')}"
+        return f"there {'is' if seats == 1 else 'are'} {count(seats, 'seat')}"
 
     def rotates(self, stream: str) -> str:
         """Why a placement may not be held twice."""
@@ -389,10 +389,10 @@ def pins_over_capacity(ctx: _Context) -> list[Finding]:
         else:
             message = (f"{last[1].pharmacist} is pinned to {l_id} in {t}, but {l_id}'s "
                        f"capacity in {t} ({cap}) is already taken by the "
-                       f"{_plural(len(holders), 'pin')} of {_and(holders)}")
+                       f"{_plural(len(holders), 'pin')} of {and_list(holders)}")
         if len(pins) > cap + 1:
             message += (f"; {len(pins)} pharmacists are pinned there in all "
-                        f"({_and([p.pharmacist for _, p in pins])})")
+                        f"({and_list([p.pharmacist for _, p in pins])})")
         out.append(_finding(
             "pins_over_capacity", "capacity", message,
             pharmacists=[p.pharmacist for _, p in pins], placements=[l_id], periods=[t],
@@ -431,9 +431,9 @@ def _pins_over_limit(
         if limit == 0:
             tail = f"{verb} nobody in {t} (its {limit_name} is 0)"
         else:
-            who = _and([f"{p} ({', '.join(x.placement for _, x in by_ph[p])})"
+            who = and_list([f"{p} ({', '.join(x.placement for _, x in by_ph[p])})"
                         for p in first])
-            tail = (f"{verb} at most {_count(limit, whom)} in {t}, already taken by the "
+            tail = (f"{verb} at most {count(limit, whom)} in {t}, already taken by the "
                     f"{_plural(len(first), 'pin')} of {who}")
         message = f"{last} is pinned to {last_pin.placement} in {t}, but {owner} {tail}"
         if len(pharmacists) > limit + 1:
@@ -496,7 +496,7 @@ def pins_break_continuity(ctx: _Context) -> list[Finding]:
             if len({pin.placement for _, pin in held}) < 2:
                 continue
             held.sort(key=lambda kp: ctx.round.period_index[kp[1].period])
-            listed = _and([f"{pin.placement} in {pin.period}" for _, pin in held])
+            listed = and_list([f"{pin.placement} in {pin.period}" for _, pin in held])
             message = (f"{p} is pinned to {listed}, but the {s} stream does not rotate: a "
                        f"pharmacist keeps the same {s} placement in every period")
             out.append(_finding(
@@ -522,7 +522,7 @@ def pins_break_rotation(ctx: _Context) -> list[Finding]:
                 continue
             periods.sort(key=ctx.round.period_index.__getitem__)
             s = ctx.stream_of_id(l_id).id
-            message = f"{p} is pinned to {l_id} in {_and(periods)}, but {ctx.rotates(s)}"
+            message = f"{p} is pinned to {l_id} in {and_list(periods)}, but {ctx.rotates(s)}"
             out.append(_finding(
                 "pins_break_rotation", "rotation", message, pharmacists=[p],
                 placements=[l_id], periods=periods, rules=["pin"],
@@ -641,15 +641,15 @@ def _unreachable_sectors(ctx: _Context, i: int, hist: set[int], reach: set[int],
     covered = hist | reach
     if len(covered) < need:
         reach_only = _sector_names(reach - hist)
-        required_text = f"{_count(need, 'sector')} {'is' if need == 1 else 'are'} required"
+        required_text = f"{count(need, 'sector')} {'is' if need == 1 else 'are'} required"
         if not reach:
             message = f"{ph.id} can reach no placement at all, but {required_text}"
         elif hist:
-            message = (f"{ph.id} has done {_and(_sector_names(hist))} (history) and can "
-                       f"reach only {_and(reach_only) or 'no other'} placements, but "
+            message = (f"{ph.id} has done {and_list(_sector_names(hist))} (history) and can "
+                       f"reach only {and_list(reach_only) or 'no other'} placements, but "
                        f"{required_text}")
         else:
-            message = (f"{ph.id} can reach only {_and(reach_only)} placements but "
+            message = (f"{ph.id} can reach only {and_list(reach_only)} placements but "
                        f"{required_text}")
         out.append(_finding(
             "sectors_unreachable", "sector_mix", message, pharmacists=[ph.id],
@@ -671,7 +671,7 @@ def _sectors_do_not_fit(ctx: _Context, i: int, hist: set[int],
     rank = _match(new, options)
     if fits_required and rank >= need_new:
         return []
-    detail = "; ".join(f"{label}: {_and(_sector_names(o)) or 'none'}" for label, o in slots)
+    detail = "; ".join(f"{label}: {and_list(_sector_names(o)) or 'none'}" for label, o in slots)
     groups: list[Group] = []
     if not fits_required:
         groups += [Group("required_sectors", pharmacist=ph.id, sector=SECTORS[s])
@@ -681,32 +681,32 @@ def _sectors_do_not_fit(ctx: _Context, i: int, hist: set[int],
     pinned = ctx.pins_of.get(ph.id, []) if kind_prefix else []
     if pinned:
         groups += [_pin_group(k, pin) for k, pin in pinned]
-        pins = _and([f"{pin.placement} in {pin.period}" for _, pin in pinned])
+        pins = and_list([f"{pin.placement} in {pin.period}" for _, pin in pinned])
         head = f"{ph.id}'s {_plural(len(pinned), 'pin')} ({pins})"
         if not fits_required:
             verb = "leaves" if len(pinned) == 1 else "leave"
             message = (f"{head} {verb} no free period and stream to cover the required "
-                       f"{_plural(len(required), 'sector')} {_and(_sector_names(required))}")
+                       f"{_plural(len(required), 'sector')} {and_list(_sector_names(required))}")
         else:
             verb = "leaves" if len(pinned) == 1 else "leave"
             message = (f"{head} {verb} room for at most "
-                       f"{_count(rank + len(hist), 'distinct sector')} counting history, but "
+                       f"{count(rank + len(hist), 'distinct sector')} counting history, but "
                        f"{need} {'is' if need == 1 else 'are'} required")
         kind, rule = "pins_block_sectors", ("required_sectors" if not fits_required
                                             else "sector_mix")
     elif not fits_required:
         message = (f"{ph.id} must cover the required sectors "
-                   f"{_and(_sector_names(required))}, but they do not fit into separate "
+                   f"{and_list(_sector_names(required))}, but they do not fit into separate "
                    f"periods and streams (one placement per stream in each period)")
         kind, rule = "required_sectors_do_not_fit", "required_sectors"
     else:
-        message = (f"{ph.id} can cover at most {_count(rank + len(hist), 'distinct sector')} "
+        message = (f"{ph.id} can cover at most {count(rank + len(hist), 'distinct sector')} "
                    "counting history with one placement per stream in each period they are "
                    f"available, but {need} {'is' if need == 1 else 'are'} required")
         kind, rule = "sectors_do_not_fit", "sector_mix"
     message += f" (sectors open to them: {detail})"
     if hist:
-        message += f"; history covers {_and(_sector_names(hist))}"
+        message += f"; history covers {and_list(_sector_names(hist))}"
     return [_finding(kind, rule, message, pharmacists=[ph.id],
                      placements=[pin.placement for _, pin in pinned],
                      periods=[pin.period for _, pin in pinned],
@@ -751,10 +751,10 @@ def required_sector_seats(ctx: _Context) -> list[Finding]:
         held = [int(x) for x in seats if s_node[int(x)] in side]
         n_seats = sum(cap[n] for n, x in enumerate(seats) if s_node[int(x)] in side)
         where = [f"{rnd.placements[x // n_t].id} in {rnd.period_ids[x % n_t]}" for x in held]
-        message = (f"{sector} is a required sector, but {_and_ids(who)} ({len(who)} "
+        message = (f"{sector} is a required sector, but {and_ids(who)} ({len(who)} "
                    f"pharmacists who have not covered it yet) can reach only "
-                   f"{_count(n_seats, f'{sector} seat')} between them over the round "
-                   f"({_and_ids(where)})")
+                   f"{count(n_seats, f'{sector} seat')} between them over the round "
+                   f"({and_ids(where)})")
         out.append(_finding(
             "required_sector_seats", "required_sectors", message, pharmacists=who,
             placements=[rnd.placements[x // n_t].id for x in held],
@@ -853,7 +853,7 @@ def seats_below_need(ctx: _Context) -> list[Finding]:
             if hall is None:
                 continue
             who, where, n_seats = hall
-            message = (f"Nobody may be left unassigned, but in {t} {_and_ids(who)} can only "
+            message = (f"Nobody may be left unassigned, but in {t} {and_ids(who)} can only "
                        f"take {_seats_sentence(ctx, s.id, where, n_seats)}")
             out.append(_finding(
                 "seats_out_of_reach", "allow_unassigned", message, pharmacists=who,
@@ -921,10 +921,10 @@ def rotation_exhausted(ctx: _Context) -> list[Finding]:
             open_ = sorted(set().union(*(opts[t] for t in bad)))
             names = [rnd.placements[j].id for j in open_]
             message = (f"Nobody may be left unassigned, but {ph.id} needs a different "
-                       f"{ctx.placement_word(s.id)} in each of {_and(bad)} "
+                       f"{ctx.placement_word(s.id)} in each of {and_list(bad)} "
                        f"({ctx.rotates(s.id)}) and only {len(names)} "
                        f"{'is' if len(names) == 1 else 'are'} open to them "
-                       f"there ({_and(names)})")
+                       f"there ({and_list(names)})")
             out.append(_finding(
                 "rotation_exhausted", "allow_unassigned", message, pharmacists=[ph.id],
                 placements=names, periods=bad, rules=["rotation"],
@@ -987,8 +987,8 @@ def continuity_impossible(ctx: _Context) -> list[Finding]:
                                 ineligibility_reasons(rnd, ph.id, l_id, missing[0])[:2])
                 message = (f"{ph.id} is pinned to {l_id} in {pinned[0][1].period}; nobody may "
                            f"be left unassigned and the {s.id} stream does not rotate, so "
-                           f"they must hold {l_id} in {_and(periods)}, but it is not open to "
-                           f"them in {_and(missing)}" + (f" ({why})" if why else ""))
+                           f"they must hold {l_id} in {and_list(periods)}, but it is not open to "
+                           f"them in {and_list(missing)}" + (f" ({why})" if why else ""))
                 out.append(_finding(
                     "continuity_impossible", "continuity", message, pharmacists=[ph.id],
                     placements=[l_id], periods=missing, rules=["allow_unassigned", "pin"],
@@ -1000,10 +1000,10 @@ def continuity_impossible(ctx: _Context) -> list[Finding]:
             if any(all(t in ok for t in periods) for ok in open_in.values()):
                 continue
             gaps = [f"{rnd.placements[j].id}: not in "
-                    f"{_and([t for t in periods if t not in ok])}"
+                    f"{and_list([t for t in periods if t not in ok])}"
                     for j, ok in sorted(open_in.items())]
             message = (f"Nobody may be left unassigned and the {s.id} stream does not rotate, "
-                       f"so {ph.id} must keep one {s.id} placement in {_and(periods)}, but "
+                       f"so {ph.id} must keep one {s.id} placement in {and_list(periods)}, but "
                        f"none is open to them in all of those periods ({'; '.join(gaps[:6])}"
                        + (f"; and {len(gaps) - 6} more" if len(gaps) > 6 else "") + ")")
             out.append(_finding(
@@ -1554,7 +1554,7 @@ def _hall_sentence(ctx: _Context, groups: Sequence[Group]) -> str | None:
     who = [g.pharmacist for g in slots if g.pharmacist]
     where = [g.placement for g in caps if g.placement]
     seats = sum(ctx.round.capacity(x, t) for x in where)
-    return (f"Nobody may be left unassigned, but in {t} {_and_ids(who)} can only take "
+    return (f"Nobody may be left unassigned, but in {t} {and_ids(who)} can only take "
             f"{_seats_sentence(ctx, s, where, seats)}.")
 
 
@@ -1562,9 +1562,9 @@ def _seats_sentence(ctx: _Context, stream: str, where: Sequence[str], seats: int
     """'host placements A and B, which have 1 seat between them' / 'placement A, which has
     1 seat'."""
     if len(where) == 1:
-        return f"{ctx.placement_word(stream)} {where[0]}, which has {_count(seats, 'seat')}"
-    return (f"{ctx.placements_word(stream)} {_and_ids(where)}, which have "
-            f"{_count(seats, 'seat')} between them")
+        return f"{ctx.placement_word(stream)} {where[0]}, which has {count(seats, 'seat')}"
+    return (f"{ctx.placements_word(stream)} {and_ids(where)}, which have "
+            f"{count(seats, 'seat')} between them")
 
 
 def _generic_sentence(ctx: _Context, groups: Sequence[Group]) -> str:
@@ -1588,12 +1588,12 @@ def _slot_clauses(ctx: _Context, slots: Sequence[Group]) -> list[str]:
         merged[s, tuple(ts)].append(p)
     out = []
     for (s, slot_periods), who in merged.items():
-        text = (f"{_and_ids(who)} must {'each ' if len(who) > 1 else ''}hold "
-                f"{ctx.a_placement(s)} in {_and(list(slot_periods))} (nobody may be left "
+        text = (f"{and_ids(who)} must {'each ' if len(who) > 1 else ''}hold "
+                f"{ctx.a_placement(s)} in {and_list(list(slot_periods))} (nobody may be left "
                 "unassigned")
         open_ = _open_to(ctx, who, slot_periods, s)
-        if open_ and len(open_) <= _MAX_LISTED:
-            text += f"; open to them there: {_and(open_)}"
+        if open_ and len(open_) <= MAX_LISTED:
+            text += f"; open to them there: {and_list(open_)}"
         elif not open_:
             text += "; nothing is open to them there"
         out.append(text + ")")
@@ -1622,20 +1622,20 @@ def _clause(ctx: _Context, g: Group, core: Sequence[Group]) -> str:
         assert g.placement is not None
         assert g.period is not None
         cap = rnd.capacity(g.placement, g.period)
-        return f"{g.placement} takes at most {_count(cap, 'pharmacist')} in {g.period}"
+        return f"{g.placement} takes at most {count(cap, 'pharmacist')} in {g.period}"
     if g.rule == "organisation_cap":
         org = rnd.organisations[rnd.organisation_index[g.organisation or ""]]
         if not org.max_pharmacists:
             return f"organisation {org.id} hosts nobody in {g.period} (max_pharmacists 0)"
         return (f"organisation {org.id} hosts at most "
-                f"{_count(org.max_pharmacists, 'pharmacist')} in {g.period}")
+                f"{count(org.max_pharmacists, 'pharmacist')} in {g.period}")
     if g.rule == "supervision":
         sup = rnd.supervisors[rnd.supervisor_index[g.supervisor or ""]]
         whom = _WHOM[sup.supervises]
         limit = (f"can supervise no {whom}s (capacity 0)" if sup.capacity == 0 else
-                 f"can supervise at most {_count(sup.capacity, whom)}")
+                 f"can supervise at most {count(sup.capacity, whom)}")
         return (f"supervisor {sup.id} {limit} in {g.period} across "
-                f"{_and(list(sup.placements))}")
+                f"{and_list(list(sup.placements))}")
     if g.rule == "rotation":
         assert g.placement is not None
         s = ctx.stream_of_id(g.placement).id
@@ -1648,8 +1648,8 @@ def _clause(ctx: _Context, g: Group, core: Sequence[Group]) -> str:
         ph = rnd.pharmacist(g.pharmacist)
         need = min(rnd.rules.min_distinct_sectors, len(rnd.available_periods(ph)))
         hist = sorted({rnd.placement(h).sector for h in ph.history})
-        text = f"{ph.id} must cover at least {_count(need, 'distinct sector')}"
-        text += f" (history covers {_and(hist)})" if hist else " (no history)"
+        text = f"{ph.id} must cover at least {count(need, 'distinct sector')}"
+        text += f" (history covers {and_list(hist)})" if hist else " (no history)"
         return text + _only_at(ctx, ph.id, core, set(hist))
     if g.rule == "required_sectors":
         assert g.pharmacist is not None
@@ -1692,27 +1692,6 @@ def _only_at(ctx: _Context, p: str, core: Sequence[Group], skip: set[str]) -> st
 
 
 # ---- wording helpers -----------------------------------------------------------------------------
-
-
-def _and(items: Sequence[str]) -> str:
-    """'a', 'a and b', 'a, b and c'."""
-    items = list(items)
-    if len(items) <= 1:
-        return "".join(items)
-    return ", ".join(items[:-1]) + " and " + items[-1]
-
-
-def _and_ids(ids: Sequence[str]) -> str:
-    """Ids joined with 'and', at most a few listed then 'and N more'."""
-    ids = list(dict.fromkeys(ids))
-    if len(ids) <= _MAX_LISTED:
-        return _and(ids)
-    return ", ".join(ids[:_MAX_LISTED]) + f" and {len(ids) - _MAX_LISTED} more"
-
-
-def _count(n: int, noun: str) -> str:
-    """'1 seat', '2 seats'."""
-    return f"{n} {_plural(n, noun)}"
 
 
 def _plural(n: int, noun: str) -> str:

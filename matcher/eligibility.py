@@ -46,6 +46,12 @@ class Candidates:
     def __len__(self) -> int:
         return int(self.pharmacist.shape[0])
 
+    def subset(self, idx: IntArray) -> Candidates:
+        """The candidates at positions ``idx`` (kept in the given order)."""
+        return Candidates(pharmacist=self.pharmacist[idx], placement=self.placement[idx],
+                          period=self.period[idx], stream=self.stream[idx],
+                          travel=self.travel[idx])
+
     @cached_property
     def pairs(self) -> tuple[IntArray, IntArray, IntArray]:
         """Distinct eligible (pharmacist, placement) pairs with their travel."""

@@ -39,6 +39,7 @@ from matcher.domain import IMPLICIT_STREAM_ID, Pin, Round
 from matcher.eligibility import candidates, ineligibility_reasons
 from matcher.errors import InvalidRoundError
 from matcher.result import Result
+from matcher.wording import MAX_LISTED, and_ids, and_list, count
 
 __all__ = [
     "VERDICTS",
@@ -69,7 +70,6 @@ VERDICTS: dict[str, str] = {
 
 _RESOLVE_FLOOR_S = 0.5  # least time given to one re-solve while the budget lasts
 _DIAGNOSE_S = 2.0  # most time spent explaining one infeasible pinned round
-_MAX_LISTED = 8
 
 
 # ---- the explanation -----------------------------------------------------------------------
@@ -548,7 +548,7 @@ class _Explainer:
                 why = (f"the {s} stream rotates" if rnd.streams
                        else "placements rotate")
                 return _AltDraft(l_id, rank, "held_in_other_period",
-                                 f"{p} holds {l_id} in {_and(other)}, and {why}: nobody holds "
+                                 f"{p} holds {l_id} in {and_list(other)}, and {why}: nobody holds "
                                  "the same placement twice", rules=("rotation",))
         pinned = [pin for pin in self.pins_of.get(p, ())
                   if self.stream_of[pin.placement].id == s and pin.placement != l_id
@@ -562,7 +562,7 @@ class _Explainer:
                              rules=("pin",) if pin.period == t else ("pin", "continuity"))
         holders = tuple(self.holders.get((l_id, t), ()))
         full = len(holders) >= rnd.capacity(l_id, t)
-        prefix = f"full (held by {_and_ids(holders)}); " if full else ""
+        prefix = f"full (held by {and_ids(holders)}); " if full else ""
         return _AltDraft(l_id, rank, None, prefix, full=full, holders=holders)
 
     def finish_slots(self, drafts: Sequence[_SlotDraft], resolver: _Resolver
@@ -637,9 +637,9 @@ class _Explainer:
             if best is None or delta > best[0]:
                 best = (delta, p)
         assert best is not None
-        shown = "; ".join(placed[:_MAX_LISTED])
-        if len(placed) > _MAX_LISTED:
-            shown += f"; and {len(placed) - _MAX_LISTED} more"
+        shown = "; ".join(placed[:MAX_LISTED])
+        if len(placed) > MAX_LISTED:
+            shown += f"; and {len(placed) - MAX_LISTED} more"
         n = len(open_)
         message = (f"{'the only' if n == 1 else f'all {n}'} eligible "
                    f"{'pharmacist is' if n == 1 else 'pharmacists are'} placed elsewhere in "
@@ -660,7 +660,7 @@ class _Explainer:
                 counts[r.rule] += 1
         if not counts:
             return "no pharmacist in the round"
-        return "; ".join(f"{rule}: {_count(n, 'pharmacist')}" for rule, n in counts.most_common())
+        return "; ".join(f"{rule}: {count(n, 'pharmacist')}" for rule, n in counts.most_common())
 
     def _limits(self, l_id: str, t: str, eligible: Sequence[str]
                 ) -> tuple[list[str], list[tuple[str, str]]]:
@@ -681,8 +681,8 @@ class _Explainer:
                 if newly:
                     limits.append(("organisation_cap",
                                    f"organisation {org.id} already hosts its maximum of "
-                                   f"{_count(org.max_pharmacists, 'pharmacist')} in {t}"
-                                   + (f" ({_and_ids(hosted)})" if hosted else "")))
+                                   f"{count(org.max_pharmacists, 'pharmacist')} in {t}"
+                                   + (f" ({and_ids(hosted)})" if hosted else "")))
         for sup in rnd.supervisors:
             if l_id not in sup.placements:
                 continue
@@ -698,8 +698,8 @@ class _Explainer:
                 limits.append(("supervision",
                                f"supervisor {sup.id} already supervises its maximum of "
                                f"{sup.capacity} in {t}"
-                               + (f" ({_and_ids(counted)})" if counted else "")
-                               + f", so {_and_ids(newly)} cannot join"))
+                               + (f" ({and_ids(counted)})" if counted else "")
+                               + f", so {and_ids(newly)} cannot join"))
         return [p for p in eligible if p not in blocked], limits
 
     def finish_gap(self, g: _GapDraft, resolver: _Resolver) -> PlacementGap:
@@ -769,22 +769,5 @@ def _ranks(preferences: Sequence[str]) -> dict[str, int]:
 
 
 def _points(n: int) -> str:
-    return f"{n} point" if n == 1 else f"{n} points"
+    return count(n, "point")
 
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
-
-
-def _and(items: Sequence[str]) -> str:
-    items = list(items)
-    if len(items) <= 1:
-        return "".join(items)
-    return ", ".join(items[:-1]) + " and " + items[-1]
-
-
-def _and_ids(ids: Sequence[str]) -> str:
-    ids = list(dict.fromkeys(ids))
-    if len(ids) <= _MAX_LISTED:
-        return _and(ids)
-    return ", ".join(ids[:_MAX_LISTED]) + f" and {len(ids) - _MAX_LISTED} more"

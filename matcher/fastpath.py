@@ -224,17 +224,6 @@ def restrict(rnd: Round, cand: Candidates, sc: Scores, per_slot: int = KEEP_PER_
     return np.flatnonzero(keep).astype(np.int64)
 
 
-def _subset(cand: Candidates, idx: IntArray) -> Candidates:
-    return Candidates(pharmacist=cand.pharmacist[idx], placement=cand.placement[idx],
-                      period=cand.period[idx], stream=cand.stream[idx],
-                      travel=cand.travel[idx])
-
-
-def _sub_scores(sc: Scores, idx: IntArray) -> Scores:
-    return Scores(points=sc.points[idx], preference=sc.preference[idx],
-                  hard_to_recruit=sc.hard_to_recruit[idx],
-                  population_health=sc.population_health[idx], travel=sc.travel[idx])
-
 
 def is_flow_instance(rnd: Round, cand: Candidates) -> bool:
     """Whether the round is a pure min-cost-flow instance.
@@ -298,7 +287,7 @@ def solve_lp_first(
         model, idx = full, np.arange(len(cand), dtype=np.int64)
     else:
         idx = keep
-        model = build_model(rnd, _subset(cand, idx), _sub_scores(sc, idx))
+        model = build_model(rnd, cand.subset(idx), sc.subset(idx))
     build_s += time.monotonic() - t1
     hint = None
     if params.hint is not None:

@@ -245,17 +245,6 @@ def sub_solve(model: Model, params: SolveParams, time_limit: float, *,
     return SubAnswer(status, chosen, round(solver.objective_value), bound, secs)
 
 
-def _subset(cand: Candidates, idx: IntArray) -> Candidates:
-    return Candidates(pharmacist=cand.pharmacist[idx], placement=cand.placement[idx],
-                      period=cand.period[idx], stream=cand.stream[idx],
-                      travel=cand.travel[idx])
-
-
-def _sub_scores(sc: Scores, idx: IntArray) -> Scores:
-    return Scores(points=sc.points[idx], preference=sc.preference[idx],
-                  hard_to_recruit=sc.hard_to_recruit[idx],
-                  population_health=sc.population_health[idx], travel=sc.travel[idx])
-
 
 # ---- one component -------------------------------------------------------------------------
 
@@ -325,8 +314,8 @@ class FlowLns:
         """The flow bound of every component (and the pairs the flow uses)."""
         self.units = np.zeros(len(self.pairs), dtype=np.int64)
         for comp in self.comps:
-            sub = _subset(self.cand, comp.idx)
-            fr = relaxation(self.rnd, sub, _sub_scores(self.sc, comp.idx))
+            sub = self.cand.subset(comp.idx)
+            fr = relaxation(self.rnd, sub, self.sc.subset(comp.idx))
             comp.bound = fr.bound
             # Map the component's pairs back to the round's pairs.
             if len(comp.idx):
@@ -491,7 +480,7 @@ class FlowLns:
         if warm is None:
             warm = self.construct(comp)
         idx = np.union1d(idx, warm).astype(np.int64)
-        model = build_model(self.rnd, _subset(self.cand, idx), _sub_scores(self.sc, idx),
+        model = build_model(self.rnd, self.cand.subset(idx), self.sc.subset(idx),
                             scope=self.scope(comp))
         hint = model.complete(model.variables.values_for(np.searchsorted(idx, warm)))
         ans = sub_solve(model, self.params, time_limit, cap=comp.bound, hint=hint)
@@ -512,7 +501,7 @@ class FlowLns:
 
     def solve_full(self, comp: Component, time_limit: float, warm: IntArray) -> None:
         idx = comp.idx
-        model = build_model(self.rnd, _subset(self.cand, idx), _sub_scores(self.sc, idx),
+        model = build_model(self.rnd, self.cand.subset(idx), self.sc.subset(idx),
                             scope=self.scope(comp))
         hint = model.complete(model.variables.values_for(np.searchsorted(idx, warm)))
         ans = sub_solve(model, self.params, time_limit, hint=hint, cap=comp.bound)
@@ -579,7 +568,7 @@ class FlowLns:
         free_idx = comp.idx[is_free[c.pharmacist[comp.idx]]]
         kept = base[~is_free[c.pharmacist[base]]]
         idx = np.union1d(free_idx, kept).astype(np.int64)
-        model = build_model(self.rnd, _subset(c, idx), _sub_scores(self.sc, idx),
+        model = build_model(self.rnd, c.subset(idx), self.sc.subset(idx),
                             scope=self.scope(comp))
         pos = np.searchsorted(idx, base)
         hint = model.complete(model.variables.values_for(pos))

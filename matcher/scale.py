@@ -93,12 +93,11 @@ def _dive(rnd: Round, cand: Candidates, sc: Scores, idx: IntArray, best_x: IntAr
     """CP-SAT on the model restricted to ``idx`` (plus the best allocation), briefly."""
     from dataclasses import replace
 
-    from matcher.fastpath import _sub_scores, _subset
     from matcher.solve import _Clock, run_cp_sat
 
     if best_x is not None:
         idx = np.union1d(idx, best_x)
-    model = build_model(rnd, _subset(cand, idx), _sub_scores(sc, idx))
+    model = build_model(rnd, cand.subset(idx), sc.subset(idx))
     hint = None
     if best_x is not None:
         hint = model.complete(model.variables.values_for(np.searchsorted(idx, best_x)))
@@ -137,7 +136,6 @@ def _repair(rnd: Round, cand: Candidates, sc: Scores, inst: Instance, chosen: In
 def solve_decomposed(rnd: Round, cand: Candidates, sc: Scores, params: SolveParams,
                      clock: _Clock) -> Result:
     """Bound by decomposition, primal by heuristics, finish with CP-SAT (module docs)."""
-    from matcher.fastpath import _sub_scores, _subset
     from matcher.solve import finish, hint_vector, run_cp_sat
 
     t0 = time.monotonic()
@@ -240,7 +238,7 @@ def solve_decomposed(rnd: Round, cand: Candidates, sc: Scores, params: SolvePara
     idx = np.flatnonzero(keep_mask).astype(np.int64)
     stats["kept"] = len(idx)
     t1 = time.monotonic()
-    model = build_model(rnd, _subset(cand, idx), _sub_scores(sc, idx))
+    model = build_model(rnd, cand.subset(idx), sc.subset(idx))
     build_s = time.monotonic() - t1
     hint = None
     if best_x is not None:

@@ -48,6 +48,12 @@ class Scores:
         """score(p, l) of every candidate."""
         return self.preference + self.hard_to_recruit + self.population_health + self.travel
 
+    def subset(self, idx: IntArray) -> Scores:
+        """The scores of the candidates at positions ``idx`` (see ``Candidates.subset``)."""
+        return Scores(points=self.points[idx], preference=self.preference[idx],
+                      hard_to_recruit=self.hard_to_recruit[idx],
+                      population_health=self.population_health[idx], travel=self.travel[idx])
+
     def terms(self, i: int) -> dict[str, int]:
         """The weighted terms of candidate ``i``, keyed by :data:`TERM_NAMES`."""
         return {
