@@ -485,6 +485,31 @@ def explain_command(
     typer.echo(json.dumps(explanation.to_dict(), indent=2) if as_json else explanation.to_text())
 
 
+@app.command(name="diff")
+def diff_command(
+    before: Annotated[Path, typer.Argument(help="A result (.json, spec §5): the plan before.")],
+    after: Annotated[Path, typer.Argument(help="A result (.json, spec §5): the plan after.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the diff as JSON.")] = False,
+    max_moves: Annotated[int, typer.Option(
+        "--max-moves", min=0, help="Most moves listed in the text.")] = 200,
+    all_kpis: Annotated[bool, typer.Option(
+        "--all-kpis", help="List every KPI, not only those that changed.")] = False,
+) -> None:
+    """Compare two results: who moved (pharmacist, period, stream: from -> to), objective
+    and KPI deltas. Exit 0, or 1 when a result cannot be read."""
+    from matcher.formats.results import load_result
+    from matcher.scenarios import diff
+
+    try:
+        first, second = load_result(before), load_result(after)
+    except InvalidRoundError as exc:
+        _report_invalid(exc, as_json=as_json)
+        raise typer.Exit(EXIT_INVALID) from None
+    found = diff(first, second, labels=(before.name, after.name))
+    typer.echo(json.dumps(found.to_dict(), indent=2) if as_json
+               else found.to_text(max_moves=max_moves, all_kpis=all_kpis))
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

@@ -21,7 +21,7 @@ def test_readme_example_runs(index: int, tmp_path: Path, monkeypatch: pytest.Mon
     (tmp_path / "data").symlink_to(ROOT / "data")
     monkeypatch.chdir(tmp_path)
     namespace: dict[str, object] = {"__name__": f"readme_example_{index}"}
-    exec(compile(BLOCKS[index], f"README.md python block {index + 1}", "exec"), namespace)  # noqa: S102
+    exec(compile(BLOCKS[index], f"README.md python block {index + 1}", "exec"), namespace)
     out = capsys.readouterr().out
     for value in namespace.values():
         if type(value).__name__ == "Result":
