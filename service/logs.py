@@ -46,7 +46,10 @@ def configure_logging(level: str = "INFO") -> None:
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     for old in list(root.handlers):
-        if isinstance(old.formatter, JsonFormatter):
+        # Ours from an earlier call, or a plain console handler (the command line's
+        # basicConfig): every line on stderr must be JSON. Capturing handlers (pytest's)
+        # are subclasses and stay.
+        if isinstance(old.formatter, JsonFormatter) or type(old) is logging.StreamHandler:
             root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper())

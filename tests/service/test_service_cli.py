@@ -36,3 +36,40 @@ def test_serve_help_names_its_options() -> None:
     assert out.exit_code == 0
     for option in ("--host", "--port", "--data-dir", "--database-url"):
         assert option in out.output
+
+
+def test_matcher_serve_logs_only_json_lines(tmp_path: Path) -> None:
+    """`matcher serve` from the command line: every line it logs is a JSON object."""
+    import json
+    import subprocess
+    import sys
+
+    import httpx
+    from svc_helpers import free_port, wait_for
+
+    port = free_port()
+    exe = Path(sys.executable).parent / "matcher"
+    log = tmp_path / "serve.log"
+    with log.open("w") as sink:
+        proc = subprocess.Popen([str(exe), "serve", "--port", str(port), "--data-dir",
+                                 str(tmp_path / "data")], stdout=sink, stderr=sink)
+        try:
+            def healthy() -> bool:
+                try:
+                    return httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200
+                except httpx.HTTPError:
+                    return False
+
+            wait_for(healthy, 60, "the service to answer /health")
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    lines = [line for line in log.read_text().splitlines() if line.strip()]
+    assert lines
+    not_json = []
+    for line in lines:
+        try:
+            assert isinstance(json.loads(line), dict)
+        except (ValueError, AssertionError):
+            not_json.append(line[:80])
+    assert not_json == []
