@@ -244,3 +244,23 @@ def test_written_files_are_readable_by_the_group_like_any_file(tmp_path: Path) -
     out = tmp_path / "tiny.json"
     assert run("solve", SAMPLES / "tiny.json", "--out", out, "--workers", "1").exit_code == 0
     assert out.stat().st_mode & 0o044 == 0o044
+
+
+def test_result_csv_keeps_scores_whole_and_lists_empty_slots(tmp_path: Path) -> None:
+    data = json.loads((SAMPLES / "tiny.json").read_text())
+    data["pharmacists"].append({"id": "PH-9", "home": {"lat": 0.0, "lon": 0.0}})  # far away
+    data["rules"].update({"min_distinct_sectors": 0, "required_sectors": []})
+    path = tmp_path / "round.json"
+    path.write_text(json.dumps(data))
+    out = tmp_path / "result.csv"
+    assert run("solve", path, "--out", out, "--workers", "1").exit_code == 0
+    rows = out.read_text(encoding="utf-8-sig").splitlines()
+    header = rows[0].split(",")
+    placed = [r.split(",") for r in rows[1:] if not r.startswith("PH-9,")]
+    empty = [r.split(",") for r in rows[1:] if r.startswith("PH-9,")]
+    assert placed
+    assert all(r[header.index("score")].lstrip("-").isdigit() for r in placed)
+    assert empty
+    assert all(r[header.index("placement")] == "" and r[header.index("score")] == ""
+               for r in empty)
+    assert all(r[-1] for r in empty)  # each empty slot says why

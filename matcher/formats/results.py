@@ -37,8 +37,13 @@ def result_table(result: Result) -> pd.DataFrame:
     empty = frames.unassigned.assign(placement=None)
     table = pd.concat([frames.assignments, empty], ignore_index=True)
     columns = [*frames.assignments.columns, "reason"]
-    return table.reindex(columns=columns).sort_values(
-        ["pharmacist", "period", "stream"], kind="stable", ignore_index=True)
+    table = table.reindex(columns=columns)
+    # Empty slots have no score: keep the numbers whole (nullable integers, not floats).
+    numbers = [c for c in frames.assignments.columns
+               if c not in ("pharmacist", "period", "stream", "placement")]
+    table[numbers] = table[numbers].astype("Int64")
+    return table.sort_values(["pharmacist", "period", "stream"], kind="stable",
+                             ignore_index=True)
 
 
 def result_bytes(result: Result, fmt: str) -> bytes:
