@@ -261,6 +261,13 @@ class Model:
         key = f"t{len(self._objective)}"
         self._objective[key] = np.stack([vars_.astype(np.int64), coefs.astype(np.int64)])
 
+    def objective_of(self, chosen: IntArray) -> int:
+        """The objective of an assignment (the chosen candidates) with every auxiliary at its
+        tightest value. A solver stopped before proving optimality may leave auxiliaries
+        (a shortfall, say) slack, so its own objective can understate the assignment's."""
+        values = self.complete(self.variables.values_for(chosen))
+        return int(values @ self.objective_vector() + self.offset)
+
     def objective_vector(self) -> IntArray:
         """Objective coefficient of every variable."""
         out = np.zeros(len(self.variables), dtype=np.int64)

@@ -280,26 +280,48 @@ def solve_lp_first(
             stats = _stats("lp", params, build_s, lp_s) | stats_base
             return finish(rnd, cand, sc, chosen, status="optimal", objective=objective,
                           bound=lp.bound, stats=stats)
-    # CP-SAT on the (restricted) model from the rounded LP point.
-    t1 = time.monotonic()
-    idx: IntArray
-    if keep is None:
-        model, idx = full, np.arange(len(cand), dtype=np.int64)
-    else:
-        idx = keep
-        model = build_model(rnd, cand.subset(idx), sc.subset(idx))
-    build_s += time.monotonic() - t1
-    hint = None
-    if params.hint is not None:
-        hint = hint_vector(model, params.hint)
-    elif lp is not None:
-        x = (lp.values[: len(cand)][idx] > 0.5).astype(np.int64)
-        hint = model.complete(x)
-    t2 = time.monotonic()
-    status, chosen_sub, objective_cp, bound_cp, extra = run_cp_sat(model, params, clock,
-                                                                  hint=hint)
-    solve_s = time.monotonic() - t2 + lp_s
-    bounds = [b for b in (lp.bound if lp is not None else None,
+    # Without an LP bound, the collapsed flow relaxation gives a valid one in about a
+    # second even at national scale (matcher.flow), so the gap is still reported honestly.
+    flow_bound = None
+    if lp is None and keep is not None:
+        from matcher.flow import relaxation
+
+        flow_bound = relaxation(rnd, cand, sc).bound
+        stats_base["flow_bound"] = flow_bound
+    # CP-SAT on the (restricted) model from the rounded LP point. A restriction proven
+    # infeasible says nothing about the round: widen it (twice the candidates per slot,
+    # then all of them) while time remains.
+    per_slot = KEEP_PER_SLOT
+    solve_s = lp_s
+    while True:
+        t1 = time.monotonic()
+        idx: IntArray
+        if keep is None:
+            model, idx = full, np.arange(len(cand), dtype=np.int64)
+        else:
+            idx = keep
+            model = build_model(rnd, cand.subset(idx), sc.subset(idx))
+        build_s += time.monotonic() - t1
+        hint = None
+        if params.hint is not None:
+            hint = hint_vector(model, params.hint)
+        elif lp is not None:
+            x = (lp.values[: len(cand)][idx] > 0.5).astype(np.int64)
+            hint = model.complete(x)
+        t2 = time.monotonic()
+        status, chosen_sub, objective_cp, bound_cp, extra = run_cp_sat(model, params, clock,
+                                                                      hint=hint)
+        solve_s += time.monotonic() - t2
+        if status != "infeasible" or keep is None or clock.remaining() < 1.0:
+            break
+        per_slot *= 2
+        wider = restrict(rnd, cand, sc, per_slot=per_slot, must=must)
+        keep = None if len(wider) >= len(cand) or per_slot > 4 * KEEP_PER_SLOT else wider
+        stats_base["kept"] = len(cand) if keep is None else len(keep)
+        stats_base["widened_to_per_slot"] = per_slot
+        log.info("restricted model infeasible; widening to %s candidates",
+                 stats_base["kept"])
+    bounds = [b for b in (lp.bound if lp is not None else None, flow_bound,
                           bound_cp if keep is None else None) if b is not None]
     bound = min(bounds) if bounds else None
     chosen_full = None if chosen_sub is None else idx[chosen_sub]

@@ -242,7 +242,7 @@ def sub_solve(model: Model, params: SolveParams, time_limit: float, *,
     chosen = model.variables.chosen(solver)
     bound = math.floor(solver.best_objective_bound + 1e-6)
     status = "optimal" if code == cp_model.OPTIMAL else "feasible"
-    return SubAnswer(status, chosen, round(solver.objective_value), bound, secs)
+    return SubAnswer(status, chosen, model.objective_of(chosen), bound, secs)
 
 
 

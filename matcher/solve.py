@@ -282,7 +282,7 @@ def run_cp_sat(
         return "unknown", None, None, (int(np.floor(bound + 1e-6)) if np.isfinite(bound)
                                        else None), stats
     chosen = model.variables.chosen(solver)
-    objective = round(solver.objective_value)
+    objective = model.objective_of(chosen)  # not solver.objective_value: see objective_of
     bound = int(np.floor(solver.best_objective_bound + 1e-6))
     status: Status = "optimal" if code == cp_model.OPTIMAL else "feasible"
     return status, chosen, objective, bound, stats

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from bruteforce import random_tiny_round
 
@@ -190,3 +191,29 @@ def test_stop_set_before_solving_returns_unknown_without_searching(nel: Round) -
     r = solve(nel, SolveParams(workers=1, time_limit_s=60, stop=stop))
     assert r.status == "unknown"
     assert r.assignments == ()
+
+
+def test_an_unproven_solution_is_valued_with_tight_auxiliaries() -> None:
+    """CP-SAT may stop with a shortfall variable slack (above min_fill - holders); the
+    objective reported must still be the assignment's own, as the checker computes it."""
+    from matcher import check
+    from matcher.build import build_model
+    from matcher.eligibility import candidates
+    from matcher.scoring import scores
+
+    rnd = Round.model_validate({
+        "format": "spin-round/1", "periods": [{"id": "R1"}],
+        "placements": [{"id": "A", "sector": "hospital", "location": {"lat": 51.5, "lon": 0},
+                        "capacity": 2, "min_fill": 2}],
+        "pharmacists": [{"id": "P1", "home": {"lat": 51.5, "lon": 0}}],
+    })
+    cand = candidates(rnd)
+    model = build_model(rnd, cand, scores(rnd, cand))
+    chosen = np.arange(len(cand), dtype=np.int64)  # P1 holds A: one seat short
+    values = model.complete(model.variables.values_for(chosen))
+    slack = values.copy()
+    slack[len(cand):] = model.variables.upper[len(cand):]  # shortfall at its upper bound
+    loose = int(slack @ model.objective_vector() + model.offset)
+    tight = model.objective_of(chosen)
+    assert tight == check.objective(rnd, [("P1", "R1", "A")]).total
+    assert loose == tight - rnd.weights.shortfall
