@@ -312,7 +312,10 @@ def solve_lp_first(
         status, chosen_sub, objective_cp, bound_cp, extra = run_cp_sat(model, params, clock,
                                                                       hint=hint)
         solve_s += time.monotonic() - t2
-        if status != "infeasible" or keep is None or clock.remaining() < 1.0:
+        # Widening builds a larger model: only worth starting with a fair share of the
+        # budget left, or the call would overrun its time limit while building.
+        if (status != "infeasible" or keep is None
+                or clock.remaining() < max(1.0, 0.25 * clock.limit)):
             break
         per_slot *= 2
         wider = restrict(rnd, cand, sc, per_slot=per_slot, must=must)
