@@ -34,7 +34,7 @@ from ortools.sat.python import cp_model
 
 from matcher.allocation import Assignment
 from matcher.domain import SECTORS, Round
-from matcher.eligibility import Candidates
+from matcher.eligibility import Candidates, availability
 from matcher.scoring import Scores, scores
 
 __all__ = [
@@ -364,14 +364,6 @@ def _with_rule(block: RowBlock, rule: str) -> RowBlock:
 # ---- round-level arrays ------------------------------------------------------------------
 
 
-def _available(rnd: Round) -> BoolArray:
-    avail = np.ones((len(rnd.pharmacists), len(rnd.periods)), dtype=bool)
-    for i, ph in enumerate(rnd.pharmacists):
-        for t in ph.unavailable:
-            avail[i, rnd.period_index[t]] = False
-    return avail
-
-
 def _placement_array(rnd: Round, attr: str) -> IntArray:
     values = [getattr(pl, attr) for pl in rnd.placements]
     return np.array(values, dtype=np.int64) if values else _EMPTY
@@ -414,7 +406,7 @@ def add_one_per_stream(m: Model) -> None:
         return
     # Exactly one in every (pharmacist, available period, stream) slot: slots with no
     # candidate give an empty row 1 <= 0, which makes the round infeasible, as it is.
-    avail = _available(rnd)
+    avail = availability(rnd)
     if m.scope is not None:
         avail = avail & m.scope[:, None]
     p_idx, t_idx = np.nonzero(avail)
@@ -619,7 +611,7 @@ def add_sector_mix(m: Model) -> None:
     if wanted == 0 and not required:
         return
     n_sec = len(SECTORS)
-    avail_count = _available(rnd).sum(axis=1)
+    avail_count = availability(rnd).sum(axis=1)
     history = _history_sectors(rnd)
     need = np.maximum(0, np.minimum(wanted, avail_count) - history.sum(axis=1))
     sector = _sector_of(rnd)[c.placement] if len(c) else _EMPTY
@@ -725,7 +717,7 @@ def add_unassigned(m: Model) -> None:
     w = m.round.weights.unassigned
     if w == 0:
         return
-    slots = int(_available(m.round).sum()) * len(m.round.effective_streams)
+    slots = int(availability(m.round).sum()) * len(m.round.effective_streams)
     m.offset -= w * slots
     m.add_objective(m.variables.of_candidates(), np.full(len(m.candidates), w, np.int64))
 
@@ -771,7 +763,7 @@ def add_fairness(m: Model) -> None:
     w = rnd.weights.fairness
     if w == 0:
         return
-    avail = np.flatnonzero(_available(rnd).sum(axis=1) >= 1)
+    avail = np.flatnonzero(availability(rnd).sum(axis=1) >= 1)
     if not len(avail):
         return
     points = m.scores.points

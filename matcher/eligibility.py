@@ -163,11 +163,7 @@ def candidates(rnd: Round) -> Candidates:
     cap = np.array(
         [[pl_.capacity_in(t) for t in rnd.period_ids] for pl_ in rnd.placements], dtype=np.int64
     ).reshape(n_l, n_t)
-    avail = np.ones((n_p, n_t), dtype=bool)
-    for i, p in enumerate(rnd.pharmacists):
-        for t in p.unavailable:
-            avail[i, rnd.period_index[t]] = False
-    ok_t = (cap[pl] >= 1) & avail[pp]
+    ok_t = (cap[pl] >= 1) & availability(rnd)[pp]
     period_bans = [
         (rnd.pharmacist_index[b.pharmacist], rnd.placement_index[b.placement],
          rnd.period_index[b.period])
@@ -189,6 +185,15 @@ def candidates(rnd: Round) -> Candidates:
         stream=stream_of[pl[ci]],
         travel=ptr[ci],
     )
+
+
+def availability(rnd: Round) -> BoolArray:
+    """Pharmacist x period matrix: True where the pharmacist is available (not on leave)."""
+    avail = np.ones((len(rnd.pharmacists), len(rnd.periods)), dtype=bool)
+    for i, ph in enumerate(rnd.pharmacists):
+        for t in ph.unavailable:
+            avail[i, rnd.period_index[t]] = False
+    return avail
 
 
 def pair_travel(rnd: Round, pharmacist_id: str, placement_id: str) -> int:

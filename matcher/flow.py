@@ -60,7 +60,7 @@ import numpy.typing as npt
 from ortools.graph.python import min_cost_flow
 
 from matcher.domain import SECTORS, Round
-from matcher.eligibility import Candidates
+from matcher.eligibility import Candidates, availability
 from matcher.scoring import Scores
 
 __all__ = ["FlowRelaxation", "Pairs", "pairs_of", "relaxation"]
@@ -124,15 +124,6 @@ class FlowRelaxation:
     units: IntArray
     pairs: Pairs
     seconds: float
-
-
-def available(rnd: Round) -> BoolArray:
-    """Pharmacist x period availability."""
-    avail = np.ones((len(rnd.pharmacists), len(rnd.periods)), dtype=bool)
-    for i, ph in enumerate(rnd.pharmacists):
-        for t in ph.unavailable:
-            avail[i, rnd.period_index[t]] = False
-    return avail
 
 
 def capacity_matrix(rnd: Round) -> IntArray:
@@ -231,7 +222,7 @@ def relaxation(rnd: Round, cand: Candidates, sc: Scores, pairs: Pairs | None = N
     n_p, n_l, n_t = len(rnd.pharmacists), len(rnd.placements), len(rnd.periods)
     n_s = len(rnd.effective_streams)
     rotating = np.array([s.rotate for s in rnd.effective_streams], dtype=bool)
-    avail = available(rnd)
+    avail = availability(rnd)
     a_count = avail.sum(axis=1).astype(np.int64)
     cap = capacity_matrix(rnd)
     mf = min_fill_matrix(rnd)

@@ -52,7 +52,7 @@ import numpy.typing as npt
 
 from matcher.build import Model, Variables, add_change, add_scores, add_unassigned
 from matcher.domain import EARLY_YEARS, SECTORS, Round
-from matcher.eligibility import Candidates
+from matcher.eligibility import Candidates, availability
 from matcher.scoring import Scores
 
 __all__ = ["MAX_PERIODS", "Dual", "Instance", "PersonalSolver", "subgradient"]
@@ -91,10 +91,7 @@ class Instance:
         add_change(bare)
         self.c = bare.objective_vector()[: len(cand)].astype(np.float64)
         self.offset = float(bare.offset)
-        self.avail = np.ones((n_p, n_t), dtype=bool)
-        for i, ph in enumerate(rnd.pharmacists):
-            for t in ph.unavailable:
-                self.avail[i, rnd.period_index[t]] = False
+        self.avail = availability(rnd)
         n_avail = int((self.avail.sum(axis=1) >= 1).sum())
         if rnd.weights.fairness > 0 and n_avail:
             self.c += (rnd.weights.fairness / n_avail) * sc.points.astype(np.float64)

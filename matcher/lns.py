@@ -40,10 +40,9 @@ from ortools.sat.python import cp_model
 
 from matcher.build import Model, build_model, to_cp_model
 from matcher.domain import Round
-from matcher.eligibility import Candidates
+from matcher.eligibility import Candidates, availability
 from matcher.flow import (
     Pairs,
-    available,
     capacity_matrix,
     history_masks,
     min_fill_matrix,
@@ -133,7 +132,7 @@ class Evaluator:
         self.rnd, self.cand, self.sc = rnd, cand, sc
         w = rnd.weights
         self.w = w
-        avail = available(rnd)
+        avail = availability(rnd)
         self.a_count = avail.sum(axis=1)
         self.n_slots = int(self.a_count.sum()) * len(rnd.effective_streams)
         self.n_l, self.n_t = len(rnd.placements), len(rnd.periods)
@@ -245,7 +244,6 @@ def sub_solve(model: Model, params: SolveParams, time_limit: float, *,
     return SubAnswer(status, chosen, model.objective_of(chosen), bound, secs)
 
 
-
 # ---- one component -------------------------------------------------------------------------
 
 
@@ -295,7 +293,7 @@ class FlowLns:
             self.comps.append(Component(k, ph, idx, bound=0))
         self.stop = _stop_event(params)
         self.resources = _Resources(rnd)
-        self.avail = available(rnd)
+        self.avail = availability(rnd)
         self.hist = history_masks(rnd)
         self.need = np.maximum(0, np.minimum(rnd.rules.min_distinct_sectors,
                                              self.avail.sum(axis=1)) - _POPC[self.hist])
