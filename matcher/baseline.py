@@ -198,7 +198,7 @@ class _Serial:
         self.sectors: dict[str, set[str]] = {
             ph.id: {rnd.placement(h).sector for h in ph.history} for ph in rnd.pharmacists}
         self.empty: dict[tuple[str, str, str], str] = {}
-        self.ranks = {ph.id: _ranks(ph.preferences) for ph in rnd.pharmacists}
+        self.ranks = {ph.id: ph.preference_rank for ph in rnd.pharmacists}
 
     def assign(self, ph: Pharmacist, l_id: str, t: str) -> None:
         s = self.round.stream_of(self.round.placement(l_id))
@@ -316,13 +316,6 @@ class _Serial:
         else:
             code = "rules"
         self.empty[ph.id, t, s.id] = code
-
-
-def _ranks(preferences: Sequence[str]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for rank, l_id in enumerate(preferences, start=1):
-        out.setdefault(l_id, rank)
-    return out
 
 
 def serial_priority(rnd: Round, *, order: str | Sequence[str] = "listed",

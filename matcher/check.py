@@ -39,6 +39,7 @@ from dataclasses import asdict, dataclass
 from matcher.allocation import Allocation, Assignment, as_assignments
 from matcher.domain import Pharmacist, Placement, Round, Stream
 from matcher.geo import travel_km_one
+from matcher.wording import count
 
 __all__ = [
     "RULES",
@@ -168,7 +169,7 @@ class _Lookups:
         self.banned: dict[tuple[str, str], set[str | None]] = defaultdict(set)
         for ban in round.bans:
             self.banned[ban.pharmacist, ban.placement].add(ban.period)
-        self.rank = {ph.id: _first_ranks(ph.preferences) for ph in round.pharmacists}
+        self.rank = {ph.id: ph.preference_rank for ph in round.pharmacists}
         self.available = {ph.id: round.available_periods(ph) for ph in round.pharmacists}
         self.stream: dict[str, Stream] = {pl.id: round.stream_of(pl) for pl in round.placements}
         self.distance: dict[tuple[str, str], int] = {}
@@ -187,14 +188,6 @@ def _lookups(round: Round) -> _Lookups:
     lookups = _Lookups(round)
     _LOOKUPS[key] = (weakref.ref(round, lambda _: _LOOKUPS.pop(key, None)), lookups)
     return lookups
-
-
-def _first_ranks(preferences: Sequence[str]) -> dict[str, int]:
-    """Placement id -> 1-based rank of its first appearance."""
-    ranks: dict[str, int] = {}
-    for position, placement_id in enumerate(preferences, start=1):
-        ranks.setdefault(placement_id, position)
-    return ranks
 
 
 # ---- §2 eligibility ----------------------------------------------------------------------
@@ -438,7 +431,7 @@ def _capacity(c: _Checked) -> list[Violation]:
         if len(pharmacists) > limit:
             found.append(Violation(
                 "capacity",
-                f"{l_id} is held by {_count(len(pharmacists), 'pharmacist')} in {t} "
+                f"{l_id} is held by {count(len(pharmacists), 'pharmacist')} in {t} "
                 f"({_ids(pharmacists)}); its capacity there is {limit}",
                 placement=l_id, period=t,
             ))
@@ -457,7 +450,7 @@ def _organisation_cap(c: _Checked) -> list[Violation]:
             if len(hosted) > org.max_pharmacists:
                 found.append(Violation(
                     "organisation_cap",
-                    f"organisation {org.id} hosts {_count(len(hosted), 'pharmacist')} in {t} "
+                    f"organisation {org.id} hosts {count(len(hosted), 'pharmacist')} in {t} "
                     f"({_ids(hosted)}); its max_pharmacists is {org.max_pharmacists}",
                     period=t,
                 ))
@@ -479,7 +472,7 @@ def _supervision(c: _Checked) -> list[Violation]:
             if len(counted) > sup.capacity:
                 found.append(Violation(
                     "supervision",
-                    f"supervisor {sup.id} has {_count(len(counted), whom[sup.supervises])} "
+                    f"supervisor {sup.id} has {count(len(counted), whom[sup.supervises])} "
                     f"in {t} ({_ids(counted)}); its capacity is {sup.capacity}",
                     period=t,
                 ))
@@ -543,7 +536,7 @@ def _sector_mix(c: _Checked) -> list[Violation]:
         if len(covered) < need:
             found.append(Violation(
                 "sector_mix",
-                f"{ph.id} covers {_count(len(covered), 'distinct sector')} "
+                f"{ph.id} covers {count(len(covered), 'distinct sector')} "
                 f"({', '.join(sorted(covered)) or 'none'}) counting history; "
                 f"the rules require at least {need}",
                 pharmacist=ph.id,
@@ -605,7 +598,7 @@ def _distinct(values: Iterable[str]) -> list[str]:
 
 def pref(round: Round, pharmacist_id: str, placement_id: str) -> int:
     """pref(p, l) of spec §4: R - rank + 1 for p's rank-th preference (1 = first), else 0."""
-    rank = _first_ranks(round.pharmacist(pharmacist_id).preferences).get(placement_id)
+    rank = round.pharmacist(pharmacist_id).preference_rank.get(placement_id)
     return 0 if rank is None else round.rules.max_preferences - rank + 1
 
 
@@ -735,11 +728,6 @@ def check(round: Round, allocation: Allocation | Iterable[object]) -> CheckRepor
 
 
 # ---- wording helpers ---------------------------------------------------------------------
-
-
-def _count(n: int, noun: str) -> str:
-    """'1 pharmacist', '2 pharmacists'."""
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _ids(ids: Iterable[str]) -> str:

@@ -209,6 +209,14 @@ class Pharmacist(Model):
     )
     preferences: tuple[Id, ...] = Field((), description="Placement ids, best first.")
 
+    @cached_property
+    def preference_rank(self) -> dict[str, int]:
+        """Placement id -> its 1-based rank in ``preferences`` (absent: not ranked)."""
+        ranks: dict[str, int] = {}
+        for position, placement_id in enumerate(self.preferences, start=1):
+            ranks.setdefault(placement_id, position)
+        return ranks
+
 
 class Pin(Model):
     """An assignment that must hold."""

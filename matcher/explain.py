@@ -481,7 +481,7 @@ class _Explainer:
             self.held[a.pharmacist, a.period, self.stream_of[a.placement].id] = a.placement
             self.holders[a.placement, a.period].append(a.pharmacist)
             self.by_pharmacist[a.pharmacist].append(a)
-        self.rank = {ph.id: _ranks(ph.preferences) for ph in rnd.pharmacists}
+        self.rank = {ph.id: ph.preference_rank for ph in rnd.pharmacists}
         cand = candidates(rnd)
         # (placement, period) -> eligible pharmacists, and every eligible triple.
         self.eligible: dict[tuple[str, str], list[str]] = defaultdict(list)
@@ -758,14 +758,6 @@ def _verdict(m: _Measured | None, what: str
                          "costs less)", (), None, False)
     return ("not_measured", "not measured (the re-solve found no allocation in time)", (),
             None, False)
-
-
-def _ranks(preferences: Sequence[str]) -> dict[str, int]:
-    """Placement id -> 1-based rank of its first appearance."""
-    out: dict[str, int] = {}
-    for k, l_id in enumerate(preferences, start=1):
-        out.setdefault(l_id, k)
-    return out
 
 
 def _points(n: int) -> str:

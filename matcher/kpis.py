@@ -141,13 +141,6 @@ def place_of(rnd: Round, placement_id: str) -> str:
     return NO_PLACE
 
 
-def _ranks(preferences: Sequence[str]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for rank, l_id in enumerate(preferences, start=1):
-        out.setdefault(l_id, rank)
-    return out
-
-
 def _travel(rnd: Round, items: Sequence[Assignment]) -> list[int]:
     """travel(p, l) of each assignment (explicit costs first, else great-circle km)."""
     if not items:
@@ -179,7 +172,7 @@ class _Measured:
         self.items = list(dict.fromkeys(as_assignments(allocation)))
         self.empty = list(unassigned)
         self.travel = _travel(rnd, self.items)
-        self.rank_of = {ph.id: _ranks(ph.preferences) for ph in rnd.pharmacists}
+        self.rank_of = {ph.id: ph.preference_rank for ph in rnd.pharmacists}
         self.ranks: list[int | None] = [self.rank_of[a.pharmacist].get(a.placement)
                                         for a in self.items]
         limit = rnd.rules.max_preferences

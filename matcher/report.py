@@ -299,7 +299,7 @@ def _timeline(report: Report) -> list[dict[str, Any]]:
     rnd, result = report.round, report.result
     held = {(a.pharmacist, a.period, a.stream): a for a in result.assignments}
     empty = {(u.pharmacist, u.period, u.stream): u.reason for u in result.unassigned}
-    ranks = {ph.id: _first_ranks(ph.preferences) for ph in rnd.pharmacists}
+    ranks = {ph.id: ph.preference_rank for ph in rnd.pharmacists}
     people = {r["pharmacist"]: r for r in report.tables.pharmacists.to_dict("records")}
     out = []
     for ph in rnd.pharmacists:
@@ -324,13 +324,6 @@ def _timeline(report: Report) -> list[dict[str, Any]]:
                     "points": info.get("preference_points", 0),
                     "sectors": info.get("sectors_covered", 0),
                     "history": [rnd.placement(h).sector for h in ph.history]})
-    return out
-
-
-def _first_ranks(preferences: Sequence[str]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for rank, l_id in enumerate(preferences, start=1):
-        out.setdefault(l_id, rank)
     return out
 
 
