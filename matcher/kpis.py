@@ -42,14 +42,16 @@ import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
-import pandas as pd
 
 from matcher.allocation import Assignment, as_assignments
 from matcher.domain import Round
 from matcher.geo import travel_km
+
+if TYPE_CHECKING:  # pandas loads only when the tables are made
+    import pandas as pd
 
 __all__ = [
     "HEADLINE",
@@ -362,6 +364,8 @@ def _people_kpis(people: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 def tables(rnd: Round, allocation: Iterable[Any],
            unassigned: Iterable[EmptySlot] = ()) -> KpiTables:
     """The per-pharmacist, per-placement-and-period and per-assignment detail."""
+    import pandas as pd
+
     m = _Measured(rnd, allocation, unassigned)
     assignment_rows = [
         {"pharmacist": a.pharmacist, "period": a.period,

@@ -13,17 +13,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 from matcher import kpis
 from matcher.allocation import Assignment
 from matcher.domain import Round
 from matcher.eligibility import Candidates
 from matcher.scoring import TERM_NAMES, Scores
+
+if TYPE_CHECKING:  # pandas loads on first use of the tables (0.2 s of import)
+    import pandas as pd
 
 __all__ = [
     "FORMAT",
@@ -174,6 +176,8 @@ class Result:
 
     def to_frames(self) -> Frames:
         """Assignments (terms as columns), empty slots and KPIs as DataFrames."""
+        import pandas as pd
+
         rows = [
             {"pharmacist": a.pharmacist, "period": a.period, "stream": a.stream,
              "placement": a.placement, "score": a.score, **dict(a.terms)}

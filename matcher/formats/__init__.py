@@ -17,17 +17,42 @@ The tables' layout is described in :mod:`matcher.formats.tabular`.
 
 from __future__ import annotations
 
+import importlib
 import io
 import os
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from matcher.domain import Round
 from matcher.errors import FormatError
-from matcher.formats import csv_io, excel_io, json_io, safety
-from matcher.formats.frames import round_from_frames, round_to_frames
+from matcher.formats import json_io, safety
 from matcher.formats.safety import MAX_BYTES
-from matcher.formats.template import template_bytes, write_template
+
+# The CSV, Excel and DataFrame modules pull in pandas and openpyxl (about 0.35 s): they
+# load on first use, so reading and writing JSON stays quick (the CLI's solve command).
+if TYPE_CHECKING:
+    from matcher.formats import csv_io as csv_io
+    from matcher.formats import excel_io as excel_io
+    from matcher.formats.frames import round_from_frames, round_to_frames
+    from matcher.formats.template import template_bytes, write_template
+
+_LAZY = {"csv_io": ("matcher.formats.csv_io", None),
+         "excel_io": ("matcher.formats.excel_io", None),
+         "round_from_frames": ("matcher.formats.frames", "round_from_frames"),
+         "round_to_frames": ("matcher.formats.frames", "round_to_frames"),
+         "template_bytes": ("matcher.formats.template", "template_bytes"),
+         "write_template": ("matcher.formats.template", "write_template")}
+
+
+def __getattr__(name: str) -> Any:
+    """Load the pandas- and openpyxl-based parts on first use."""
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module, attr = _LAZY[name]
+    loaded = importlib.import_module(module)
+    value = loaded if attr is None else getattr(loaded, attr)
+    globals()[name] = value
+    return value
 
 __all__ = [
     "MAX_BYTES",
@@ -94,6 +119,7 @@ def load_round(source: str | os.PathLike[str], *, fmt: str | None = None) -> Rou
     if kind == "csv":
         if not path.is_dir():
             raise safety.refuse("folder not found", name, "not_found")
+        from matcher.formats import csv_io
         return csv_io.read_csv_folder(path)
     try:
         size = path.stat().st_size
@@ -102,7 +128,9 @@ def load_round(source: str | os.PathLike[str], *, fmt: str | None = None) -> Rou
             if kind == "json":
                 return json_io.parse_json_bytes(handle.read(), name)
             if kind == "zip":
+                from matcher.formats import csv_io
                 return csv_io.read_csv_zip(handle, name)
+            from matcher.formats import excel_io
             return excel_io.read_workbook(handle, name)
     except FileNotFoundError:
         raise safety.refuse("file not found", name, "not_found") from None
@@ -128,8 +156,10 @@ def load_round_bytes(
     if fmt == "json":
         return json_io.parse_json_bytes(data, label)
     if fmt == "zip":
+        from matcher.formats import csv_io
         return csv_io.read_csv_zip(io.BytesIO(data), label)
     if fmt == "xlsx":
+        from matcher.formats import excel_io
         return excel_io.read_workbook(io.BytesIO(data), label)
     raise safety.refuse(f"unknown upload format {str(fmt)[:20]!r}; use json, xlsx or zip",
                         label, "unknown_format")
@@ -140,8 +170,10 @@ def round_bytes(rnd: Round, fmt: Literal["json", "xlsx", "zip"]) -> bytes:
     if fmt == "json":
         return json_io.json_bytes(rnd)
     if fmt == "zip":
+        from matcher.formats import csv_io
         return csv_io.csv_zip_bytes(rnd)
     if fmt == "xlsx":
+        from matcher.formats import excel_io
         return excel_io.workbook_bytes(rnd)
     raise safety.refuse(f"unknown format {str(fmt)[:20]!r}; use json, xlsx or zip", None,
                         "unknown_format")
@@ -158,6 +190,7 @@ def save_round(rnd: Round, dest: str | os.PathLike[str], *, fmt: str | None = No
         fmt = "csv"
     kind = detect_format(path, fmt=fmt)
     if kind == "csv":
+        from matcher.formats import csv_io
         csv_io.write_csv_folder(rnd, path)
         return
     safety.write_atomic(path, round_bytes(rnd, kind))

@@ -17,22 +17,22 @@ import io
 import json
 import os
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
-from openpyxl import Workbook
-from openpyxl.cell.cell import Cell
-from openpyxl.styles import Font
+from typing import TYPE_CHECKING, Any
 
 from matcher.errors import FormatError, Problem
 from matcher.formats.safety import MAX_BYTES, check_size, neutralise, refuse, write_atomic
 from matcher.result import Result
+
+if TYPE_CHECKING:  # pandas and openpyxl load only when a table or workbook is made
+    import pandas as pd
 
 RESULT_SUFFIXES = (".json", ".csv", ".xlsx")
 
 
 def result_table(result: Result) -> pd.DataFrame:
     """Assignments and empty slots in one DataFrame (the CSV layout)."""
+    import pandas as pd
+
     frames = result.to_frames()
     empty = frames.unassigned.assign(placement=None)
     table = pd.concat([frames.assignments, empty], ignore_index=True)
@@ -85,6 +85,8 @@ def load_result(source: str | os.PathLike[str]) -> Result:
 
 
 def _csv_bytes(table: pd.DataFrame) -> bytes:
+    import pandas as pd
+
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(table.columns)
@@ -95,6 +97,11 @@ def _csv_bytes(table: pd.DataFrame) -> bytes:
 
 
 def _xlsx_bytes(result: Result) -> bytes:
+    import pandas as pd
+    from openpyxl import Workbook
+    from openpyxl.cell.cell import Cell
+    from openpyxl.styles import Font
+
     frames = result.to_frames()
     summary = pd.DataFrame(
         [("round", result.round), ("status", result.status),
@@ -130,6 +137,8 @@ def _xlsx_bytes(result: Result) -> bytes:
 
 
 def _cell(value: Any) -> Any:
+    import pandas as pd
+
     if value is None or (not isinstance(value, str | dict | list) and pd.isna(value)):
         return None
     if isinstance(value, str):
