@@ -65,13 +65,28 @@ IntArray = npt.NDArray[np.int64]
 
 # Components with at most this many candidates get the full model (with the flow cap).
 FULL_MODEL_MAX = 60_000
-# Other pairs kept per pharmacist and stream in the start model, besides the flow's.
-START_EXTRA_PAIRS = 3
-# Target size (candidates) of an LNS sub-model.
-LNS_TARGET_CANDIDATES = 45_000
+# Other pairs kept per pharmacist and stream in the start model, besides the flow's:
+# with 3 a 2,000 x 1,500 x 3 component took 15.7 s and left a slot empty, with 8 it was
+# solved in 2.9 s within 652 points of the flow bound.
+START_EXTRA_PAIRS = 8
+# Target size (candidates) of an LNS sub-model. With CP-SAT tuned as for the full model
+# (linearisation level 2, light presolve), steps of 15,000-30,000 candidates took 0.5-1.2 s
+# and filled the slots a restricted start left empty; 45,000 untuned ran out of 4 s.
+LNS_TARGET_CANDIDATES = 20_000
 LNS_MIN_PHARMACISTS = 8
 # Longest CP-SAT run of one LNS step (seconds).
 LNS_STEP_S = 4.0
+# Largest restricted start model (candidates); a component whose start model would be
+# larger starts from the greedy construction, repaired, and goes straight to the search.
+# At 5,000 x 2,500 x 4 (start models of 45,000-68,000 candidates) CP-SAT found no good
+# first solution in 15 s, while construction, repair and 30 s of search reached 0.8 %.
+START_MAX_CANDIDATES = 30_000
+# Seconds kept back per candidate for checking and writing the result.
+RESERVE_PER_CANDIDATE = 4e-7
+# Share of the time left that the starts of all components may use together.
+START_SHARE = 0.9
+# Relative gap (of the round's bound) at which the searches stop, shared by components.
+STOP_GAP = 0.001
 
 
 def components(rnd: Round, cand: Candidates, pairs: Pairs) -> tuple[IntArray, IntArray]:
@@ -185,7 +200,8 @@ def _stop_event(params: SolveParams) -> threading.Event | None:
 def sub_solve(model: Model, params: SolveParams, time_limit: float, *,
               hint: IntArray | None = None, fixed: IntArray | None = None,
               cap: int | None = None, workers: int | None = None,
-              seed: int | None = None, tune: bool = True) -> SubAnswer:
+              seed: int | None = None, tune: bool = True,
+              gap_limit: float | None = None) -> SubAnswer:
     """Solve ``model`` with CP-SAT for at most ``time_limit`` seconds.
 
     ``fixed`` variables are fixed to 1; ``cap`` (an upper bound on the model's objective,
@@ -215,6 +231,8 @@ def sub_solve(model: Model, params: SolveParams, time_limit: float, *,
     p.log_search_progress = params.log
     if tune:
         _tune(p, p.num_workers)
+    if gap_limit is not None:
+        p.absolute_gap_limit = gap_limit
     stop = _stop_event(params)
     done = threading.Event()
 
@@ -240,8 +258,10 @@ def sub_solve(model: Model, params: SolveParams, time_limit: float, *,
         return SubAnswer("unknown", None, None, None, secs)
     chosen = model.variables.chosen(solver)
     bound = math.floor(solver.best_objective_bound + 1e-6)
-    status = "optimal" if code == cp_model.OPTIMAL else "feasible"
-    return SubAnswer(status, chosen, model.objective_of(chosen), bound, secs)
+    objective = model.objective_of(chosen)
+    # With a gap limit CP-SAT says OPTIMAL once within the gap: proven only at the bound.
+    proven = code == cp_model.OPTIMAL and (gap_limit is None or objective >= bound)
+    return SubAnswer("optimal" if proven else "feasible", chosen, objective, bound, secs)
 
 
 # ---- one component -------------------------------------------------------------------------
@@ -292,8 +312,12 @@ class FlowLns:
             idx = np.sort(corder[cb[k]:cb[k + 1]]).astype(np.int64)
             self.comps.append(Component(k, ph, idx, bound=0))
         self.stop = _stop_event(params)
+        # Kept back for the checker and the result: about 1 s per 2.5 million candidates
+        # (at 5,000 x 2,500 x 4 checking took 1.0 s and the call overran by 2 s without it).
+        self.reserve = 0.05 + RESERVE_PER_CANDIDATE * len(cand)
         self.resources = _Resources(rnd)
         self.avail = availability(rnd)
+        self.a_count = self.avail.sum(axis=1)
         self.hist = history_masks(rnd)
         self.need = np.maximum(0, np.minimum(rnd.rules.min_distinct_sectors,
                                              self.avail.sum(axis=1)) - _POPC[self.hist])
@@ -304,7 +328,13 @@ class FlowLns:
         return mask
 
     def stopped(self) -> bool:
-        return (self.stop is not None and self.stop.is_set()) or self.clock.remaining() <= 0.05
+        """Cancelled, or only the reserve for checking and writing the result is left."""
+        return ((self.stop is not None and self.stop.is_set())
+                or self.clock.remaining() <= self.reserve)
+
+    def time_left(self) -> float:
+        """Seconds left for the search (the reserve kept back)."""
+        return max(0.0, self.clock.remaining() - self.reserve)
 
     # -- bound ------------------------------------------------------------------------------
 
@@ -324,12 +354,18 @@ class FlowLns:
     # -- start ------------------------------------------------------------------------------
 
     def start_candidates(self, comp: Component) -> IntArray:
-        """The flow's pairs plus the best few other pairs of every pharmacist-stream."""
+        """The flow's pairs plus the best few other pairs of every pharmacist-stream.
+
+        In a non-rotating stream the other pairs eligible in every period the pharmacist
+        is available come first: the flow relaxes per-period capacity, and a practice
+        that opens late cannot fill the first period (at 2,000 x 1,500 x 3 every slot the
+        restriction left empty was of this kind)."""
         pr = self.pairs
         pidx = np.unique(pr.of_cand[comp.idx])
         used = self.units[pidx] > 0
         key = pr.p[pidx] * 8 + pr.s[pidx]
-        order = np.lexsort((-pr.score[pidx], ~used, key))
+        partial = ~self.rotating[pr.s[pidx]] & (pr.count[pidx] < self.a_count[pr.p[pidx]])
+        order = np.lexsort((-pr.score[pidx], partial, ~used, key))
         ks = key[order]
         first = np.r_[True, ks[1:] != ks[:-1]] if len(ks) else np.zeros(0, bool)
         start = np.maximum.accumulate(np.where(first, np.arange(len(ks)), 0))
@@ -474,17 +510,34 @@ class FlowLns:
 
     def solve_start(self, comp: Component, time_limit: float,
                     warm: IntArray | None = None) -> None:
+        """CP-SAT on the component restricted to :meth:`start_candidates` (plus ``warm``,
+        a previous allocation, given as a hint), with the objective capped at the flow
+        bound. No hint otherwise: the greedy construction as a hint made the start slower
+        (14.2 s against 2.9 s on a 2,000 x 1,500 x 3 component)."""
         idx = self.start_candidates(comp)
-        if warm is None:
-            warm = self.construct(comp)
-        idx = np.union1d(idx, warm).astype(np.int64)
+        if warm is not None:
+            idx = np.union1d(idx, warm).astype(np.int64)
         model = build_model(self.rnd, self.cand.subset(idx), self.sc.subset(idx),
                             scope=self.scope(comp))
-        hint = model.complete(model.variables.values_for(np.searchsorted(idx, warm)))
-        ans = sub_solve(model, self.params, time_limit, cap=comp.bound, hint=hint)
+        hint = (None if warm is None else
+                model.complete(model.variables.values_for(np.searchsorted(idx, warm))))
+        ans = sub_solve(model, self.params, time_limit, cap=comp.bound, hint=hint,
+                        gap_limit=self.gap_limit(comp))
+        comp.stats["start_seconds"] = round(ans.seconds, 2)
+        comp.stats["start_limit"] = round(time_limit, 2)
         comp.stats["start_candidates"] = len(idx)
+        comp.stats["start_status"] = ans.status
         if ans.chosen is not None:
             self.accept(comp, idx[ans.chosen], "start")
+            if comp.value is not None and comp.value >= comp.bound:
+                comp.proven = True
+
+    def gap_limit(self, comp: Component) -> float:
+        """Points a component's search may stop short of its bound: its share (by
+        candidates) of :data:`STOP_GAP` of the round's bound."""
+        total = abs(sum(k.bound for k in self.comps) - (len(self.comps) - 1)
+                    * self.empty_value)
+        return max(1.0, STOP_GAP * total * len(comp.idx) / max(1, len(self.cand)))
 
     def accept(self, comp: Component, chosen: IntArray, source: str) -> bool:
         value = self.evaluator(chosen)
@@ -573,7 +626,7 @@ class FlowLns:
         fixed = np.searchsorted(idx, kept)
         seed = int(self.rng.integers(0, 2**31 - 1))
         ans = sub_solve(model, self.params, time_limit, hint=hint, fixed=fixed, seed=seed,
-                        tune=False)
+                        tune=True)
         if ans.chosen is None:
             return None
         out: IntArray = idx[ans.chosen]
@@ -623,7 +676,7 @@ class FlowLns:
         slots = self.avail.sum(axis=1) * len(self.rotating)
         short = comp.pharmacists[held[comp.pharmacists] < slots[comp.pharmacists]]
         seeds = None
-        if len(short) and self.rng.random() < 0.5:
+        if len(short) and self.rng.random() < 0.8:
             seeds = [int(self.rng.choice(short))]
         freed = self.neighbourhood(comp, comp.chosen, seeds=seeds)
         comp.stats["lns_steps"] = comp.stats.get("lns_steps", 0) + 1
@@ -723,34 +776,30 @@ def solve_flow_lns(rnd: Round, cand: Candidates, sc: Scores, params: SolveParams
     comps = st.comps
     # A warm start: the previous allocation, per component (a hint).
     hinted = _hint_chosen(rnd, cand, params.hint)
-    # Start: small components get their full model (hinted with the greedy construction or
-    # the warm start, capped at the flow bound); large ones the construction, repaired.
-    total = max(1, len(cand))
-    bases: dict[int, IntArray] = {}
-    for comp in sorted(comps, key=lambda k: -len(k.idx)):
+    # Start, smallest component first: small components get their full model, large ones
+    # the restricted model around the flow's pairs. Each gets a share of START_SHARE of
+    # the time left in proportion to its candidates; time a component does not use goes
+    # to the next, so the largest (the hardest to fill) gets the most.
+    pending = sorted(comps, key=lambda k: len(k.idx))
+    left = sum(len(k.idx) for k in pending)
+    for comp in pending:
         if st.stopped():
             break
         warm = None if hinted is None else np.intersect1d(hinted, comp.idx)
-        base = st.construct(comp) if warm is None else warm
+        share = st.time_left() * START_SHARE * len(comp.idx) / max(1, left)
+        left -= len(comp.idx)
         if len(comp.idx) <= FULL_MODEL_MAX:
-            continue
-        share = clock.remaining() * 0.7 * len(comp.idx) / total
-        st.repair(comp, base, time.monotonic() + max(1.0, share))
-        bases[comp.index] = base
-        total -= len(comp.idx)
+            st.solve_full(comp, share, st.construct(comp) if warm is None else warm)
+        elif len(st.start_candidates(comp)) <= START_MAX_CANDIDATES:
+            st.solve_start(comp, share, warm)
+        else:
+            st.repair(comp, st.construct(comp) if warm is None else warm,
+                      time.monotonic() + share)
     start_s = time.monotonic() - t0 - flow_s
-    small = [k for k in comps if len(k.idx) <= FULL_MODEL_MAX]
-    for comp in sorted(small, key=lambda k: -len(k.idx)):
-        if st.stopped():
-            break
-        pending = [k for k in small if not k.proven]
-        limit = clock.remaining() * len(comp.idx) / max(1, sum(len(k.idx) for k in pending))
-        warm = None if hinted is None else np.intersect1d(hinted, comp.idx)
-        st.solve_full(comp, limit, st.construct(comp) if warm is None else warm)
-    # Components the repair has not placed yet: try again with the time left.
+    # Components the start has not placed: the greedy construction, repaired.
     for comp in comps:
-        if comp.chosen is None and comp.index in bases and not st.stopped():
-            st.repair(comp, bases[comp.index], time.monotonic() + clock.remaining() / 2)
+        if comp.chosen is None and not comp.proven and not st.stopped():
+            st.repair(comp, st.construct(comp), time.monotonic() + st.time_left() / 2)
     large = [k for k in comps if len(k.idx) > FULL_MODEL_MAX and k.chosen is not None]
     steps = 0
     while large and not st.stopped():
@@ -759,7 +808,7 @@ def solve_flow_lns(rnd: Round, cand: Candidates, sc: Scores, params: SolveParams
             break
         gaps = np.array([k.gap for k in open_], dtype=np.float64)
         comp = open_[int(st.rng.choice(len(open_), p=gaps / gaps.sum()))]
-        limit = min(clock.remaining(), max(1.0, min(LNS_STEP_S, clock.remaining() / 4)))
+        limit = min(st.time_left(), max(1.0, min(LNS_STEP_S, st.time_left() / 4)))
         st.lns_step(comp, limit)
         steps += 1
     chosen, objective, bound = st.current()
@@ -774,6 +823,10 @@ def solve_flow_lns(rnd: Round, cand: Candidates, sc: Scores, params: SolveParams
         "solver": "min-cost-flow+cp-sat",
         "path": "flow+lns",
         "components": len(comps),
+        "component_details": [
+            {"pharmacists": len(k.pharmacists), "candidates": len(k.idx),
+             "gap": None if k.value is None else int(k.bound - k.value), "proven": k.proven,
+             **k.stats} for k in comps],
         "flow_seconds": round(flow_s, 3),
         "start_seconds": round(start_s, 3),
         "lns_steps": steps,
