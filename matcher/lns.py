@@ -64,7 +64,10 @@ log = logging.getLogger(__name__)
 IntArray = npt.NDArray[np.int64]
 
 # Components with at most this many candidates get the full model (with the flow cap).
-FULL_MODEL_MAX = 60_000
+# At 1,000 x 1,000 x 3 components of 33,000-56,000 candidates ended 1,300-34,000 points
+# short of the bound in their share of 60 s, while restricted starts plus search reached
+# 400-560 on larger ones; components of 4,000-8,000 (300 x 400 x 3) prove in 0.1-0.3 s.
+FULL_MODEL_MAX = 15_000
 # Other pairs kept per pharmacist and stream in the start model, besides the flow's:
 # with 3 a 2,000 x 1,500 x 3 component took 15.7 s and left a slot empty, with 8 it was
 # solved in 2.9 s within 652 points of the flow bound.
@@ -550,11 +553,15 @@ class FlowLns:
 
     # -- full model of a small component ---------------------------------------------------
 
-    def solve_full(self, comp: Component, time_limit: float, warm: IntArray) -> None:
+    def solve_full(self, comp: Component, time_limit: float,
+                   warm: IntArray | None = None) -> None:
+        """CP-SAT on the component's full model, capped at the flow bound, hinted only
+        with a previous allocation (``warm``)."""
         idx = comp.idx
         model = build_model(self.rnd, self.cand.subset(idx), self.sc.subset(idx),
                             scope=self.scope(comp))
-        hint = model.complete(model.variables.values_for(np.searchsorted(idx, warm)))
+        hint = (None if warm is None else
+                model.complete(model.variables.values_for(np.searchsorted(idx, warm))))
         ans = sub_solve(model, self.params, time_limit, hint=hint, cap=comp.bound)
         if ans.chosen is not None:
             self.accept(comp, idx[ans.chosen], "full")
@@ -789,7 +796,7 @@ def solve_flow_lns(rnd: Round, cand: Candidates, sc: Scores, params: SolveParams
         share = st.time_left() * START_SHARE * len(comp.idx) / max(1, left)
         left -= len(comp.idx)
         if len(comp.idx) <= FULL_MODEL_MAX:
-            st.solve_full(comp, share, st.construct(comp) if warm is None else warm)
+            st.solve_full(comp, share, warm)
         elif len(st.start_candidates(comp)) <= START_MAX_CANDIDATES:
             st.solve_start(comp, share, warm)
         else:

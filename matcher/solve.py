@@ -60,10 +60,12 @@ LARGE_MODEL = 400_000
 # with ``path="lagrange"``.
 DECOMPOSE_FROM: int | None = None
 # Candidates from which ``auto`` takes the flow path (:mod:`matcher.lns`); None: never.
-# Measured with 2 workers: 2,000x1,500x3 (1.1 M candidates) within 0.35 % of the flow bound
-# in 60 s, 5,000x2,500x4 (6.3 M) within 0.83 % in 120 s; the LP-restricted path found no
-# allocation in either.
-FLOW_PATH_FROM: int | None = 400_000
+# Measured with 2 workers and 60 s: at 1,000x1,000x3 (378k candidates) the full CP-SAT
+# model ended 758 % short of its bound and the flow path 0.25 %; at 600x800x3 (181k) the
+# full model proved optimal in 21 s while the flow path came within 95 points but cannot
+# prove it. Larger: 2,000x1,500x3 (1.1 M) within 0.35 % in 60 s, 5,000x2,500x4 (6.3 M)
+# within 0.83 % in 120 s, where the LP-restricted path found no allocation at all.
+FLOW_PATH_FROM: int | None = 250_000
 # Seconds kept back from the limit for checking and writing the result.
 _RESERVE_S = 0.05
 

@@ -7,10 +7,12 @@ import numpy as np
 import pytest
 from bruteforce import brute_force, random_tiny_round
 
+from matcher.domain import Round
 from matcher.eligibility import candidates
 from matcher.flow import pairs_of, relaxation
 from matcher.generate import generate_round
 from matcher.lns import components, evaluate
+from matcher.result import Result
 from matcher.scoring import scores
 from matcher.solve import SolveParams, solve
 
@@ -96,3 +98,77 @@ def test_flow_path_agrees_with_cp_sat(seed: int) -> None:
     assert ours.bound >= ref.objective
     if ours.status == "optimal":
         assert ours.objective == ref.objective
+
+
+# ---- the starts of the flow path (matcher.lns) ----------------------------------------------
+
+
+def _solve_with(monkeypatch: pytest.MonkeyPatch, rnd: Round, **constants: int) -> Result:
+    import matcher.lns as lns
+
+    for name, value in constants.items():
+        monkeypatch.setattr(lns, name, value)
+    return solve(rnd, SolveParams(workers=2, time_limit_s=20, path="flow+lns"))
+
+
+@pytest.fixture(scope="module")
+def clustered() -> tuple[Round, int]:
+    """A round of several independent clusters and its proven optimum."""
+    rnd = generate_round(120, 250, 3, seed=4)
+    ref = solve(rnd, SolveParams(workers=2, time_limit_s=60, path="cp-sat"))
+    assert ref.status == "optimal"
+    assert ref.objective is not None
+    return rnd, ref.objective
+
+
+@pytest.mark.parametrize(("constants", "source"), [
+    ({"FULL_MODEL_MAX": 10**9}, "full"),
+    ({"FULL_MODEL_MAX": 0, "START_MAX_CANDIDATES": 10**9}, "start"),
+    ({"FULL_MODEL_MAX": 0, "START_MAX_CANDIDATES": 0}, "repair"),
+])
+def test_every_start_gives_a_checked_near_optimal_allocation(
+    monkeypatch: pytest.MonkeyPatch, clustered: tuple[Round, int],
+    constants: dict[str, int], source: str,
+) -> None:
+    """Whichever start a component gets (full model, restricted model around the flow,
+    or the greedy construction repaired), the allocation is checked (by ``finish``), its
+    bound is valid, and after the search it is within 1 % of the proven optimum."""
+    rnd, best = clustered
+    result = _solve_with(monkeypatch, rnd, **constants)
+    assert result.has_solution
+    details = result.stats["component_details"]
+    assert len(details) >= 2
+    if source == "full":
+        assert all(d["source"] == "full" for d in details)
+    elif source == "start":
+        assert all("start_status" in d for d in details)
+    else:
+        assert all("start_status" not in d and "repaired" in d for d in details)
+    objective, bound = result.objective, result.bound
+    assert objective is not None
+    assert bound is not None
+    assert objective <= best <= bound
+    assert best - objective <= 0.01 * abs(best)
+    if result.status == "optimal":
+        assert objective == best
+
+
+def test_a_gap_limit_is_never_reported_as_a_proof() -> None:
+    """CP-SAT says OPTIMAL when it stops within ``absolute_gap_limit``; the flow path
+    must not take that for a proof."""
+    from matcher.build import build_model
+    from matcher.lns import sub_solve
+
+    rnd = generate_round(30, 60, 3, seed=0)
+    cand = candidates(rnd)
+    model = build_model(rnd, cand, scores(rnd, cand))
+    params = SolveParams(workers=2)
+    exact = sub_solve(model, params, 30.0)
+    assert exact.status == "optimal"
+    assert exact.objective == exact.bound
+    loose = sub_solve(model, params, 30.0, gap_limit=10**9)
+    assert loose.objective is not None
+    assert loose.bound is not None
+    assert loose.status == ("optimal" if loose.objective >= loose.bound else "feasible")
+    assert exact.objective is not None
+    assert loose.bound >= exact.objective
