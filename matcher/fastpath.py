@@ -40,7 +40,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "LpSolution",
-    "is_flow_instance",
     "lagrangian_bound",
     "restrict",
     "solve_lp",
@@ -223,21 +222,6 @@ def restrict(rnd: Round, cand: Candidates, sc: Scores, per_slot: int = KEEP_PER_
         keep[must] = True
     return np.flatnonzero(keep).astype(np.int64)
 
-
-
-def is_flow_instance(rnd: Round, cand: Candidates) -> bool:
-    """Whether the round is a pure min-cost-flow instance.
-
-    Not used yet (the LP-integrality proof covers these rounds; see the module docs), so
-    always False: being conservative never claims a wrong optimum.
-    """
-    return False
-
-
-def solve_flow(rnd: Round, cand: Candidates, sc: Scores, params: SolveParams,
-               start: float) -> Result | None:
-    """The min-cost-flow path (not implemented: returns None, so the general path runs)."""
-    return None
 
 
 def solve_lp_first(

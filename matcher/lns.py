@@ -84,8 +84,9 @@ LNS_STEP_S = 4.0
 # At 5,000 x 2,500 x 4 (start models of 45,000-68,000 candidates) CP-SAT found no good
 # first solution in 15 s, while construction, repair and 30 s of search reached 0.8 %.
 START_MAX_CANDIDATES = 30_000
-# Seconds kept back per candidate for checking and writing the result.
-RESERVE_PER_CANDIDATE = 4e-7
+# Seconds kept back per candidate for checking and writing the result (1.1 M candidates:
+# checking took 0.36 s and the call overran a 60 s limit by 0.27 s with 4e-7).
+RESERVE_PER_CANDIDATE = 6e-7
 # Share of the time left that the starts of all components may use together.
 START_SHARE = 0.9
 # Relative gap (of the round's bound) at which the searches stop, shared by components.
@@ -240,7 +241,8 @@ def sub_solve(model: Model, params: SolveParams, time_limit: float, *,
     done = threading.Event()
 
     def watch() -> None:
-        deadline = time.monotonic() + time_limit + 0.25
+        # From the call's start, so building the sub-model counts against the limit.
+        deadline = t0 + time_limit + 0.05
         while not done.wait(0.05):
             if (stop is not None and stop.is_set()) or time.monotonic() > deadline:
                 solver.stop_search()
@@ -317,7 +319,7 @@ class FlowLns:
         self.stop = _stop_event(params)
         # Kept back for the checker and the result: about 1 s per 2.5 million candidates
         # (at 5,000 x 2,500 x 4 checking took 1.0 s and the call overran by 2 s without it).
-        self.reserve = 0.05 + RESERVE_PER_CANDIDATE * len(cand)
+        self.reserve = 0.1 + RESERVE_PER_CANDIDATE * len(cand)
         self.resources = _Resources(rnd)
         self.avail = availability(rnd)
         self.a_count = self.avail.sum(axis=1)
@@ -807,6 +809,14 @@ def solve_flow_lns(rnd: Round, cand: Candidates, sc: Scores, params: SolveParams
     for comp in comps:
         if comp.chosen is None and not comp.proven and not st.stopped():
             st.repair(comp, st.construct(comp), time.monotonic() + st.time_left() / 2)
+    # Small components not proven in their share: their full model again, from their
+    # allocation, sharing the time left with the search below.
+    small = [k for k in comps if len(k.idx) <= FULL_MODEL_MAX and not k.proven]
+    for n, comp in enumerate(small):
+        if st.stopped():
+            break
+        st.solve_full(comp, st.time_left() / (len(small) - n + (1 if len(comps) > len(small)
+                                                                 else 0)), comp.chosen)
     large = [k for k in comps if len(k.idx) > FULL_MODEL_MAX and k.chosen is not None]
     steps = 0
     while large and not st.stopped():
@@ -822,7 +832,10 @@ def solve_flow_lns(rnd: Round, cand: Candidates, sc: Scores, params: SolveParams
     proven = all(k.proven or k.gap <= 0 for k in comps)
     status: Status = "optimal" if chosen is not None and proven else (
         "feasible" if chosen is not None else "unknown")
-    if chosen is None:
+    if any(k.stats.get("infeasible") for k in comps):
+        # A component's full model has no allocation: neither has the round.
+        chosen, objective, bound, status = None, None, None, "infeasible"
+    elif chosen is None:
         # No allocation for some component: report the flow bound alone.
         bound = int(st.empty_value + sum(k.bound - st.empty_value for k in comps)) \
             if comps else None
