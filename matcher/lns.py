@@ -63,6 +63,8 @@ log = logging.getLogger(__name__)
 
 IntArray = npt.NDArray[np.int64]
 
+# A component's bound before it is known.
+UNBOUNDED = 2**62
 # Components with at most this many candidates get the full model (with the flow cap).
 # At 1,000 x 1,000 x 3 components of 33,000-56,000 candidates ended 1,300-34,000 points
 # short of the bound in their share of 60 s, while restricted starts plus search reached
@@ -84,9 +86,9 @@ LNS_STEP_S = 4.0
 # At 5,000 x 2,500 x 4 (start models of 45,000-68,000 candidates) CP-SAT found no good
 # first solution in 15 s, while construction, repair and 30 s of search reached 0.8 %.
 START_MAX_CANDIDATES = 30_000
-# Seconds kept back per candidate for checking and writing the result (1.1 M candidates:
-# checking took 0.36 s and the call overran a 60 s limit by 0.27 s with 4e-7).
-RESERVE_PER_CANDIDATE = 6e-7
+# Seconds kept back per (pharmacist, period, stream) slot for checking the answer and
+# making the result: 2,000 x 1,500 x 3 ended at 60.00-60.27 s on a 60 s limit with less.
+RESERVE_PER_SLOT = 8e-5
 # Share of the time left that the starts of all components may use together.
 START_SHARE = 0.9
 # Relative gap (of the round's bound) at which the searches stop, shared by components.
@@ -280,6 +282,7 @@ class Component:
     pharmacists: IntArray
     idx: IntArray  # candidate indices (sorted)
     bound: int  # bound on the objective of the round restricted to this component
+    # (UNBOUNDED until computed)
     chosen: IntArray | None = None  # global candidate indices
     value: int | None = None  # objective of the round with this component's allocation only
     proven: bool = False
@@ -315,11 +318,12 @@ class FlowLns:
         for k in range(len(bounds) - 1):
             ph = np.sort(order[bounds[k]:bounds[k + 1]])
             idx = np.sort(corder[cb[k]:cb[k + 1]]).astype(np.int64)
-            self.comps.append(Component(k, ph, idx, bound=0))
+            self.comps.append(Component(k, ph, idx, bound=UNBOUNDED))
         self.stop = _stop_event(params)
-        # Kept back for the checker and the result: about 1 s per 2.5 million candidates
-        # (at 5,000 x 2,500 x 4 checking took 1.0 s and the call overran by 2 s without it).
-        self.reserve = 0.1 + RESERVE_PER_CANDIDATE * len(cand)
+        self.lock = threading.RLock()
+        # Kept back for the checker and the result, which take time in proportion to the
+        # assignments (about 0.8 s for the 12,000 slots of 2,000 x 1,500 x 3).
+        self.reserve = 0.25 + RESERVE_PER_SLOT * self.evaluator.n_slots
         self.resources = _Resources(rnd)
         self.avail = availability(rnd)
         self.a_count = self.avail.sum(axis=1)
@@ -343,18 +347,20 @@ class FlowLns:
 
     # -- bound ------------------------------------------------------------------------------
 
-    def bound_components(self) -> None:
-        """The flow bound of every component (and the pairs the flow uses)."""
-        self.units = np.zeros(len(self.pairs), dtype=np.int64)
-        for comp in self.comps:
+    def bound_components(self, comps: list[Component] | None = None) -> None:
+        """The flow bound of the components (all by default; those without one yet when
+        ``comps`` is given) and the pairs the flow uses."""
+        if not hasattr(self, "units"):
+            self.units = np.zeros(len(self.pairs), dtype=np.int64)
+            self.empty_value = self.evaluator(np.zeros(0, np.int64))
+        for comp in self.comps if comps is None else comps:
             sub = self.cand.subset(comp.idx)
             fr = relaxation(self.rnd, sub, self.sc.subset(comp.idx))
-            comp.bound = fr.bound
+            comp.bound = min(comp.bound, fr.bound)
             # Map the component's pairs back to the round's pairs.
             if len(comp.idx):
                 first_pairs = self.pairs.of_cand[comp.idx[fr.pairs.start]]
                 self.units[first_pairs] = fr.units
-        self.empty_value = self.evaluator(np.zeros(0, np.int64))
 
     # -- start ------------------------------------------------------------------------------
 
@@ -545,26 +551,29 @@ class FlowLns:
         return max(1.0, STOP_GAP * total * len(comp.idx) / max(1, len(self.cand)))
 
     def accept(self, comp: Component, chosen: IntArray, source: str) -> bool:
+        """Keep ``chosen`` as the component's allocation if it is better (thread-safe)."""
         value = self.evaluator(chosen)
-        if comp.value is None or value > comp.value:
-            comp.chosen, comp.value = np.sort(chosen), value
-            comp.stats["source"] = source
-            self.report()
-            return True
-        return False
+        with self.lock:
+            if comp.value is None or value > comp.value:
+                comp.chosen, comp.value = np.sort(chosen), value
+                comp.stats["source"] = source
+                self.report()
+                return True
+            return False
 
     # -- full model of a small component ---------------------------------------------------
 
     def solve_full(self, comp: Component, time_limit: float,
-                   warm: IntArray | None = None) -> None:
+                   warm: IntArray | None = None, workers: int | None = None) -> None:
         """CP-SAT on the component's full model, capped at the flow bound, hinted only
-        with a previous allocation (``warm``)."""
+        with a previous allocation (``warm``); ``workers`` overrides the call's."""
         idx = comp.idx
         model = build_model(self.rnd, self.cand.subset(idx), self.sc.subset(idx),
                             scope=self.scope(comp))
         hint = (None if warm is None else
                 model.complete(model.variables.values_for(np.searchsorted(idx, warm))))
-        ans = sub_solve(model, self.params, time_limit, hint=hint, cap=comp.bound)
+        ans = sub_solve(model, self.params, time_limit, hint=hint,
+                        cap=None if comp.bound >= UNBOUNDED else comp.bound, workers=workers)
         if ans.chosen is not None:
             self.accept(comp, idx[ans.chosen], "full")
         if ans.bound is not None:
@@ -701,6 +710,8 @@ class FlowLns:
         parts = [comp.chosen for comp in self.comps if comp.chosen is not None]
         chosen = np.sort(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
         objective = self.evaluator(chosen)
+        if any(comp.bound >= UNBOUNDED for comp in self.comps):
+            return chosen, objective, None
         bound = objective + sum(comp.bound - (comp.value or 0) for comp in self.comps)
         return chosen, objective, int(bound)
 
@@ -780,9 +791,11 @@ def solve_flow_lns(rnd: Round, cand: Candidates, sc: Scores, params: SolveParams
 
     t0 = time.monotonic()
     st = FlowLns(rnd, cand, sc, params, clock)
-    st.bound_components()
-    flow_s = time.monotonic() - t0
     comps = st.comps
+    # Flow bounds now for the components that are not small; a small one is usually proven
+    # by its full model, and gets its flow bound afterwards only if it is not.
+    st.bound_components([k for k in comps if len(k.idx) > FULL_MODEL_MAX])
+    flow_s = time.monotonic() - t0
     # A warm start: the previous allocation, per component (a hint).
     hinted = _hint_chosen(rnd, cand, params.hint)
     # Start, smallest component first: small components get their full model, large ones
@@ -790,16 +803,18 @@ def solve_flow_lns(rnd: Round, cand: Candidates, sc: Scores, params: SolveParams
     # the time left in proportion to its candidates; time a component does not use goes
     # to the next, so the largest (the hardest to fill) gets the most.
     pending = sorted(comps, key=lambda k: len(k.idx))
+    small = [k for k in pending if len(k.idx) <= FULL_MODEL_MAX]
     left = sum(len(k.idx) for k in pending)
-    for comp in pending:
+    _solve_small(st, small, hinted, left)
+    st.bound_components([k for k in small if not k.proven])
+    left -= sum(len(k.idx) for k in small)
+    for comp in pending[len(small):]:
         if st.stopped():
             break
         warm = None if hinted is None else np.intersect1d(hinted, comp.idx)
         share = st.time_left() * START_SHARE * len(comp.idx) / max(1, left)
         left -= len(comp.idx)
-        if len(comp.idx) <= FULL_MODEL_MAX:
-            st.solve_full(comp, share, warm)
-        elif len(st.start_candidates(comp)) <= START_MAX_CANDIDATES:
+        if len(st.start_candidates(comp)) <= START_MAX_CANDIDATES:
             st.solve_start(comp, share, warm)
         else:
             st.repair(comp, st.construct(comp) if warm is None else warm,
@@ -828,6 +843,7 @@ def solve_flow_lns(rnd: Round, cand: Candidates, sc: Scores, params: SolveParams
         limit = min(st.time_left(), max(1.0, min(LNS_STEP_S, st.time_left() / 4)))
         st.lns_step(comp, limit)
         steps += 1
+    st.bound_components([k for k in comps if k.bound >= UNBOUNDED])
     chosen, objective, bound = st.current()
     proven = all(k.proven or k.gap <= 0 for k in comps)
     status: Status = "optimal" if chosen is not None and proven else (
@@ -858,6 +874,35 @@ def solve_flow_lns(rnd: Round, cand: Candidates, sc: Scores, params: SolveParams
     }
     return finish(rnd, cand, sc, chosen, status=status, objective=objective, bound=bound,
                   stats=stats)
+
+
+def _solve_small(st: FlowLns, small: list[Component], hinted: IntArray | None,
+                 left: int) -> None:
+    """The full models of the small components. With several workers they run side by
+    side, one CP-SAT worker each (each answer is then the same as with one worker): the 7
+    components of 300x400x3 take 1.4 s one after another with one worker each, 1.8 s with
+    two."""
+    if not small:
+        return
+    threads = min(len(small), _workers_of(st.params))
+
+    def run(comp: Component) -> None:
+        if st.stopped():
+            return
+        warm = None if hinted is None else np.intersect1d(hinted, comp.idx)
+        share = min(1.0, threads * len(comp.idx) / max(1, left)) * START_SHARE
+        st.solve_full(comp, st.time_left() * share, warm,
+                      workers=1 if threads > 1 else None)
+
+    if threads <= 1:
+        for comp in small:
+            run(comp)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    # Largest first, so the last to start are the quickest.
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="component") as pool:
+        list(pool.map(run, sorted(small, key=lambda k: -len(k.idx))))
 
 
 def _workers_of(params: SolveParams) -> int:

@@ -89,9 +89,10 @@ class SolveParams:
     answer is deterministic. ``log`` streams CP-SAT's log to this module's logger.
     ``hint`` is a previous result of the same (or a similar) round used as a warm start.
     ``progress`` is called with a :class:`Progress` for each improving solution.
-    ``path`` forces a path (``"auto"``, ``"cp-sat"``, ``"lp"``, ``"lp+cp-sat"`` or
-    ``"lagrange"``, the decomposition path of :mod:`matcher.scale`);
-    a forced path that does not apply falls back to ``auto``.
+    ``path`` forces a path (``"auto"``, ``"cp-sat"``, ``"flow+lns"`` (components, flow
+    bound and large-neighbourhood search, :mod:`matcher.lns`), ``"lp"``, ``"lp+cp-sat"``
+    or ``"lagrange"``, the decomposition path of :mod:`matcher.scale`); any other name
+    solves the full model with CP-SAT.
     ``diagnose_s`` caps the seconds spent diagnosing an infeasible round (0 skips it);
     the diagnosis also stays within what is left of ``time_limit_s`` (at least 0.5 s).
     ``stop`` cancels from another thread: once it is set the search stops and ``solve``
@@ -343,11 +344,21 @@ def _tune(p: Any, workers: int) -> None:
     model the full presolve costs more than it saves. Measured with 2 workers, full against
     light: NEL 0.60 s against 0.23 s, 30x60x3 0.37 against 0.15 s, 100x150x3 13.5 against
     7.0 s, 150x200x4 4.2 against 3.4 s and 300x400x3 6.4 against 2.2 s, all proven optimal.
+
+    No cuts either: the LP with every row is already tight on these models, and its cuts
+    cost more than they prune (best of 2 runs, with against without: NEL 0.25 against
+    0.20 s, 100x150x3 7.1 against 6.0 s, 150x200x4 3.5 against 2.8 s; equal on four
+    smaller rounds).
     """
     p.linearization_level = 2
     p.max_presolve_iterations = 1
     p.cp_model_probing_level = 0
     p.symmetry_level = 0
+    p.cut_level = 0
+    if workers == 1:
+        # The lone worker then adds every row to its LP up front, as ``max_lp`` does: the
+        # 7 components of 300x400x3 took 1.4 s in all instead of 4.9 s (2 workers: 1.8 s).
+        p.add_lp_constraints_lazily = False
     if workers >= 2:
         p.subsolvers.extend(["max_lp", *_MORE_SUBSOLVERS[: max(0, workers - 2)]])
 
