@@ -31,6 +31,7 @@ import logging
 import math
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -87,8 +88,9 @@ LNS_STEP_S = 4.0
 # first solution in 15 s, while construction, repair and 30 s of search reached 0.8 %.
 START_MAX_CANDIDATES = 30_000
 # Seconds kept back per (pharmacist, period, stream) slot for checking the answer and
-# making the result: 2,000 x 1,500 x 3 ended at 60.00-60.27 s on a 60 s limit with less.
-RESERVE_PER_SLOT = 8e-5
+# making the result: with less, 2,000 x 1,500 x 3 ended at 60.00-60.27 s on a 60 s limit
+# and 5,000 x 2,500 x 4 at 120.85 s on 120 s.
+RESERVE_PER_SLOT = 1e-4
 # Share of the time left that the starts of all components may use together.
 START_SHARE = 0.9
 # Relative gap (of the round's bound) at which the searches stop, shared by components.
@@ -321,9 +323,10 @@ class FlowLns:
             self.comps.append(Component(k, ph, idx, bound=UNBOUNDED))
         self.stop = _stop_event(params)
         self.lock = threading.RLock()
+        self.local = threading.local()  # per-thread CP-SAT workers when side by side
         # Kept back for the checker and the result, which take time in proportion to the
         # assignments (about 0.8 s for the 12,000 slots of 2,000 x 1,500 x 3).
-        self.reserve = 0.25 + RESERVE_PER_SLOT * self.evaluator.n_slots
+        self.reserve = 0.5 + RESERVE_PER_SLOT * self.evaluator.n_slots
         self.resources = _Resources(rnd)
         self.avail = availability(rnd)
         self.a_count = self.avail.sum(axis=1)
@@ -533,8 +536,10 @@ class FlowLns:
         hint = (None if warm is None else
                 model.complete(model.variables.values_for(np.searchsorted(idx, warm))))
         ans = sub_solve(model, self.params, time_limit, cap=comp.bound, hint=hint,
-                        gap_limit=self.gap_limit(comp))
+                        gap_limit=self.gap_limit(comp), workers=self.workers())
         comp.stats["start_seconds"] = round(ans.seconds, 2)
+        if ans.status != "optimal" and ans.seconds >= time_limit - 0.1:
+            comp.stats["start_timed_out"] = True
         comp.stats["start_limit"] = round(time_limit, 2)
         comp.stats["start_candidates"] = len(idx)
         comp.stats["start_status"] = ans.status
@@ -542,6 +547,11 @@ class FlowLns:
             self.accept(comp, idx[ans.chosen], "start")
             if comp.value is not None and comp.value >= comp.bound:
                 comp.proven = True
+
+    def workers(self) -> int | None:
+        """CP-SAT workers for this thread's solves (None: the call's own)."""
+        got: int | None = getattr(self.local, "workers", None)
+        return got
 
     def gap_limit(self, comp: Component) -> float:
         """Points a component's search may stop short of its bound: its share (by
@@ -573,7 +583,8 @@ class FlowLns:
         hint = (None if warm is None else
                 model.complete(model.variables.values_for(np.searchsorted(idx, warm))))
         ans = sub_solve(model, self.params, time_limit, hint=hint,
-                        cap=None if comp.bound >= UNBOUNDED else comp.bound, workers=workers)
+                        cap=None if comp.bound >= UNBOUNDED else comp.bound,
+                        workers=workers if workers is not None else self.workers())
         if ans.chosen is not None:
             self.accept(comp, idx[ans.chosen], "full")
         if ans.bound is not None:
@@ -644,7 +655,7 @@ class FlowLns:
         fixed = np.searchsorted(idx, kept)
         seed = int(self.rng.integers(0, 2**31 - 1))
         ans = sub_solve(model, self.params, time_limit, hint=hint, fixed=fixed, seed=seed,
-                        tune=True)
+                        tune=True, workers=self.workers())
         if ans.chosen is None:
             return None
         out: IntArray = idx[ans.chosen]
@@ -805,20 +816,25 @@ def solve_flow_lns(rnd: Round, cand: Candidates, sc: Scores, params: SolveParams
     pending = sorted(comps, key=lambda k: len(k.idx))
     small = [k for k in pending if len(k.idx) <= FULL_MODEL_MAX]
     left = sum(len(k.idx) for k in pending)
-    _solve_small(st, small, hinted, left)
+    _side_by_side(st, small, left, lambda comp, limit: st.solve_full(
+        comp, limit, None if hinted is None else np.intersect1d(hinted, comp.idx)))
     st.bound_components([k for k in small if not k.proven])
     left -= sum(len(k.idx) for k in small)
-    for comp in pending[len(small):]:
-        if st.stopped():
-            break
+
+    def start(comp: Component, limit: float) -> None:
         warm = None if hinted is None else np.intersect1d(hinted, comp.idx)
-        share = st.time_left() * START_SHARE * len(comp.idx) / max(1, left)
-        left -= len(comp.idx)
         if len(st.start_candidates(comp)) <= START_MAX_CANDIDATES:
-            st.solve_start(comp, share, warm)
+            st.solve_start(comp, limit, warm)
+            if comp.chosen is None or comp.stats.get("start_timed_out"):
+                # Cut short before CP-SAT's LP-guided search found a good allocation, a
+                # start can be millions of points short (27 empty slots in one run at
+                # 2,000 x 1,500 x 3); the repaired construction is then the better base.
+                st.repair(comp, st.construct(comp), time.monotonic() + min(limit, 3.0))
         else:
             st.repair(comp, st.construct(comp) if warm is None else warm,
-                      time.monotonic() + share)
+                      time.monotonic() + limit)
+
+    _side_by_side(st, pending[len(small):], left, start)
     start_s = time.monotonic() - t0 - flow_s
     # Components the start has not placed: the greedy construction, repaired.
     for comp in comps:
@@ -840,7 +856,8 @@ def solve_flow_lns(rnd: Round, cand: Candidates, sc: Scores, params: SolveParams
             break
         gaps = np.array([k.gap for k in open_], dtype=np.float64)
         comp = open_[int(st.rng.choice(len(open_), p=gaps / gaps.sum()))]
-        limit = min(st.time_left(), max(1.0, min(LNS_STEP_S, st.time_left() / 4)))
+        # Building the step's model is not in CP-SAT's limit: leave it some time.
+        limit = min(st.time_left() - 0.3, max(1.0, min(LNS_STEP_S, st.time_left() / 4)))
         st.lns_step(comp, limit)
         steps += 1
     st.bound_components([k for k in comps if k.bound >= UNBOUNDED])
@@ -876,33 +893,38 @@ def solve_flow_lns(rnd: Round, cand: Candidates, sc: Scores, params: SolveParams
                   stats=stats)
 
 
-def _solve_small(st: FlowLns, small: list[Component], hinted: IntArray | None,
-                 left: int) -> None:
-    """The full models of the small components. With several workers they run side by
-    side, one CP-SAT worker each (each answer is then the same as with one worker): the 7
-    components of 300x400x3 take 1.4 s one after another with one worker each, 1.8 s with
-    two."""
-    if not small:
+def _side_by_side(st: FlowLns, comps: list[Component], left: int,
+                  work: Callable[[Component, float], None]) -> None:
+    """``work(component, time limit)`` for every component, side by side in as many threads
+    as the call has workers, each solve with one CP-SAT worker (with one worker, one after
+    another: the answers are then deterministic). A component's limit is its share, by
+    candidates out of ``left``, of ``START_SHARE`` of the time left, times the threads.
+
+    One worker adds every row to its LP up front (:func:`matcher.solve._tune`) and is as
+    fast per model as two here: the 7 components of 300x400x3 take 1.4 s in all one after
+    another with one worker each, 1.8 s with two; restricted starts of 2,000x1,500x3
+    components took 2.4 s with one worker and 2.5 s with two."""
+    if not comps:
         return
-    threads = min(len(small), _workers_of(st.params))
+    threads = min(len(comps), _workers_of(st.params))
 
     def run(comp: Component) -> None:
         if st.stopped():
             return
-        warm = None if hinted is None else np.intersect1d(hinted, comp.idx)
+        if threads > 1:
+            st.local.workers = 1
         share = min(1.0, threads * len(comp.idx) / max(1, left)) * START_SHARE
-        st.solve_full(comp, st.time_left() * share, warm,
-                      workers=1 if threads > 1 else None)
+        work(comp, st.time_left() * share)
 
     if threads <= 1:
-        for comp in small:
+        for comp in comps:
             run(comp)
         return
     from concurrent.futures import ThreadPoolExecutor
 
     # Largest first, so the last to start are the quickest.
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="component") as pool:
-        list(pool.map(run, sorted(small, key=lambda k: -len(k.idx))))
+        list(pool.map(run, sorted(comps, key=lambda k: -len(k.idx))))
 
 
 def _workers_of(params: SolveParams) -> int:

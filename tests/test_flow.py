@@ -172,3 +172,19 @@ def test_a_gap_limit_is_never_reported_as_a_proof() -> None:
     assert loose.status == ("optimal" if loose.objective >= loose.bound else "feasible")
     assert exact.objective is not None
     assert loose.bound >= exact.objective
+
+
+def test_a_component_without_any_allocation_makes_the_round_infeasible() -> None:
+    """A pharmacist who reaches no placement, when nobody may be left unassigned, is a
+    component of their own with no allocation: the round is infeasible, not unknown."""
+    data = generate_round(120, 250, 3, seed=4).to_data()
+    data["rules"]["allow_unassigned"] = False
+    data["pharmacists"][0]["max_travel_km"] = 0
+    rnd = Round.from_data(data)
+    cand = candidates(rnd)
+    assert not np.any(cand.pharmacist == 0)
+    result = solve(rnd, SolveParams(workers=2, time_limit_s=20, path="flow+lns",
+                                    diagnose_s=0))
+    assert result.stats["path"] == "flow+lns"
+    assert result.status == "infeasible"
+    assert not result.has_solution
