@@ -809,15 +809,16 @@ def solve_flow_lns(rnd: Round, cand: Candidates, sc: Scores, params: SolveParams
     flow_s = time.monotonic() - t0
     # A warm start: the previous allocation, per component (a hint).
     hinted = _hint_chosen(rnd, cand, params.hint)
-    # Start, smallest component first: small components get their full model, large ones
-    # the restricted model around the flow's pairs. Each gets a share of START_SHARE of
-    # the time left in proportion to its candidates; time a component does not use goes
-    # to the next, so the largest (the hardest to fill) gets the most.
-    pending = sorted(comps, key=lambda k: len(k.idx))
-    small = [k for k in pending if len(k.idx) <= FULL_MODEL_MAX]
-    left = sum(len(k.idx) for k in pending)
+    # Start: small components get their full model, then large ones the restricted model
+    # around the flow's pairs (or the repaired greedy); each a share of START_SHARE of the
+    # time left in proportion to its candidates (see _side_by_side).
+    small = [k for k in comps if len(k.idx) <= FULL_MODEL_MAX]
+    large = [k for k in comps if len(k.idx) > FULL_MODEL_MAX]
+    left = len(cand)
     _side_by_side(st, small, left, lambda comp, limit: st.solve_full(
         comp, limit, None if hinted is None else np.intersect1d(hinted, comp.idx)))
+    if any(k.stats.get("infeasible") for k in small):
+        large = []  # the round is infeasible: nothing more to search
     st.bound_components([k for k in small if not k.proven])
     left -= sum(len(k.idx) for k in small)
 
@@ -834,21 +835,21 @@ def solve_flow_lns(rnd: Round, cand: Candidates, sc: Scores, params: SolveParams
             st.repair(comp, st.construct(comp) if warm is None else warm,
                       time.monotonic() + limit)
 
-    _side_by_side(st, pending[len(small):], left, start)
+    _side_by_side(st, large, left, start)
     start_s = time.monotonic() - t0 - flow_s
     # Components the start has not placed: the greedy construction, repaired.
-    for comp in comps:
-        if comp.chosen is None and not comp.proven and not st.stopped():
+    for comp in large:
+        if comp.chosen is None and not st.stopped():
             st.repair(comp, st.construct(comp), time.monotonic() + st.time_left() / 2)
     # Small components not proven in their share: their full model again, from their
-    # allocation, sharing the time left with the search below.
-    small = [k for k in comps if len(k.idx) <= FULL_MODEL_MAX and not k.proven]
-    for n, comp in enumerate(small):
+    # allocation, sharing the time left with the search of the large ones below.
+    unproven = [k for k in small if not k.proven]
+    for n, comp in enumerate(unproven):
         if st.stopped():
             break
-        st.solve_full(comp, st.time_left() / (len(small) - n + (1 if len(comps) > len(small)
-                                                                 else 0)), comp.chosen)
-    large = [k for k in comps if len(k.idx) > FULL_MODEL_MAX and k.chosen is not None]
+        shares = len(unproven) - n + (1 if large else 0)
+        st.solve_full(comp, st.time_left() / shares, comp.chosen)
+    large = [k for k in large if k.chosen is not None]
     steps = 0
     while large and not st.stopped():
         open_ = [k for k in large if k.gap > 0]
