@@ -574,9 +574,9 @@ class FlowLns:
     # -- full model of a small component ---------------------------------------------------
 
     def solve_full(self, comp: Component, time_limit: float,
-                   warm: IntArray | None = None, workers: int | None = None) -> None:
+                   warm: IntArray | None = None) -> None:
         """CP-SAT on the component's full model, capped at the flow bound, hinted only
-        with a previous allocation (``warm``); ``workers`` overrides the call's."""
+        with a previous allocation (``warm``)."""
         idx = comp.idx
         model = build_model(self.rnd, self.cand.subset(idx), self.sc.subset(idx),
                             scope=self.scope(comp))
@@ -584,7 +584,7 @@ class FlowLns:
                 model.complete(model.variables.values_for(np.searchsorted(idx, warm))))
         ans = sub_solve(model, self.params, time_limit, hint=hint,
                         cap=None if comp.bound >= UNBOUNDED else comp.bound,
-                        workers=workers if workers is not None else self.workers())
+                        workers=self.workers())
         if ans.chosen is not None:
             self.accept(comp, idx[ans.chosen], "full")
         if ans.bound is not None:
