@@ -13,10 +13,10 @@ import resource
 import time
 
 from matcher.eligibility import candidates
-from matcher.flow import relaxation
-from matcher.generate import generate_round
 from matcher.scoring import scores
-from matcher.solve import SolveParams, solve
+from matcher.solving import SolveParams, solve
+from matcher.solving.flow import relaxation
+from matcher.synthetic import generate_round
 
 
 def main() -> None:

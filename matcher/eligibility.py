@@ -13,6 +13,7 @@ validation uses it for pins, explanations for "why not there".
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -20,6 +21,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from matcher.allocation import Assignment, as_assignments
 from matcher.domain import Round
 from matcher.geo import travel_km
 
@@ -51,6 +53,38 @@ class Candidates:
         return Candidates(pharmacist=self.pharmacist[idx], placement=self.placement[idx],
                           period=self.period[idx], stream=self.stream[idx],
                           travel=self.travel[idx])
+
+    def positions(self, rnd: Round, assignments: Iterable[Any]) -> IntArray:
+        """Candidate position of each assignment, in order; -1 where it is no candidate.
+
+        ``assignments`` are anything :func:`matcher.allocation.as_assignments` takes
+        (:class:`~matcher.allocation.Assignment`, ``(pharmacist, period, placement)`` id
+        tuples, §5 result dicts, a round's pins or reference records). An id the round does
+        not know, or an ineligible triple, gives -1. This and :meth:`assignments` are the
+        one mapping between ids and candidate positions.
+        """
+        items = as_assignments(assignments)
+        n_l, n_t = len(rnd.placements), len(rnd.periods)
+        out = np.full(len(items), -1, dtype=np.int64)
+        ph, pl, pe = rnd.pharmacist_index, rnd.placement_index, rnd.period_index
+        known = [k for k, a in enumerate(items)
+                 if a.pharmacist in ph and a.placement in pl and a.period in pe]
+        if not known or not len(self):
+            return out
+        query = np.array([(ph[items[k].pharmacist] * n_l + pl[items[k].placement]) * n_t
+                          + pe[items[k].period] for k in known], dtype=np.int64)
+        key = (self.pharmacist * n_l + self.placement) * n_t + self.period
+        order = np.argsort(key, kind="stable")
+        sorted_key = key[order]
+        at = np.minimum(np.searchsorted(sorted_key, query), len(key) - 1)
+        out[np.asarray(known, dtype=np.int64)] = np.where(sorted_key[at] == query, order[at], -1)
+        return out
+
+    def assignments(self, rnd: Round, idx: Iterable[int] | IntArray) -> list[Assignment]:
+        """The assignments (ids) of the candidates at positions ``idx``, in that order."""
+        ph, pe, pl = rnd.pharmacists, rnd.period_ids, rnd.placements
+        return [Assignment(ph[int(self.pharmacist[i])].id, pe[int(self.period[i])],
+                           pl[int(self.placement[i])].id) for i in np.asarray(idx).tolist()]
 
     @cached_property
     def pairs(self) -> tuple[IntArray, IntArray, IntArray]:

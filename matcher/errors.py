@@ -107,3 +107,8 @@ class InvalidRoundError(ValueError):
 
 class FormatError(InvalidRoundError):
     """A file could not be read as a round at all (wrong type, too large, corrupt)."""
+
+
+class InternalSolverError(RuntimeError):
+    """A solver answer disagrees with the independent checker, or CP-SAT rejected a model
+    the library built: a bug, never bad input."""

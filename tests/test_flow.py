@@ -1,5 +1,5 @@
-"""The min-cost-flow relaxation (matcher.flow) is a valid bound, and the flow path
-(matcher.lns) returns checked allocations that agree with CP-SAT where both prove."""
+"""The min-cost-flow relaxation (matcher.solving.flow) is a valid bound, and the flow path
+(matcher.solving.flow_path) returns checked allocations that agree with CP-SAT where both prove."""
 
 from __future__ import annotations
 
@@ -9,12 +9,15 @@ from bruteforce import brute_force, random_tiny_round
 
 from matcher.domain import Round
 from matcher.eligibility import candidates
-from matcher.flow import pairs_of, relaxation
-from matcher.generate import generate_round
-from matcher.lns import components, evaluate
 from matcher.result import Result
 from matcher.scoring import scores
-from matcher.solve import SolveParams, solve
+from matcher.solving import Budget, SolveParams, cpsat, flow_path, solve
+from matcher.solving.components import components
+from matcher.solving.evaluator import evaluate
+from matcher.solving.flow import pairs_of, relaxation
+from matcher.solving.formulation import build_model
+from matcher.synthetic import generate_round
+from matcher.validation import parse_round
 
 
 @pytest.mark.parametrize("seed", range(200))
@@ -100,14 +103,12 @@ def test_flow_path_agrees_with_cp_sat(seed: int) -> None:
         assert ours.objective == ref.objective
 
 
-# ---- the starts of the flow path (matcher.lns) ----------------------------------------------
+# ---- the starts of the flow path (matcher.solving.flow_path) ------------------------------
 
 
 def _solve_with(monkeypatch: pytest.MonkeyPatch, rnd: Round, **constants: int) -> Result:
-    import matcher.lns as lns
-
     for name, value in constants.items():
-        monkeypatch.setattr(lns, name, value)
+        monkeypatch.setattr(flow_path, name, value)
     return solve(rnd, SolveParams(workers=2, time_limit_s=20, path="flow+lns"))
 
 
@@ -156,17 +157,14 @@ def test_every_start_gives_a_checked_near_optimal_allocation(
 def test_a_gap_limit_is_never_reported_as_a_proof() -> None:
     """CP-SAT says OPTIMAL when it stops within ``absolute_gap_limit``; the flow path
     must not take that for a proof."""
-    from matcher.build import build_model
-    from matcher.lns import sub_solve
-
     rnd = generate_round(30, 60, 3, seed=0)
     cand = candidates(rnd)
     model = build_model(rnd, cand, scores(rnd, cand))
     params = SolveParams(workers=2)
-    exact = sub_solve(model, params, 30.0)
+    exact = cpsat.run(model, Budget(30.0), params)
     assert exact.status == "optimal"
     assert exact.objective == exact.bound
-    loose = sub_solve(model, params, 30.0, gap_limit=10**9)
+    loose = cpsat.run(model, Budget(30.0), params, gap_limit=10**9)
     assert loose.objective is not None
     assert loose.bound is not None
     assert loose.status == ("optimal" if loose.objective >= loose.bound else "feasible")
@@ -180,7 +178,7 @@ def test_a_component_without_any_allocation_makes_the_round_infeasible() -> None
     data = generate_round(120, 250, 3, seed=4).to_data()
     data["rules"]["allow_unassigned"] = False
     data["pharmacists"][0]["max_travel_km"] = 0
-    rnd = Round.from_data(data)
+    rnd = parse_round(data)
     cand = candidates(rnd)
     assert not np.any(cand.pharmacist == 0)
     result = solve(rnd, SolveParams(workers=2, time_limit_s=20, path="flow+lns",

@@ -8,8 +8,9 @@ import pytest
 from bruteforce import random_tiny_round
 
 from matcher.domain import Round
-from matcher.generate import generate_round
-from matcher.solve import SolveParams, solve
+from matcher.solving import SolveParams, solve
+from matcher.synthetic import generate_round
+from matcher.validation import parse_round, with_changes
 
 ONE = SolveParams(workers=1, time_limit_s=20)
 
@@ -30,7 +31,7 @@ def test_adding_a_ban_never_raises_the_optimum(seed: int) -> None:
              if (ph.id, pl.id) not in pinned]
     ph_id, pl_id = rng.choice(pairs)
     bans = [*rnd.bans, {"pharmacist": ph_id, "placement": pl_id, "period": None}]
-    banned = _optimum(rnd.replace(bans=bans))
+    banned = _optimum(with_changes(rnd, bans=bans))
     if base is None:
         assert banned is None
     elif banned is not None:
@@ -48,7 +49,7 @@ def test_shuffling_every_list_leaves_the_optimum(seed: int) -> None:
     for ph in data["pharmacists"]:
         for key in ("skills", "unavailable", "history"):
             rng.shuffle(ph[key])
-    assert _optimum(Round.from_data(data)) == _optimum(rnd)
+    assert _optimum(parse_round(data)) == _optimum(rnd)
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -56,8 +57,8 @@ def test_raising_the_hard_to_recruit_weight_never_lowers_its_fill(seed: int) -> 
     rnd = generate_round(12, 20, 2, seed=seed)
     fills = []
     for weight in (0, 30, 300, 3000):
-        r = solve(rnd.replace(weights=rnd.weights.model_copy(update={"hard_to_recruit": weight})),
-                  ONE)
+        heavier = rnd.weights.model_copy(update={"hard_to_recruit": weight})
+        r = solve(with_changes(rnd, weights=heavier), ONE)
         assert r.status == "optimal"
         levels = {pl.id: pl.hard_to_recruit for pl in rnd.placements}
         fills.append(sum(levels[a.placement] for a in r.assignments))
@@ -82,9 +83,9 @@ def test_warm_start_gives_the_same_optimum() -> None:
 
 @pytest.mark.parametrize("seed", range(10))
 def test_every_path_agrees_on_tiny_rounds(seed: int) -> None:
-    """The LP-first path proves the same optimum as CP-SAT (or the same infeasibility)."""
+    """The flow path proves the same optimum as CP-SAT (or the same infeasibility)."""
     rnd = random_tiny_round(seed)
     direct = solve(rnd, SolveParams(workers=1, path="cp-sat"))
-    lp = solve(rnd, SolveParams(workers=1, path="lp"))
+    lp = solve(rnd, SolveParams(workers=1, path="flow+lns"))
     assert lp.status == direct.status
     assert lp.objective == direct.objective

@@ -1,4 +1,4 @@
-"""The planner workbook (matcher.formats.planner_workbook): sheets, cells, no formulas."""
+"""The planner workbook (matcher.planner_workbook): sheets, cells, no formulas."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ import pytest
 from matcher.baseline import serial_priority
 from matcher.domain import Round
 from matcher.formats import load_round
-from matcher.formats.planner_workbook import SHEETS, workbook_bytes, write_workbook
+from matcher.planner_workbook import SHEETS, workbook_bytes, write_workbook
 from matcher.result import Result
-from matcher.solve import SolveParams, solve
+from matcher.solving import SolveParams, solve
+from matcher.validation import parse_round
 
 SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
 ONE = SolveParams(time_limit_s=20, workers=1)
@@ -111,7 +112,7 @@ def test_formula_injection_is_neutralised(tmp_path: Path) -> None:
     data["pharmacists"][0]["name"] = '=HYPERLINK("http://example.invalid","x")'
     data["placements"][0]["name"] = "+1+2"
     data["organisations"][0]["name"] = "@SUM(A1:A9)"
-    hostile = Round.from_data(data)
+    hostile = parse_round(data)
     result = solve(hostile, ONE)
     path = tmp_path / "plan.xlsx"
     write_workbook(hostile, result, path)
@@ -131,7 +132,7 @@ def test_formula_injection_is_neutralised(tmp_path: Path) -> None:
 
 def test_nel_workbook_has_every_pharmacist_and_placement(tmp_path: Path) -> None:
     rnd = load_round(SAMPLES / "nel-2027-c1.json")
-    result = solve(rnd, SolveParams(time_limit_s=5, workers=1, path="lp"))
+    result = solve(rnd, SolveParams(time_limit_s=5, workers=1, path="cp-sat"))
     assert result.has_solution
     book = openpyxl.load_workbook(io.BytesIO(workbook_bytes(rnd, result)))
     assert book["By pharmacist"].max_row == 1 + len(rnd.pharmacists)

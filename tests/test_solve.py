@@ -9,9 +9,10 @@ import pytest
 from bruteforce import random_tiny_round
 
 from matcher.domain import Round
-from matcher.generate import generate_round
 from matcher.result import REASONS, Result
-from matcher.solve import InternalSolverError, Progress, SolveParams, solve
+from matcher.solving import InternalSolverError, Progress, SolveParams, solve
+from matcher.synthetic import generate_round
+from matcher.validation import with_changes
 
 ONE = SolveParams(workers=1, time_limit_s=20)
 
@@ -31,7 +32,7 @@ def test_nel_round_is_solved_to_proven_optimality(nel_result: Result) -> None:
     assert nel_result.status == "optimal"
     assert nel_result.gap == 0.0
     assert nel_result.bound == nel_result.objective
-    assert nel_result.stats["path"] in ("cp-sat", "lp", "lp+cp-sat")
+    assert nel_result.stats["path"] == "cp-sat"
     assert nel_result.stats["workers"] == 1
 
 
@@ -134,27 +135,27 @@ def test_time_limit_is_honoured_in_status() -> None:
 
 def test_a_checker_disagreement_raises(monkeypatch: pytest.MonkeyPatch) -> None:
     """If the checker finds a violation in a solver answer, solve raises loudly."""
-    from matcher import check
-    from matcher.check import Violation
+    from matcher import checker
+    from matcher.checker import Violation
 
     rnd = next(r for r in map(random_tiny_round, range(50)) if solve(r, ONE).has_solution)
-    monkeypatch.setattr(check, "violations",
+    monkeypatch.setattr(checker, "violations",
                         lambda rnd, alloc: [Violation("capacity", "planted")])
     with pytest.raises(InternalSolverError, match="planted"):
         solve(rnd, ONE)
 
 
 def test_an_objective_disagreement_raises(monkeypatch: pytest.MonkeyPatch) -> None:
-    from matcher import check
+    from matcher import checker
 
-    real = check.objective
+    real = checker.objective
     rnd = next(r for r in map(random_tiny_round, range(50)) if solve(r, ONE).has_solution)
 
-    def off_by_one(rnd: Round, alloc: object) -> check.ObjectiveBreakdown:
+    def off_by_one(rnd: Round, alloc: object) -> checker.ObjectiveBreakdown:
         b = real(rnd, alloc)
-        return check.ObjectiveBreakdown(**(b.to_dict() | {"total": b.total + 1}))  # type: ignore[arg-type]
+        return checker.ObjectiveBreakdown(**(b.to_dict() | {"total": b.total + 1}))  # type: ignore[arg-type]
 
-    monkeypatch.setattr(check, "objective", off_by_one)
+    monkeypatch.setattr(checker, "objective", off_by_one)
     with pytest.raises(InternalSolverError, match="differs"):
         solve(rnd, ONE)
 
@@ -168,7 +169,7 @@ def test_stop_event_keeps_the_best_solution_so_far(nel: Round) -> None:
     """Cancelling (params.stop) ends the search early with a checked best-so-far answer."""
     import threading
 
-    hard = nel.replace(weights={"fairness": 100})  # proving this takes minutes
+    hard = with_changes(nel, weights={"fairness": 100})  # proving this takes minutes
     stop = threading.Event()
     seen: list[Progress] = []
 
@@ -196,10 +197,10 @@ def test_stop_set_before_solving_returns_unknown_without_searching(nel: Round) -
 def test_an_unproven_solution_is_valued_with_tight_auxiliaries() -> None:
     """CP-SAT may stop with a shortfall variable slack (above min_fill - holders); the
     objective reported must still be the assignment's own, as the checker computes it."""
-    from matcher import check
-    from matcher.build import build_model
+    from matcher import checker
     from matcher.eligibility import candidates
     from matcher.scoring import scores
+    from matcher.solving.formulation import build_model
 
     rnd = Round.model_validate({
         "format": "spin-round/1", "periods": [{"id": "R1"}],
@@ -215,5 +216,5 @@ def test_an_unproven_solution_is_valued_with_tight_auxiliaries() -> None:
     slack[len(cand):] = model.variables.upper[len(cand):]  # shortfall at its upper bound
     loose = int(slack @ model.objective_vector() + model.offset)
     tight = model.objective_of(chosen)
-    assert tight == check.objective(rnd, [("P1", "R1", "A")]).total
+    assert tight == checker.objective(rnd, [("P1", "R1", "A")]).total
     assert loose == tight - rnd.weights.shortfall

@@ -151,34 +151,22 @@ def history_masks(rnd: Round) -> IntArray:
 _POP = np.array([bin(m).count("1") for m in range(1 << N_SEC)], dtype=np.int64)
 
 
-def _triple_keys(rnd: Round, cand: Candidates, triples: list[tuple[str, str, str]]
-                 ) -> IntArray:
-    """Candidate index of (pharmacist, placement, period) id triples (-1: not eligible)."""
-    n_l, n_t = len(rnd.placements), len(rnd.periods)
-    if not triples or not len(cand):
-        return np.full(len(triples), -1, dtype=np.int64)
-    key = (cand.pharmacist * n_l + cand.placement) * n_t + cand.period
-    q = np.array([(rnd.pharmacist_index[p] * n_l + rnd.placement_index[pl]) * n_t
-                  + rnd.period_index[t] for p, pl, t in triples], dtype=np.int64)
-    pos = np.minimum(np.searchsorted(key, q), len(key) - 1)
-    return np.where(key[pos] == q, pos, -1).astype(np.int64)
-
-
 def reference_candidates(rnd: Round, cand: Candidates) -> tuple[IntArray, int]:
     """Candidates matching a reference slot, and the number of reference slots (one per
-    pharmacist, period and stream; the first listed wins, as in :mod:`matcher.build`)."""
+    pharmacist, period and stream; the first listed wins, as in
+    :mod:`matcher.solving.formulation`)."""
     seen: dict[tuple[str, str, str], str] = {}
     for r in rnd.reference:
         stream = rnd.stream_of(rnd.placement(r.placement)).id
         seen.setdefault((r.pharmacist, r.period, stream), r.placement)
-    pos = _triple_keys(rnd, cand, [(p, pl, t) for (p, t, _), pl in seen.items()])
+    pos = cand.positions(rnd, [(p, t, pl) for (p, t, _), pl in seen.items()])
     return np.unique(pos[pos >= 0]), len(seen)
 
 
 def pin_candidates(rnd: Round, cand: Candidates) -> IntArray:
     """Candidates that are pinned (distinct; a pin that is not eligible is left out: the
     round is then infeasible and any bound is valid)."""
-    pos = _triple_keys(rnd, cand, [(p.pharmacist, p.placement, p.period) for p in rnd.pins])
+    pos = cand.positions(rnd, rnd.pins)
     return np.unique(pos[pos >= 0])
 
 

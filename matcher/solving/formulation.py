@@ -1,364 +1,39 @@
-"""The optimisation model of a round (spec §3 and §4), built from numpy index arrays.
+"""The rules of a round as rows of the integer program, and :func:`build_model`.
 
-The model is a 0-1 integer linear program. Its variables are
-
-- ``x``: one boolean per *eligible* (pharmacist, placement, period) candidate (never for
-  ineligible triples), in the order of :class:`matcher.eligibility.Candidates`;
-- auxiliary variables created by the rules that need them: ``continuity`` (the chosen
-  placement of a non-rotating stream), ``cover`` (a new sector covered), ``distinct`` (a
-  pharmacist counted once by an organisation or supervisor holding placements in several
-  streams), ``shortfall`` (seats below min_fill) and ``fairness`` (M).
-
-Every hard rule of §3 is one small function named after it that appends a block of rows
-(``add_capacity``...), every soft term of §4 one that sets objective coefficients
-(``add_unassigned``...). Rows are kept in CSR form (:class:`RowBlock`), so the same model
-feeds CP-SAT (:func:`to_cp_model`) and an LP relaxation (``matcher.fastpath``) alike.
-
-Scale: every coefficient is an integer in objective points (weights times points, see
-:mod:`matcher.scoring`); the objective is ``sum(obj * var) + offset``, maximised.
-
-Nothing here solves. The :class:`Variables` container is the only way other modules ask
-which variable is which (``for_pharmacist``, ``for_placement``, ``extract``).
+Every hard rule of spec §3 is one small function named after it that appends a block of
+rows (``add_capacity``...); every soft term of §4 one that sets objective coefficients
+(``add_unassigned``...). :func:`build_model` applies them all to a set of candidates; the
+containers they fill are in :mod:`matcher.solving.model`. Nothing here solves.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from ortools.sat.python import cp_model
 
-from matcher.allocation import Assignment
 from matcher.domain import SECTORS, Round
 from matcher.eligibility import Candidates, availability
 from matcher.scoring import Scores, scores
+from matcher.solving.model import (
+    EMPTY,
+    Model,
+    RowBlock,
+    Variables,
+    groups,
+    make_block,
+    pairs_two,
+    rows_from_pairs,
+    with_rule,
+)
 
-__all__ = [
-    "HARD_RULES",
-    "Model",
-    "RowBlock",
-    "Variables",
-    "build_model",
-    "to_cp_model",
-]
+__all__ = ["HARD_RULE_FUNCTIONS", "SOFT_TERM_FUNCTIONS", "build_model"]
 
 log = logging.getLogger(__name__)
 
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
-
-HARD_RULES: tuple[str, ...] = (
-    "one_per_stream",
-    "allow_unassigned",
-    "capacity",
-    "organisation_cap",
-    "supervision",
-    "rotation",
-    "continuity",
-    "sector_mix",
-    "required_sectors",
-    "pin",
-)
-"""Names of the row blocks the hard rules add (the ``rule`` of each :class:`RowBlock`)."""
-
-_EMPTY = np.zeros(0, dtype=np.int64)
-
-
-@dataclass(frozen=True)
-class RowBlock:
-    """Rows ``lower <= sum(coef * var) <= upper`` of one rule, in CSR form.
-
-    Row ``r`` holds ``indices[indptr[r]:indptr[r+1]]`` with ``coefs`` alike. ``at_most_one``
-    marks blocks whose rows are sums of booleans with coefficient 1 and upper bound 1
-    (written to CP-SAT as at-most-one / exactly-one constraints).
-    """
-
-    rule: str
-    indptr: IntArray
-    indices: IntArray
-    coefs: IntArray
-    lower: IntArray
-    upper: IntArray
-    at_most_one: bool = False
-
-    def __len__(self) -> int:
-        return int(self.lower.shape[0])
-
-    @property
-    def nnz(self) -> int:
-        """Number of non-zero coefficients."""
-        return int(self.indices.shape[0])
-
-    def rows(self) -> IntArray:
-        """The row number of every non-zero (parallel to ``indices``)."""
-        return np.repeat(np.arange(len(self), dtype=np.int64), np.diff(self.indptr))
-
-
-class Variables:
-    """Which variable is which: the answers other modules may ask for.
-
-    Assignment variables are ``0 .. n_candidates - 1`` in candidate order; auxiliary ones
-    follow. Use :meth:`for_pharmacist`, :meth:`for_placement`, :meth:`of_candidates` and
-    :meth:`extract`; the arrays inside are private to this module.
-    """
-
-    def __init__(self, rnd: Round, cand: Candidates) -> None:
-        self._round = rnd
-        self._cand = cand
-        self._lower: list[IntArray] = [np.zeros(len(cand), dtype=np.int64)]
-        self._upper: list[IntArray] = [np.ones(len(cand), dtype=np.int64)]
-        self._kinds: list[tuple[str, int, int]] = [("x", 0, len(cand))]
-        self._count = len(cand)
-
-    # ---- creation (used by the rule functions of this module) --------------------------
-
-    def _new(self, kind: str, lower: IntArray, upper: IntArray) -> IntArray:
-        n = int(lower.shape[0])
-        start = self._count
-        self._lower.append(lower.astype(np.int64))
-        self._upper.append(upper.astype(np.int64))
-        self._kinds.append((kind, start, start + n))
-        self._count += n
-        return np.arange(start, start + n, dtype=np.int64)
-
-    # ---- questions ----------------------------------------------------------------------
-
-    def __len__(self) -> int:
-        return self._count
-
-    @property
-    def n_assignment(self) -> int:
-        """Number of assignment variables (= candidates)."""
-        return len(self._cand)
-
-    @property
-    def lower(self) -> IntArray:
-        """Lower bound of every variable."""
-        return np.concatenate(self._lower)
-
-    @property
-    def upper(self) -> IntArray:
-        """Upper bound of every variable."""
-        return np.concatenate(self._upper)
-
-    def kind_counts(self) -> dict[str, int]:
-        """How many variables of each kind (for logs and stats)."""
-        out: dict[str, int] = {}
-        for kind, start, stop in self._kinds:
-            out[kind] = out.get(kind, 0) + stop - start
-        return out
-
-    def for_pharmacist(self, pharmacist_id: str) -> IntArray:
-        """Assignment variables of one pharmacist (all placements and periods)."""
-        i = self._round.pharmacist_index[pharmacist_id]
-        lo, hi = np.searchsorted(self._cand.pharmacist, [i, i + 1])
-        return np.arange(lo, hi, dtype=np.int64)
-
-    def for_placement(self, placement_id: str, period_id: str | None = None) -> IntArray:
-        """Assignment variables of one placement (in one period, or in all)."""
-        mask = self._cand.placement == self._round.placement_index[placement_id]
-        if period_id is not None:
-            mask &= self._cand.period == self._round.period_index[period_id]
-        return np.flatnonzero(mask).astype(np.int64)
-
-    def of_candidates(self) -> IntArray:
-        """Variable of each candidate (the identity: candidates are variables 0..n-1)."""
-        return np.arange(len(self._cand), dtype=np.int64)
-
-    def triple(self, var: int) -> Assignment:
-        """The assignment an assignment variable stands for."""
-        c, r = self._cand, self._round
-        return Assignment(
-            r.pharmacists[int(c.pharmacist[var])].id,
-            r.period_ids[int(c.period[var])],
-            r.placements[int(c.placement[var])].id,
-        )
-
-    def chosen(self, solution: Any) -> IntArray:
-        """Indices of the candidates set to 1 in a solution.
-
-        ``solution`` is a CP-SAT solver (or solution callback) or an array of values of
-        every variable (or of the assignment variables only).
-        """
-        n = len(self._cand)
-        if isinstance(solution, np.ndarray | list | tuple):
-            values = np.asarray(solution)[:n]
-        else:
-            values = np.asarray(solution.response_proto.solution, dtype=np.int64)[:n]
-        return np.flatnonzero(values > 0.5).astype(np.int64)
-
-    def extract(self, solution: Any) -> tuple[Assignment, ...]:
-        """The assignments of a solution (see :meth:`chosen` for what it may be)."""
-        return tuple(self.triple(int(i)) for i in self.chosen(solution))
-
-    def values_for(self, chosen: IntArray) -> IntArray:
-        """A full 0/1 vector of assignment variables with the given candidates set."""
-        out = np.zeros(len(self._cand), dtype=np.int64)
-        out[chosen] = 1
-        return out
-
-
-@dataclass
-class Model:
-    """The integer program of a round: variables, row blocks, objective (maximised).
-
-    ``objective`` holds one integer coefficient per variable (length grows as rules add
-    variables; use :meth:`objective_vector`); ``offset`` is the constant part.
-    """
-
-    round: Round
-    candidates: Candidates
-    scores: Scores
-    variables: Variables
-    blocks: list[RowBlock] = field(default_factory=list)
-    offset: int = 0
-    _objective: dict[str, IntArray] = field(default_factory=dict)
-    scope: BoolArray | None = None
-    """Pharmacists whose personal rules (sector mix, required sectors, pins, no unassigned)
-    the model states; ``None``: everyone. A model over some pharmacists' candidates only
-    leaves the others out with it (they are simply unassigned)."""
-    _definitions: list[tuple[str, IntArray, IntArray, IntArray, IntArray, IntArray]] = field(
-        default_factory=list)
-
-    def define(
-        self, op: str, aux: IntArray, row: IntArray, var: IntArray, coef: IntArray,
-        extra: IntArray | None = None,
-    ) -> None:
-        """Record how auxiliary variables follow from assignment variables (for hints).
-
-        ``op`` is ``any`` (1 if any member is 1), ``shortfall`` (``max(0, extra - sum)``)
-        or ``min`` (the smallest weighted row sum, for the single fairness variable).
-        ``row[k]`` is the position in ``aux`` (or the row for ``min``) of member ``var[k]``.
-        """
-        self._definitions.append(
-            (op, aux, row.astype(np.int64), var.astype(np.int64), coef.astype(np.int64),
-             _EMPTY if extra is None else extra.astype(np.int64)))
-
-    def complete(self, x: IntArray) -> IntArray:
-        """A full value vector from values of the assignment variables: every auxiliary
-        variable takes the value its definition implies (the best one for the objective)."""
-        values = np.zeros(len(self.variables), dtype=np.int64)
-        values[: len(x)] = x
-        for op, aux, row, var, coef, extra in self._definitions:
-            if op == "min":
-                n_rows = int(extra[0])
-                sums = np.bincount(row, weights=coef * x[var], minlength=n_rows)
-                values[aux] = int(sums.min()) if n_rows else 0
-                continue
-            sums = np.bincount(row, weights=coef * x[var], minlength=len(aux))
-            if op == "any":
-                values[aux] = sums > 0
-            else:
-                values[aux] = np.maximum(0, extra - sums.astype(np.int64))
-        return values
-
-    def add_objective(self, vars_: IntArray, coefs: IntArray) -> None:
-        """Add ``coefs`` to the objective coefficients of ``vars_`` (repeats add up)."""
-        key = f"t{len(self._objective)}"
-        self._objective[key] = np.stack([vars_.astype(np.int64), coefs.astype(np.int64)])
-
-    def objective_of(self, chosen: IntArray) -> int:
-        """The objective of an assignment (the chosen candidates) with every auxiliary at its
-        tightest value. A solver stopped before proving optimality may leave auxiliaries
-        (a shortfall, say) slack, so its own objective can understate the assignment's."""
-        values = self.complete(self.variables.values_for(chosen))
-        return int(values @ self.objective_vector() + self.offset)
-
-    def objective_vector(self) -> IntArray:
-        """Objective coefficient of every variable."""
-        out = np.zeros(len(self.variables), dtype=np.int64)
-        for pair in self._objective.values():
-            np.add.at(out, pair[0], pair[1])
-        return out
-
-    def add_rows(self, block: RowBlock) -> None:
-        """Append a block of rows (empty blocks are dropped)."""
-        if len(block):
-            self.blocks.append(block)
-
-    def stats(self) -> dict[str, Any]:
-        """Sizes for logs: variables by kind, rows and non-zeros by rule."""
-        rows: dict[str, int] = {}
-        for b in self.blocks:
-            rows[b.rule] = rows.get(b.rule, 0) + len(b)
-        return {
-            "variables": self.variables.kind_counts(),
-            "rows": rows,
-            "nonzeros": sum(b.nnz for b in self.blocks),
-        }
-
-
-# ---- grouping helpers ------------------------------------------------------------------
-
-
-def _groups(keys: IntArray) -> tuple[IntArray, IntArray, IntArray]:
-    """Sort ``keys``; return (order, unique keys, CSR indptr of the groups)."""
-    order = np.argsort(keys, kind="stable")
-    sorted_keys = keys[order]
-    if len(sorted_keys) == 0:
-        return order, _EMPTY, np.zeros(1, dtype=np.int64)
-    start = np.ones(len(sorted_keys), dtype=bool)
-    start[1:] = sorted_keys[1:] != sorted_keys[:-1]
-    starts = np.flatnonzero(start)
-    indptr = np.append(starts, len(sorted_keys)).astype(np.int64)
-    return order.astype(np.int64), sorted_keys[starts], indptr
-
-
-def _block(
-    rule: str,
-    indptr: IntArray,
-    indices: IntArray,
-    coefs: IntArray,
-    lower: IntArray | int,
-    upper: IntArray | int,
-    *,
-    at_most_one: bool = False,
-) -> RowBlock:
-    n = len(indptr) - 1
-    return RowBlock(
-        rule=rule,
-        indptr=indptr.astype(np.int64),
-        indices=indices.astype(np.int64),
-        coefs=coefs.astype(np.int64),
-        lower=np.broadcast_to(np.asarray(lower, dtype=np.int64), (n,)).copy(),
-        upper=np.broadcast_to(np.asarray(upper, dtype=np.int64), (n,)).copy(),
-        at_most_one=at_most_one,
-    )
-
-
-def _rows_from_pairs(
-    rule: str, row: IntArray, var: IntArray, coef: IntArray, n_rows: int,
-    lower: IntArray, upper: IntArray,
-) -> RowBlock:
-    """A block of ``n_rows`` rows from (row, var, coef) triples (rows may be empty)."""
-    order = np.argsort(row, kind="stable")
-    counts = np.bincount(row, minlength=n_rows) if len(row) else np.zeros(n_rows, np.int64)
-    indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    return _block(rule, indptr, var[order], coef[order], lower, upper)
-
-
-def _pairs_two(a: IntArray, b: IntArray) -> RowBlock | None:
-    """Helper for ``a - b <= 0`` rows (one per pair)."""
-    n = len(a)
-    if n == 0:
-        return None
-    indptr = np.arange(0, 2 * n + 1, 2, dtype=np.int64)
-    indices = np.empty(2 * n, dtype=np.int64)
-    indices[0::2] = a
-    indices[1::2] = b
-    coefs = np.empty(2 * n, dtype=np.int64)
-    coefs[0::2] = 1
-    coefs[1::2] = -1
-    return _block("", indptr, indices, coefs, -1, 0)
-
-
-def _with_rule(block: RowBlock, rule: str) -> RowBlock:
-    return RowBlock(rule, block.indptr, block.indices, block.coefs, block.lower, block.upper,
-                    block.at_most_one)
 
 
 # ---- round-level arrays ------------------------------------------------------------------
@@ -366,7 +41,7 @@ def _with_rule(block: RowBlock, rule: str) -> RowBlock:
 
 def _placement_array(rnd: Round, attr: str) -> IntArray:
     values = [getattr(pl, attr) for pl in rnd.placements]
-    return np.array(values, dtype=np.int64) if values else _EMPTY
+    return np.array(values, dtype=np.int64) if values else EMPTY
 
 
 def _sector_of(rnd: Round) -> IntArray:
@@ -392,7 +67,7 @@ def add_one_per_stream(m: Model) -> None:
     rnd, c = m.round, m.candidates
     n_t, n_s = len(rnd.periods), len(rnd.effective_streams)
     slot = (c.pharmacist * n_t + c.period) * n_s + c.stream
-    order, keys, indptr = _groups(slot)
+    order, keys, indptr = groups(slot)
     if rnd.rules.allow_unassigned:
         multi = np.diff(indptr) >= 2  # a single candidate is already <= 1
         keep = np.flatnonzero(multi)
@@ -401,7 +76,7 @@ def add_one_per_stream(m: Model) -> None:
         lens = np.diff(indptr)[keep]
         idx = np.concatenate([order[indptr[k]:indptr[k + 1]] for k in keep])
         ptr = np.concatenate([[0], np.cumsum(lens)])
-        m.add_rows(_block("one_per_stream", ptr, idx, np.ones(len(idx), np.int64), 0, 1,
+        m.add_rows(make_block("one_per_stream", ptr, idx, np.ones(len(idx), np.int64), 0, 1,
                           at_most_one=True))
         return
     # Exactly one in every (pharmacist, available period, stream) slot: slots with no
@@ -413,7 +88,7 @@ def add_one_per_stream(m: Model) -> None:
     all_slots = ((p_idx * n_t + t_idx)[:, None] * n_s + np.arange(n_s)[None, :]).ravel()
     row_of_key = np.searchsorted(all_slots, keys)
     row_of_var = np.repeat(row_of_key, np.diff(indptr))
-    block = _rows_from_pairs("allow_unassigned", row_of_var, order,
+    block = rows_from_pairs("allow_unassigned", row_of_var, order,
                              np.ones(len(order), np.int64), len(all_slots),
                              np.ones(len(all_slots), np.int64), np.ones(len(all_slots), np.int64))
     m.add_rows(RowBlock(block.rule, block.indptr, block.indices, block.coefs, block.lower,
@@ -426,15 +101,15 @@ def add_capacity(m: Model) -> None:
     n_t = len(rnd.periods)
     cap = np.array([[pl.capacity_in(t) for t in rnd.period_ids] for pl in rnd.placements],
                    dtype=np.int64).reshape(len(rnd.placements), n_t)
-    order, keys, indptr = _groups(c.placement * n_t + c.period)
-    limit = cap[keys // n_t, keys % n_t] if len(keys) else _EMPTY
+    order, keys, indptr = groups(c.placement * n_t + c.period)
+    limit = cap[keys // n_t, keys % n_t] if len(keys) else EMPTY
     binding = np.flatnonzero(np.diff(indptr) > limit)
     if not len(binding):
         return
     lens = np.diff(indptr)[binding]
     idx = np.concatenate([order[indptr[k]:indptr[k + 1]] for k in binding])
     ptr = np.concatenate([[0], np.cumsum(lens)])
-    m.add_rows(_block("capacity", ptr, idx, np.ones(len(idx), np.int64), 0, limit[binding],
+    m.add_rows(make_block("capacity", ptr, idx, np.ones(len(idx), np.int64), 0, limit[binding],
                       at_most_one=bool(np.all(limit[binding] == 1))))
 
 
@@ -455,7 +130,7 @@ def _distinct_pharmacist_caps(
     ph = c.pharmacist[var]
     # One entry per (group, pharmacist): is it single-stream?
     gp = group * (int(c.pharmacist.max(initial=0)) + 1) + ph
-    order, gp_keys, gp_ptr = _groups(gp)
+    order, gp_keys, gp_ptr = groups(gp)
     stream_sorted = c.stream[var][order]
     entry_gp = np.repeat(np.arange(len(gp_keys)), np.diff(gp_ptr))
     if n_s > 1:
@@ -474,7 +149,7 @@ def _distinct_pharmacist_caps(
     multi_gp = np.flatnonzero((n_streams > 1) & binding_group[group_of_gp])
     link_blocks: list[RowBlock] = []
     if len(multi_gp):
-        d = m.variables._new("distinct", np.zeros(len(multi_gp), np.int64),
+        d = m.variables.new("distinct", np.zeros(len(multi_gp), np.int64),
                              np.ones(len(multi_gp), np.int64))
         rows_var.append(d)
         rows_grp.append(group_of_gp[multi_gp])
@@ -484,13 +159,13 @@ def _distinct_pharmacist_caps(
         e = np.flatnonzero(d_of_gp[entry_gp] >= 0)
         xs = var[order][e]
         link_key = d_of_gp[entry_gp[e]] * n_s + c.stream[xs]
-        lorder, lkeys, lptr = _groups(link_key)
+        lorder, lkeys, lptr = groups(link_key)
         row = np.repeat(np.arange(len(lkeys)), np.diff(lptr))
         r_var = np.concatenate([xs[lorder], lkeys // n_s])
         r_row = np.concatenate([row, np.arange(len(lkeys))])
         r_coef = np.concatenate([-np.ones(len(xs), np.int64), np.ones(len(lkeys), np.int64)])
         m.define("any", d, d_of_gp[entry_gp[e]] - d[0], xs, np.ones(len(xs), np.int64))
-        link_blocks.append(_rows_from_pairs(
+        link_blocks.append(rows_from_pairs(
             rule, r_row, r_var, r_coef, len(lkeys), np.zeros(len(lkeys), np.int64),
             np.ones(len(lkeys), np.int64)))
     all_var = np.concatenate(rows_var)
@@ -498,7 +173,7 @@ def _distinct_pharmacist_caps(
     binding = np.flatnonzero(binding_group)
     row_of_group = np.full(len(cap_of_group), -1, dtype=np.int64)
     row_of_group[binding] = np.arange(len(binding))
-    m.add_rows(_rows_from_pairs(rule, row_of_group[all_grp], all_var,
+    m.add_rows(rows_from_pairs(rule, row_of_group[all_grp], all_var,
                                 np.ones(len(all_var), np.int64), len(binding),
                                 np.zeros(len(binding), np.int64), cap_of_group[binding]))
     for b in link_blocks:
@@ -552,14 +227,14 @@ def add_rotation(m: Model) -> None:
     var = np.flatnonzero(rotating[c.stream]).astype(np.int64)
     if not len(var):
         return
-    order, _, indptr = _groups(c.pharmacist[var] * len(rnd.placements) + c.placement[var])
+    order, _, indptr = groups(c.pharmacist[var] * len(rnd.placements) + c.placement[var])
     keep = np.flatnonzero(np.diff(indptr) >= 2)
     if not len(keep):
         return
     lens = np.diff(indptr)[keep]
     idx = np.concatenate([var[order[indptr[k]:indptr[k + 1]]] for k in keep])
     ptr = np.concatenate([[0], np.cumsum(lens)])
-    m.add_rows(_block("rotation", ptr, idx, np.ones(len(idx), np.int64), 0, 1,
+    m.add_rows(make_block("rotation", ptr, idx, np.ones(len(idx), np.int64), 0, 1,
                       at_most_one=True))
 
 
@@ -573,18 +248,18 @@ def add_continuity(m: Model) -> None:
         return
     n_l, n_s = len(rnd.placements), len(rnd.effective_streams)
     pair = c.pharmacist[var] * n_l + c.placement[var]
-    p_order, pair_keys, pair_ptr = _groups(pair)
+    p_order, pair_keys, pair_ptr = groups(pair)
     pair_p = pair_keys // n_l
     pair_s = c.stream[var[p_order[pair_ptr[:-1]]]]
     # Only (pharmacist, stream) with two or more placements need the rule.
     ps = pair_p * n_s + pair_s
-    ps_order, _, ps_ptr = _groups(ps)
+    ps_order, _, ps_ptr = groups(ps)
     n_pairs_of_ps = np.diff(ps_ptr)
     needs = np.repeat(n_pairs_of_ps >= 2, n_pairs_of_ps)[np.argsort(ps_order, kind="stable")]
     chosen_pairs = np.flatnonzero(needs)
     if not len(chosen_pairs):
         return
-    z = m.variables._new("continuity", np.zeros(len(chosen_pairs), np.int64),
+    z = m.variables.new("continuity", np.zeros(len(chosen_pairs), np.int64),
                          np.ones(len(chosen_pairs), np.int64))
     z_of_pair = np.full(len(pair_keys), -1, dtype=np.int64)
     z_of_pair[chosen_pairs] = z
@@ -593,12 +268,12 @@ def add_continuity(m: Model) -> None:
     zz = z_of_pair[entry_pair]
     has = zz >= 0
     m.define("any", z, zz[has] - z[0], x_sorted[has], np.ones(int(has.sum()), np.int64))
-    link = _pairs_two(x_sorted[has], zz[has])
+    link = pairs_two(x_sorted[has], zz[has])
     if link is not None:
-        m.add_rows(_with_rule(link, "continuity"))
+        m.add_rows(with_rule(link, "continuity"))
     # At most one chosen placement per (pharmacist, stream).
-    z_order, _, z_ptr = _groups(ps[chosen_pairs])
-    m.add_rows(_block("continuity", z_ptr, z[z_order], np.ones(len(z), np.int64), 0, 1,
+    z_order, _, z_ptr = groups(ps[chosen_pairs])
+    m.add_rows(make_block("continuity", z_ptr, z[z_order], np.ones(len(z), np.int64), 0, 1,
                       at_most_one=True))
 
 
@@ -614,9 +289,9 @@ def add_sector_mix(m: Model) -> None:
     avail_count = availability(rnd).sum(axis=1)
     history = _history_sectors(rnd)
     need = np.maximum(0, np.minimum(wanted, avail_count) - history.sum(axis=1))
-    sector = _sector_of(rnd)[c.placement] if len(c) else _EMPTY
+    sector = _sector_of(rnd)[c.placement] if len(c) else EMPTY
     key = c.pharmacist * n_sec + sector
-    order, keys, indptr = _groups(key)
+    order, keys, indptr = groups(key)
     key_p, key_sec = keys // n_sec, keys % n_sec
     # Distinct-sector count: cover[p,sec] <= sum(x of p in sec) for sectors new to p.
     use = (need[key_p] > 0) & ~history[key_p, key_sec]
@@ -625,14 +300,14 @@ def add_sector_mix(m: Model) -> None:
         need = np.where(m.scope, need, 0)
     needy = np.flatnonzero(need > 0)
     if len(needy):
-        cover = m.variables._new("cover", np.zeros(len(sel), np.int64),
+        cover = m.variables.new("cover", np.zeros(len(sel), np.int64),
                                  np.ones(len(sel), np.int64))
         lens = np.diff(indptr)[sel]
         xs = (np.concatenate([order[indptr[k]:indptr[k + 1]] for k in sel])
-              if len(sel) else _EMPTY)
+              if len(sel) else EMPTY)
         row = np.repeat(np.arange(len(sel)), lens)
         m.define("any", cover, row, xs, np.ones(len(xs), np.int64))
-        blk = _rows_from_pairs(
+        blk = rows_from_pairs(
             "sector_mix",
             np.concatenate([row, np.arange(len(sel))]),
             np.concatenate([xs, cover]),
@@ -643,7 +318,7 @@ def add_sector_mix(m: Model) -> None:
         # short row, infeasible as the round is.
         row_of_p = np.full(len(rnd.pharmacists), -1, dtype=np.int64)
         row_of_p[needy] = np.arange(len(needy))
-        m.add_rows(_rows_from_pairs(
+        m.add_rows(rows_from_pairs(
             "sector_mix", row_of_p[key_p[sel]], cover, np.ones(len(sel), np.int64),
             len(needy), need[needy], np.full(len(needy), n_sec, np.int64)))
     if required:
@@ -667,9 +342,9 @@ def add_sector_mix(m: Model) -> None:
                 seg = order[indptr[k]:indptr[k + 1]]
                 r_rows.append(np.full(len(seg), r, np.int64))
                 r_vars.append(seg)
-            rr = np.concatenate(r_rows) if r_rows else _EMPTY
-            rv = np.concatenate(r_vars) if r_vars else _EMPTY
-            m.add_rows(_rows_from_pairs(
+            rr = np.concatenate(r_rows) if r_rows else EMPTY
+            rv = np.concatenate(r_vars) if r_vars else EMPTY
+            m.add_rows(rows_from_pairs(
                 "required_sectors", rr, rv, np.ones(len(rv), np.int64), len(rp),
                 np.ones(len(rp), np.int64), np.full(len(rp), 10**9, np.int64)))
 
@@ -681,26 +356,12 @@ def add_pins(m: Model) -> None:
             if m.scope is None or m.scope[rnd.pharmacist_index[p.pharmacist]]]
     if not pins:
         return
-    pos = _find(m, [(p.pharmacist, p.placement, p.period) for p in pins])
+    pos = m.candidates.positions(m.round, pins)
     rows = np.arange(len(pos), dtype=np.int64)
     ok = pos >= 0
-    m.add_rows(_rows_from_pairs("pin", rows[ok], pos[ok], np.ones(int(ok.sum()), np.int64),
+    m.add_rows(rows_from_pairs("pin", rows[ok], pos[ok], np.ones(int(ok.sum()), np.int64),
                                 len(pos), np.ones(len(pos), np.int64),
                                 np.ones(len(pos), np.int64)))
-
-
-def _find(m: Model, triples: Sequence[tuple[str, str, str]]) -> IntArray:
-    """Candidate index of (pharmacist, placement, period) id triples (-1 if not eligible)."""
-    rnd, c = m.round, m.candidates
-    n_l, n_t = len(rnd.placements), len(rnd.periods)
-    key = (c.pharmacist * n_l + c.placement) * n_t + c.period  # sorted (candidates order)
-    query = np.array(
-        [(rnd.pharmacist_index[p] * n_l + rnd.placement_index[pl]) * n_t + rnd.period_index[t]
-         for p, pl, t in triples], dtype=np.int64)
-    if not len(key):
-        return np.full(len(query), -1, dtype=np.int64)
-    pos = np.minimum(np.searchsorted(key, query), len(key) - 1)
-    return np.where(key[pos] == query, pos, -1).astype(np.int64)
 
 
 # ---- soft terms (§4) -------------------------------------------------------------------
@@ -735,7 +396,7 @@ def add_shortfall(m: Model) -> None:
     lt = np.flatnonzero(mf.ravel() > 0)
     if not len(lt):
         return
-    order, keys, indptr = _groups(c.placement * n_t + c.period)
+    order, keys, indptr = groups(c.placement * n_t + c.period)
     pos = np.minimum(np.searchsorted(keys, lt), max(len(keys) - 1, 0))
     has = (keys[pos] == lt) if len(keys) else np.zeros(len(lt), bool)
     # Placement-periods nobody can hold are a constant shortfall.
@@ -744,11 +405,11 @@ def add_shortfall(m: Model) -> None:
     if not len(lt_h):
         return
     need = mf.ravel()[lt_h]
-    s = m.variables._new("shortfall", np.zeros(len(lt_h), np.int64), need)
+    s = m.variables.new("shortfall", np.zeros(len(lt_h), np.int64), need)
     segs = [order[indptr[k]:indptr[k + 1]] for k in pos[has]]
     xs = np.concatenate(segs)
     row = np.repeat(np.arange(len(lt_h)), [len(g) for g in segs])
-    m.add_rows(_rows_from_pairs(
+    m.add_rows(rows_from_pairs(
         "shortfall", np.concatenate([row, np.arange(len(lt_h))]), np.concatenate([xs, s]),
         np.ones(len(xs) + len(s), np.int64), len(lt_h), need,
         np.full(len(lt_h), 10**9, np.int64)))
@@ -769,11 +430,11 @@ def add_fairness(m: Model) -> None:
     points = m.scores.points
     best = np.bincount(c.pharmacist, weights=points, minlength=len(rnd.pharmacists))
     ub = int(best[avail].min())
-    mvar = m.variables._new("fairness", np.zeros(1, np.int64), np.array([ub], np.int64))
+    mvar = m.variables.new("fairness", np.zeros(1, np.int64), np.array([ub], np.int64))
     row_of_p = np.full(len(rnd.pharmacists), -1, dtype=np.int64)
     row_of_p[avail] = np.arange(len(avail))
     xs = np.flatnonzero((points > 0) & (row_of_p[c.pharmacist] >= 0)).astype(np.int64)
-    m.add_rows(_rows_from_pairs(
+    m.add_rows(rows_from_pairs(
         "fairness",
         np.concatenate([row_of_p[c.pharmacist[xs]], np.arange(len(avail))]),
         np.concatenate([xs, np.full(len(avail), mvar[0])]),
@@ -796,7 +457,7 @@ def add_change(m: Model) -> None:
         stream = rnd.stream_of(rnd.placement(r.placement)).id
         seen.setdefault((r.pharmacist, r.period, stream), r.placement)
     m.offset -= w * len(seen)
-    pos = _find(m, [(p, pl, t) for (p, t, _), pl in seen.items()])
+    pos = m.candidates.positions(m.round, [(p, t, pl) for (p, t, _), pl in seen.items()])
     pos = pos[pos >= 0]
     m.add_objective(pos, np.full(len(pos), w, np.int64))
 
@@ -830,49 +491,3 @@ def build_model(rnd: Round, cand: Candidates, sc: Scores | None = None, *,
         term(m)
     log.debug("model built: %s", m.stats())
     return m
-
-
-# ---- CP-SAT ------------------------------------------------------------------------------
-
-
-def to_cp_model(m: Model, hint: IntArray | None = None) -> cp_model.CpModel:
-    """The CP-SAT model of ``m`` (written straight into the proto, no Python expressions).
-
-    ``hint`` (optional) is a full value vector (every variable) given as a solution hint.
-    """
-    model = cp_model.CpModel()
-    proto = model.proto
-    lower, upper = m.variables.lower, m.variables.upper
-    variables = proto.variables
-    for lo, hi in zip(lower.tolist(), upper.tolist(), strict=True):
-        variables.add().domain.extend((lo, hi))
-    constraints = proto.constraints
-    for b in m.blocks:
-        ptr = b.indptr.tolist()
-        idx = b.indices.tolist()
-        coefs = b.coefs.tolist()
-        lows = b.lower.tolist()
-        ups = b.upper.tolist()
-        for r in range(len(b)):
-            lo_r, hi_r = ptr[r], ptr[r + 1]
-            if b.at_most_one and hi_r > lo_r:
-                if lows[r] >= 1:
-                    constraints.add().exactly_one.literals.extend(idx[lo_r:hi_r])
-                else:
-                    constraints.add().at_most_one.literals.extend(idx[lo_r:hi_r])
-                continue
-            lin = constraints.add().linear
-            lin.vars.extend(idx[lo_r:hi_r])
-            lin.coeffs.extend(coefs[lo_r:hi_r])
-            lin.domain.extend((lows[r], ups[r]))
-    obj = m.objective_vector()
-    nz = np.flatnonzero(obj)
-    # CP-SAT minimises: store -objective with scaling -1 so values read as maximised.
-    proto.objective.vars.extend(nz.tolist())
-    proto.objective.coeffs.extend((-obj[nz]).tolist())
-    proto.objective.offset = float(-m.offset)
-    proto.objective.scaling_factor = -1.0
-    if hint is not None:
-        proto.solution_hint.vars.extend(range(len(hint)))
-        proto.solution_hint.values.extend(np.asarray(hint, dtype=np.int64).tolist())
-    return model

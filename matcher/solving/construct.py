@@ -1,0 +1,147 @@
+"""A greedy allocation of a component from the flow's pairs: :func:`construct`.
+
+Used where CP-SAT finds no good first allocation in time (very large components, or a
+restricted start cut short); its breaches of the sector rules and pins are then repaired
+by :func:`matcher.solving.lns.repair`.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import numpy.typing as npt
+
+from matcher.solving.components import Component
+from matcher.solving.state import POPCOUNT, FlowState
+
+__all__ = ["construct"]
+
+IntArray = npt.NDArray[np.int64]
+
+
+def construct(st: FlowState, comp: Component) -> IntArray:
+    """A greedy allocation from the flow: per pharmacist (best flow value first), the
+    non-rotating streams' flow placement in every period it fits, then the rotating
+    streams' flow placements matched to periods (every order of periods tried), empty
+    periods filled with the best pair that fits, preferring sectors still needed.
+    Capacity, organisation caps and supervision are respected (counted
+    conservatively); sector rules and pins are left to CP-SAT, which gets this as a
+    hint."""
+    rnd, c, pr = st.rnd, st.cand, st.pairs
+    n_t = len(rnd.periods)
+    cap_rem = st.cap.copy()
+    res = st.resources
+    org_rem = res.org_cap.copy()
+    sup_rem = res.sup_cap.copy()
+    chosen: list[int] = []
+    pidx_all = np.unique(pr.of_cand[comp.idx])
+    value = np.bincount(pr.p[pidx_all], weights=(st.units[pidx_all] * pr.score[pidx_all]),
+                        minlength=len(rnd.pharmacists))
+    order = comp.pharmacists[np.argsort(-value[comp.pharmacists], kind="stable")]
+    starts = np.searchsorted(pr.p, order)
+    ends = np.searchsorted(pr.p, order, side="right")
+    sector_need = st.need
+    hist = st.hist
+
+    def fits(p: int, li: int, t: int) -> bool:
+        if cap_rem[li, t] <= 0:
+            return False
+        o = res.org_of_l[li]
+        if o >= 0 and org_rem[o, t] <= 0:
+            return False
+        sl = res.sups_of(p, li)
+        return not (len(sl) and bool((sup_rem[sl, t] <= 0).any()))
+
+    def take(p: int, li: int, t: int, j: int) -> None:
+        cap_rem[li, t] -= 1
+        o = res.org_of_l[li]
+        if o >= 0:
+            org_rem[o, t] -= 1
+        sl = res.sups_of(p, li)
+        if len(sl):
+            sup_rem[sl, t] -= 1
+        chosen.append(j)
+
+    pinned = np.intersect1d(st.pins, comp.idx)
+    pinned_slot: set[tuple[int, int, int]] = set()
+    pinned_pair: dict[int, int] = {}
+    for j in pinned.tolist():
+        p, li, t = int(c.pharmacist[j]), int(c.placement[j]), int(c.period[j])
+        take(p, li, t, j)
+        pinned_slot.add((p, int(c.stream[j]), t))
+        pinned_pair[int(pr.of_cand[j])] = j
+    for p, lo, hi in zip(order.tolist(), starts.tolist(), ends.tolist(), strict=True):
+        mine = np.arange(lo, hi)
+        covered = int(hist[p])
+        for q in mine.tolist():
+            if q in pinned_pair:
+                covered |= 1 << int(pr.sec[q])
+        for s in range(len(st.rotating)):
+            ps = mine[pr.s[mine] == s]
+            if not len(ps):
+                continue
+            ranked = ps[np.lexsort((-pr.score[ps], -st.units[ps]))]
+            pins_here = [q for q in ranked.tolist() if q in pinned_pair]
+            if not st.rotating[s]:
+                best: tuple[int, list[tuple[int, int]]] | None = None
+                for q in (pins_here[:1] or ranked[:8].tolist()):
+                    js = range(int(pr.start[q]), int(pr.start[q] + pr.count[q]))
+                    ok = [(j, int(c.period[j])) for j in js
+                          if (p, s, int(c.period[j])) not in pinned_slot
+                          and fits(p, int(pr.l[q]), int(c.period[j]))]
+                    if best is None or len(ok) > len(best[1]):
+                        best = (q, ok)
+                    if len(ok) == pr.count[q]:
+                        break
+                if best is not None and best[1]:
+                    for j, t in best[1]:
+                        take(p, int(pr.l[best[0]]), t, j)
+                    covered |= 1 << int(pr.sec[best[0]])
+                continue
+            flow_q = [q for q in ranked[st.units[ranked] > 0].tolist()
+                      if q not in pinned_pair]
+            # Candidate (pair, period) options of the flow's pairs.
+            opts = {q: {int(c.period[j]): j for j in range(int(pr.start[q]),
+                                                             int(pr.start[q] + pr.count[q]))}
+                    for q in flow_q}
+            periods = [t for t in range(n_t) if st.avail[p, t]
+                       and (p, s, t) not in pinned_slot]
+            best_plan: list[tuple[int, int]] = []
+            for perm in itertools.permutations(periods, min(len(periods), len(flow_q))):
+                plan = [(q, opts[q][t]) for q, t in zip(flow_q, perm, strict=False)
+                        if t in opts[q] and fits(p, int(pr.l[q]), t)]
+                if len(plan) > len(best_plan):
+                    best_plan = plan
+                    if len(plan) == len(flow_q):
+                        break
+            used_t: set[int] = set()
+            used_q: set[int] = set(pins_here)
+            for q, j in best_plan:
+                take(p, int(pr.l[q]), int(c.period[j]), j)
+                used_t.add(int(c.period[j]))
+                used_q.add(q)
+                covered |= 1 << int(pr.sec[q])
+            for t in periods:
+                if t in used_t:
+                    continue
+                # Fill: prefer a sector still needed, then the score.
+                short = POPCOUNT[covered] < sector_need[p]
+                best_j, best_key = -1, None
+                for q in ranked.tolist():
+                    if q in used_q:
+                        continue
+                    new = not (covered >> int(pr.sec[q])) & 1
+                    key = (bool(short and new), int(pr.score[q]))
+                    if best_key is not None and key <= best_key:
+                        continue
+                    for j in range(int(pr.start[q]), int(pr.start[q] + pr.count[q])):
+                        if int(c.period[j]) == t and fits(p, int(pr.l[q]), t):
+                            best_j, best_key = j, key
+                            break
+                if best_j >= 0:
+                    q = int(pr.of_cand[best_j])
+                    take(p, int(pr.l[q]), t, best_j)
+                    used_q.add(q)
+                    covered |= 1 << int(pr.sec[q])
+    return np.sort(np.array(chosen, dtype=np.int64))

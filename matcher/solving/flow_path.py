@@ -1,0 +1,188 @@
+"""The ``flow+lns`` path: components, flow bounds, starts and large-neighbourhood search.
+
+1. **Components** (:mod:`matcher.solving.components`): the round splits exactly into
+   independent sub-rounds, each solved on its own.
+2. **Bound** (:mod:`matcher.solving.flow`): the collapsed min-cost-flow relaxation of each
+   component bounds the round restricted to it; with ``obj_c`` the objective of a
+   component's own allocation alone, the round's bound is
+   ``objective + sum_c (bound_c - obj_c)``.
+3. **Start** (:mod:`matcher.solving.starts`): small components get their full model,
+   capped at the flow bound (a proof the moment it reaches it); large ones a model
+   restricted to the flow's pairs plus the best few others, or, when that would be too
+   large or is cut short, the greedy construction from the flow
+   (:mod:`matcher.solving.construct`) repaired by CP-SAT.
+4. **Improve** (:mod:`matcher.solving.lns`): large-neighbourhood search on the large
+   components, the component with the largest gap most often.
+
+Components are worked on side by side, one CP-SAT worker each. Every answer goes through
+:func:`matcher.solving.finish.finish` (the independent checker).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+
+from matcher.domain import Round
+from matcher.eligibility import Candidates
+from matcher.result import Result
+from matcher.scoring import Scores
+from matcher.solving.budget import Budget
+from matcher.solving.components import UNBOUNDED, Component, components
+from matcher.solving.construct import construct
+from matcher.solving.finish import finish, path_stats, status_of
+from matcher.solving.flow import pairs_of
+from matcher.solving.lns import LNS_STEP_S, lns_step, repair
+from matcher.solving.params import SolveParams
+from matcher.solving.starts import FULL_MODEL_MAX, solve_full, solve_start, start_candidates
+from matcher.solving.state import FlowState
+from matcher.solving.warmstart import hint_positions
+
+__all__ = ["side_by_side", "solve_flow_lns", "splits_into_small"]
+
+# Largest restricted start model (candidates); a component whose start model would be
+# larger starts from the greedy construction, repaired, and goes straight to the search.
+# At 5,000 x 2,500 x 4 (start models of 45,000-68,000 candidates) CP-SAT found no good
+# first solution in 15 s, while construction, repair and 30 s of search reached 0.8 %.
+START_MAX_CANDIDATES = 30_000
+# Share of the time left that the starts of all components may use together.
+START_SHARE = 0.9
+
+
+def splits_into_small(rnd: Round, cand: Candidates, sc: Scores) -> bool:
+    """Whether the round splits into several independent components, each small enough
+    for its full model (:data:`~matcher.solving.starts.FULL_MODEL_MAX` candidates)."""
+    if rnd.weights.fairness > 0:
+        return False
+    lab_p, _ = components(rnd, cand, pairs_of(rnd, cand, sc))
+    sizes = np.bincount(lab_p[cand.pharmacist])
+    return len(sizes) >= 2 and int(sizes.max()) <= FULL_MODEL_MAX
+
+
+def solve_flow_lns(rnd: Round, cand: Candidates, sc: Scores, params: SolveParams,
+                   budget: Budget) -> Result:
+    """The flow path (module docs): the checked result."""
+    t0 = time.monotonic()
+    st = FlowState(rnd, cand, sc, params, budget)
+    comps = st.comps
+    # Flow bounds now for the components that are not small; a small one is usually proven
+    # by its full model, and gets its flow bound afterwards only if it is not.
+    st.bound_components([k for k in comps if len(k.idx) > FULL_MODEL_MAX])
+    flow_s = time.monotonic() - t0
+    # A warm start: the previous allocation, per component (a hint).
+    hinted = hint_positions(rnd, cand, params.hint)
+    # Start: small components get their full model, then large ones the restricted model
+    # around the flow's pairs (or the repaired greedy); each a share of START_SHARE of the
+    # time left in proportion to its candidates (see side_by_side).
+    small = [k for k in comps if len(k.idx) <= FULL_MODEL_MAX]
+    large = [k for k in comps if len(k.idx) > FULL_MODEL_MAX]
+    left = len(cand)
+    side_by_side(st, small, left, lambda comp, limit: solve_full(
+        st, comp, limit, None if hinted is None else np.intersect1d(hinted, comp.idx)))
+    if any(k.stats.get("infeasible") for k in small):
+        large = []  # the round is infeasible: nothing more to search
+    st.bound_components([k for k in small if not k.proven])
+    left -= sum(len(k.idx) for k in small)
+
+    def start(comp: Component, limit: float) -> None:
+        warm = None if hinted is None else np.intersect1d(hinted, comp.idx)
+        if len(start_candidates(st, comp)) <= START_MAX_CANDIDATES:
+            solve_start(st, comp, limit, warm)
+            if comp.chosen is None or comp.stats.get("start_timed_out"):
+                # Cut short before CP-SAT's LP-guided search found a good allocation, a
+                # start can be millions of points short (27 empty slots in one run at
+                # 2,000 x 1,500 x 3); the repaired construction is then the better base.
+                repair(st, comp, construct(st, comp), time.monotonic() + min(limit, 3.0))
+        else:
+            repair(st, comp, construct(st, comp) if warm is None else warm,
+                      time.monotonic() + limit)
+
+    side_by_side(st, large, left, start)
+    start_s = time.monotonic() - t0 - flow_s
+    # Components the start has not placed: the greedy construction, repaired.
+    for comp in large:
+        if comp.chosen is None and not budget.stopped():
+            repair(st, comp, construct(st, comp), time.monotonic() + budget.left() / 2)
+    # Small components not proven in their share: their full model again, from their
+    # allocation, sharing the time left with the search of the large ones below.
+    unproven = [k for k in small if not k.proven]
+    for n, comp in enumerate(unproven):
+        if budget.stopped():
+            break
+        shares = len(unproven) - n + (1 if large else 0)
+        solve_full(st, comp, budget.left() / shares, comp.chosen)
+    large = [k for k in large if k.chosen is not None]
+    steps = 0
+    while large and not budget.stopped():
+        open_ = [k for k in large if k.gap > 0]
+        if not open_:
+            break
+        gaps = np.array([k.gap for k in open_], dtype=np.float64)
+        comp = open_[int(st.rng.choice(len(open_), p=gaps / gaps.sum()))]
+        # Building the step's model is not in CP-SAT's limit: leave it some time.
+        limit = min(budget.left() - 0.3, max(1.0, min(LNS_STEP_S, budget.left() / 4)))
+        lns_step(st, comp, limit)
+        steps += 1
+    st.bound_components([k for k in comps if k.bound >= UNBOUNDED])
+    chosen, objective, bound = st.current()
+    infeasible = any(k.stats.get("infeasible") for k in comps)
+    status = status_of(chosen is not None,
+                       all(k.proven or k.gap <= 0 for k in comps), infeasible)
+    if infeasible:
+        # A component's full model has no allocation: neither has the round.
+        chosen, objective, bound = None, None, None
+    elif chosen is None:
+        # No allocation for some component: report the flow bound alone.
+        bound = int(st.empty_value + sum(k.bound - st.empty_value for k in comps)) \
+            if comps else None
+    stats: dict[str, Any] = path_stats(
+        "flow+lns", "min-cost-flow+cp-sat", params, build_s=flow_s,
+        solve_s=time.monotonic() - t0 - flow_s) | {
+        "components": len(comps),
+        "component_details": [
+            {"pharmacists": len(k.pharmacists), "candidates": len(k.idx),
+             "gap": None if k.value is None else int(k.bound - k.value), "proven": k.proven,
+             **k.stats} for k in comps],
+        "flow_seconds": round(flow_s, 3),
+        "start_seconds": round(start_s, 3),
+        "lns_steps": steps,
+        "candidates": len(cand),
+    }
+    return finish(rnd, cand, sc, chosen, status=status, objective=objective, bound=bound,
+                  stats=stats)
+
+
+def side_by_side(st: FlowState, comps: list[Component], left: int,
+                  work: Callable[[Component, float], None]) -> None:
+    """``work(component, time limit)`` for every component, side by side in as many threads
+    as the call has workers, each solve with one CP-SAT worker (with one worker, one after
+    another: the answers are then deterministic). A component's limit is its share, by
+    candidates out of ``left``, of ``START_SHARE`` of the time left, times the threads.
+
+    One worker adds every row to its LP up front (:func:`matcher.solving.cpsat.tune`) and is as
+    fast per model as two here: the 7 components of 300x400x3 take 1.4 s in all one after
+    another with one worker each, 1.8 s with two; restricted starts of 2,000x1,500x3
+    components took 2.4 s with one worker and 2.5 s with two."""
+    if not comps:
+        return
+    threads = min(len(comps), st.params.worker_count)
+
+    def run(comp: Component) -> None:
+        if st.budget.stopped():
+            return
+        if threads > 1:
+            st.local.workers = 1
+        share = min(1.0, threads * len(comp.idx) / max(1, left)) * START_SHARE
+        work(comp, st.budget.left() * share)
+
+    if threads <= 1:
+        for comp in comps:
+            run(comp)
+        return
+    # Largest first, so the last to start are the quickest.
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="component") as pool:
+        list(pool.map(run, sorted(comps, key=lambda k: -len(k.idx))))

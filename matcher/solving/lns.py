@@ -1,0 +1,150 @@
+"""Large-neighbourhood search on a component, and the repair of a greedy allocation.
+
+A step frees the pharmacists competing for the placements around a seed pharmacist (one
+holding an empty slot, most of the time), keeps everyone else's assignments fixed (their
+variables fixed to 1 in the sub-model), solves the sub-model with CP-SAT for a short time
+from the current allocation, and keeps the answer if it is better. Deterministic for a
+seed with one worker, time limits aside.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import numpy.typing as npt
+
+from matcher import checker
+from matcher.solving import cpsat
+from matcher.solving.components import Component
+from matcher.solving.formulation import build_model
+from matcher.solving.state import FlowState
+
+__all__ = ["LNS_STEP_S", "free_solve", "lns_step", "neighbourhood", "repair"]
+
+IntArray = npt.NDArray[np.int64]
+
+# Target size (candidates) of an LNS sub-model. With CP-SAT tuned as for the full model
+# (linearisation level 2, light presolve), steps of 15,000-30,000 candidates took 0.5-1.2 s
+# and filled the slots a restricted start left empty; 45,000 untuned ran out of 4 s.
+LNS_TARGET_CANDIDATES = 20_000
+LNS_MIN_PHARMACISTS = 8
+# Longest CP-SAT run of one LNS step (seconds).
+LNS_STEP_S = 4.0
+
+
+def neighbourhood(st: FlowState, comp: Component, base: IntArray,
+                  seeds: list[int] | None = None, scale: float = 1.0) -> IntArray:
+    """Pharmacists to free: from the seeds (or a random pharmacist), those holding the
+    placements the freed ones like best, breadth first, up to a size target."""
+    c = st.cand
+    per_ph = max(1.0, len(comp.idx) / max(1, len(comp.pharmacists)))
+    target = int(max(LNS_MIN_PHARMACISTS, scale * LNS_TARGET_CANDIDATES / per_ph))
+    if target >= len(comp.pharmacists):
+        return comp.pharmacists
+    cp_ = c.placement[base]
+    ch_p = c.pharmacist[base]
+    order = np.argsort(cp_, kind="stable")
+    lsorted = cp_[order]
+    free: set[int] = set()
+    queued: set[int] = set()
+    frontier = list(seeds) if seeds else [int(st.rng.choice(comp.pharmacists))]
+    queued.update(frontier)
+    pr = st.pairs
+    while len(free) < target:
+        if not frontier:
+            rest = np.setdiff1d(comp.pharmacists, np.fromiter(free, np.int64))
+            if not len(rest):
+                break
+            frontier.append(int(st.rng.choice(rest)))
+        p = frontier.pop(0)
+        if p in free:
+            continue
+        free.add(p)
+        lo, hi = np.searchsorted(pr.p, [p, p + 1])
+        top = np.arange(lo, hi)[np.argsort(-pr.score[lo:hi], kind="stable")]
+        if not seeds or p not in seeds:
+            top = top[:6]
+        for li in pr.l[top].tolist():
+            a, b = np.searchsorted(lsorted, [li, li + 1])
+            for q in ch_p[order[a:b]].tolist():
+                if q not in queued:
+                    queued.add(q)
+                    frontier.append(q)
+    return np.sort(np.fromiter(free, np.int64))
+
+
+def free_solve(st: FlowState, comp: Component, base: IntArray, freed: IntArray,
+               time_limit: float) -> IntArray | None:
+    """CP-SAT over every candidate of ``freed``, everyone else's ``base`` assignments
+    fixed; the answer (global candidate indices) or None."""
+    c = st.cand
+    is_free = np.zeros(len(st.rnd.pharmacists), dtype=bool)
+    is_free[freed] = True
+    free_idx = comp.idx[is_free[c.pharmacist[comp.idx]]]
+    kept = base[~is_free[c.pharmacist[base]]]
+    idx = np.union1d(free_idx, kept).astype(np.int64)
+    model = build_model(st.rnd, c.subset(idx), st.sc.subset(idx),
+                        scope=st.scope(comp))
+    pos = np.searchsorted(idx, base)
+    hint = model.complete(model.variables.values_for(pos))
+    fixed = np.searchsorted(idx, kept)
+    seed = int(st.rng.integers(0, 2**31 - 1))
+    ans = cpsat.run(model, st.budget, st.params, time_limit=time_limit, hint=hint,
+                    fixed=fixed, seed=seed, workers=st.workers())
+    if ans.chosen is None:
+        return None
+    out: IntArray = idx[ans.chosen]
+    return out
+
+
+def bad_pharmacists(st: FlowState, chosen: IntArray, comp: Component) -> list[int]:
+    """Pharmacists of the component whose own rules the allocation breaks."""
+    rnd = st.rnd
+    found = checker.violations(rnd, st.cand.assignments(rnd, chosen))
+    mine = set(comp.pharmacists.tolist())
+    bad = {rnd.pharmacist_index[v.pharmacist] for v in found
+           if v.pharmacist is not None and v.pharmacist in rnd.pharmacist_index}
+    bad |= {int(p) for p in comp.pharmacists.tolist()
+            if st.avail[p].any() and not rnd.rules.allow_unassigned
+            and any(v.rule == "allow_unassigned" for v in found)}
+    return sorted(bad & mine)
+
+
+def repair(st: FlowState, comp: Component, base: IntArray, deadline: float) -> None:
+    """Make the constructed allocation feasible: free the pharmacists whose rules it
+    breaks and their competitors, growing the neighbourhood until CP-SAT places them."""
+    bad = bad_pharmacists(st, base, comp)
+    comp.stats["repaired"] = len(bad)
+    if not bad:
+        st.accept(comp, base, "construct")
+        return
+    scale = 0.5
+    while time.monotonic() < deadline and not st.budget.stopped():
+        freed = neighbourhood(st, comp, base, seeds=bad, scale=scale)
+        limit = min(max(0.5, deadline - time.monotonic()), 3.0 * scale)
+        got = free_solve(st, comp, base, freed, limit)
+        if got is not None:
+            st.accept(comp, got, "repair")
+            return
+        if len(freed) >= len(comp.pharmacists):
+            return
+        scale *= 2
+
+
+def lns_step(st: FlowState, comp: Component, time_limit: float) -> bool:
+    assert comp.chosen is not None
+    c = st.cand
+    # Seed with a pharmacist holding an empty slot (if any), else at random.
+    held = np.bincount(c.pharmacist[comp.chosen], minlength=len(st.rnd.pharmacists))
+    slots = st.avail.sum(axis=1) * len(st.rotating)
+    short = comp.pharmacists[held[comp.pharmacists] < slots[comp.pharmacists]]
+    seeds = None
+    if len(short) and st.rng.random() < 0.8:
+        seeds = [int(st.rng.choice(short))]
+    freed = neighbourhood(st, comp, comp.chosen, seeds=seeds)
+    comp.stats["lns_steps"] = comp.stats.get("lns_steps", 0) + 1
+    got = free_solve(st, comp, comp.chosen, freed, time_limit)
+    return got is not None and st.accept(comp, got, "lns")
+
+# -- totals -------------------------------------------------------------------------------

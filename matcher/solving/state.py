@@ -1,0 +1,176 @@
+"""The flow path's state over the whole round: :class:`FlowState`.
+
+It holds what every part of the flow path shares: the round's pairs and their flow units,
+the components with their bounds and best allocations, the vectorised objective, the
+round's resources, the random generator of the search, and the call's
+:class:`~matcher.solving.budget.Budget`. Allocations enter only through
+:meth:`FlowState.accept` (thread-safe, keeps the better one, reports progress).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+
+import numpy as np
+import numpy.typing as npt
+
+from matcher.domain import Round
+from matcher.eligibility import Candidates, availability
+from matcher.scoring import Scores
+from matcher.solving.budget import Budget
+from matcher.solving.components import UNBOUNDED, Component, components, split
+from matcher.solving.evaluator import Evaluator
+from matcher.solving.flow import (
+    capacity_matrix,
+    history_masks,
+    pairs_of,
+    pin_candidates,
+    relaxation,
+)
+from matcher.solving.params import Progress, SolveParams
+
+__all__ = ["POPCOUNT", "FlowState", "Resources"]
+
+log = logging.getLogger(__name__)
+
+IntArray = npt.NDArray[np.int64]
+
+# Seconds kept back per (pharmacist, period, stream) slot for checking the answer and
+# making the result: with less, 2,000 x 1,500 x 3 ended at 60.00-60.27 s on a 60 s limit
+# and 5,000 x 2,500 x 4 at 120.85 s on 120 s.
+RESERVE_PER_SLOT = 1e-4
+# Relative gap (of the round's bound) at which the searches stop, shared by components.
+STOP_GAP = 0.001
+
+POPCOUNT = np.array([bin(m).count("1") for m in range(64)], dtype=np.int64)
+"""Number of sectors in a 6-bit sector mask."""
+
+
+class Resources:
+    """Shared per-period resources besides capacity: capped organisations and supervisors
+    (who counts whom), for the greedy construction."""
+
+    def __init__(self, rnd: Round) -> None:
+        n_t = len(rnd.periods)
+        capped = [o for o in rnd.organisations if o.max_pharmacists is not None]
+        row = {o.id: k for k, o in enumerate(capped)}
+        self.org_of_l = [row.get(pl.organisation or "", -1) for pl in rnd.placements]
+        self.org_cap = np.repeat(np.array([o.max_pharmacists or 0 for o in capped],
+                                          dtype=np.int64)[:, None], n_t, axis=1)
+        self.sup_cap = np.repeat(np.array([s.capacity for s in rnd.supervisors],
+                                          dtype=np.int64)[:, None], n_t, axis=1)
+        self.rnd = rnd
+        self._cover: dict[int, list[int]] = {}
+        for k, sup in enumerate(rnd.supervisors):
+            for pid in sup.placements:
+                self._cover.setdefault(rnd.placement_index[pid], []).append(k)
+        self._cache: dict[tuple[int, int], IntArray] = {}
+
+    def sups_of(self, p: int, li: int) -> IntArray:
+        """Supervisors that count pharmacist ``p`` at placement ``li``."""
+        key = (p, li)
+        got = self._cache.get(key)
+        if got is None:
+            ph = self.rnd.pharmacists[p]
+            got = np.array([k for k in self._cover.get(li, ())
+                            if self.rnd.supervisors[k].counts(ph)], dtype=np.int64)
+            self._cache[key] = got
+        return got
+
+
+class FlowState:
+    """The flow path's state over the whole round (module docs)."""
+
+    def __init__(self, rnd: Round, cand: Candidates, sc: Scores, params: SolveParams,
+                 budget: Budget) -> None:
+        self.rnd, self.cand, self.sc, self.params, self.budget = rnd, cand, sc, params, budget
+        self.pairs = pairs_of(rnd, cand, sc)
+        self.units = np.zeros(len(self.pairs), dtype=np.int64)  # flow units of each pair
+        self.evaluator = Evaluator(rnd, cand, sc)
+        self.empty_value = self.evaluator(np.zeros(0, np.int64))
+        self.rng = np.random.default_rng(params.seed)
+        self.pins = pin_candidates(rnd, cand)
+        self.cap = capacity_matrix(rnd)
+        self.rotating = np.array([s.rotate for s in rnd.effective_streams], dtype=bool)
+        self.lab_p, _ = components(rnd, cand, self.pairs)
+        self.comps: list[Component] = split(cand, self.lab_p)
+        self.lock = threading.RLock()
+        self.local = threading.local()  # per-thread CP-SAT workers when side by side
+        # Kept back for the checker and the result, which take time in proportion to the
+        # assignments (about 0.8 s for the 12,000 slots of 2,000 x 1,500 x 3).
+        budget.keep_back(0.5 + RESERVE_PER_SLOT * self.evaluator.n_slots)
+        self.resources = Resources(rnd)
+        self.avail = availability(rnd)
+        self.a_count = self.avail.sum(axis=1)
+        self.hist = history_masks(rnd)
+        self.need = np.maximum(0, np.minimum(rnd.rules.min_distinct_sectors,
+                                             self.a_count) - POPCOUNT[self.hist])
+        self._reported = -math.inf
+
+    def scope(self, comp: Component) -> npt.NDArray[np.bool_]:
+        """Pharmacist mask of the component (the personal rules a sub-model states)."""
+        mask = np.zeros(len(self.rnd.pharmacists), dtype=bool)
+        mask[comp.pharmacists] = True
+        return mask
+
+    def bound_components(self, comps: list[Component] | None = None) -> None:
+        """The flow bound of the components (all by default) and the pairs the flow uses."""
+        for comp in self.comps if comps is None else comps:
+            sub = self.cand.subset(comp.idx)
+            fr = relaxation(self.rnd, sub, self.sc.subset(comp.idx))
+            comp.bound = min(comp.bound, fr.bound)
+            # Map the component's pairs back to the round's pairs.
+            if len(comp.idx):
+                first_pairs = self.pairs.of_cand[comp.idx[fr.pairs.start]]
+                self.units[first_pairs] = fr.units
+
+    def workers(self) -> int | None:
+        """CP-SAT workers for this thread's solves (None: the call's own)."""
+        got: int | None = getattr(self.local, "workers", None)
+        return got
+
+    def gap_limit(self, comp: Component) -> float:
+        """Points a component's search may stop short of its bound: its share (by
+        candidates) of :data:`STOP_GAP` of the round's bound."""
+        total = abs(sum(k.bound for k in self.comps) - (len(self.comps) - 1)
+                    * self.empty_value)
+        return max(1.0, STOP_GAP * total * len(comp.idx) / max(1, len(self.cand)))
+
+    def accept(self, comp: Component, chosen: IntArray, source: str) -> bool:
+        """Keep ``chosen`` as the component's allocation if it is better (thread-safe)."""
+        value = self.evaluator(chosen)
+        with self.lock:
+            if comp.value is None or value > comp.value:
+                comp.chosen, comp.value = np.sort(chosen), value
+                comp.stats["source"] = source
+                self.report()
+                return True
+            return False
+
+    def current(self) -> tuple[IntArray | None, int | None, int | None]:
+        """The round's allocation, objective and bound (None when a component has none)."""
+        if any(comp.chosen is None for comp in self.comps):
+            return None, None, None
+        parts = [comp.chosen for comp in self.comps if comp.chosen is not None]
+        chosen = np.sort(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
+        objective = self.evaluator(chosen)
+        if any(comp.bound >= UNBOUNDED for comp in self.comps):
+            return chosen, objective, None
+        bound = objective + sum(comp.bound - (comp.value or 0) for comp in self.comps)
+        return chosen, objective, int(bound)
+
+    def report(self) -> None:
+        """Pass the round's objective and bound to the progress callback when it improved."""
+        if self.params.progress is None:
+            return
+        _chosen, objective, bound = self.current()
+        if objective is None or bound is None or objective <= self._reported:
+            return
+        self._reported = objective
+        try:
+            self.params.progress(Progress(objective=objective, bound=float(bound),
+                                          elapsed=self.budget.elapsed()))
+        except Exception:  # a faulty callback must not kill the search
+            log.exception("progress callback failed")
