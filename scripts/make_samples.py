@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from matcher.formats import save_round
-from matcher.generate import validate_round_data
+from matcher.synthetic import validate_round_data
 from matcher.validation import parse_round
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,4 +1,4 @@
-"""The independent checker (matcher.check) and the brute-force oracle built on it.
+"""The independent checker (matcher.checker) and the brute-force oracle built on it.
 
 Every expectation here is worked out by hand from the spec, on rounds small enough to do so.
 Distances are along the equator, where 0.09 degrees of longitude is 10 km (10.007) and 0.18
@@ -14,7 +14,7 @@ import pytest
 from bruteforce import brute_force, plans, random_tiny_round
 
 from matcher.allocation import Assignment, as_assignments
-from matcher.check import (
+from matcher.checker import (
     RULES,
     CheckReport,
     ObjectiveBreakdown,

@@ -7,9 +7,9 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from matcher.domain import Round
 from matcher.result import Result
-from matcher.scenarios import Move, ResultDiff, diff
+from matcher.validation import parse_round
+from matcher.whatif import Move, ResultDiff, diff
 
 
 def _result(rows: list[tuple[str, str, str, str]], objective: int, kpis: dict[str, Any],
@@ -113,7 +113,7 @@ def test_periods_follow_the_round_order_when_given() -> None:
     rows_b = [("PH-1", t, "rotation", "B") for t in ("R10", "R2", "Autumn")]
     a, b = _result(rows_a, 0, {}), _result(rows_b, 0, {})
     assert [m.period for m in diff(a, b).moves] == ["Autumn", "R2", "R10"]
-    rnd = Round.from_data({
+    rnd = parse_round({
         "format": "spin-round/1",
         "periods": [{"id": "R2"}, {"id": "R10"}, {"id": "Autumn"}],
         "placements": [{"id": x, "sector": "hospital", "location": {"lat": 0, "lon": 0},
@@ -137,8 +137,8 @@ def test_to_dict_is_json_ready(before: Result, after: Result) -> None:
 def test_diff_of_real_solves_matches_the_allocations() -> None:
     from bruteforce import random_tiny_round
 
-    from matcher.scenarios import Scenario
-    from matcher.solve import SolveParams, solve
+    from matcher.solving import SolveParams, solve
+    from matcher.whatif import Scenario
 
     rnd = random_tiny_round(3)
     one = solve(rnd, SolveParams(workers=1, time_limit_s=10))
@@ -162,7 +162,7 @@ def test_the_diff_command(before: Result, after: Result, tmp_path: Any) -> None:
 
     from typer.testing import CliRunner
 
-    from matcher.cli import app
+    from matcher_cli import app
 
     a, b = tmp_path / "plan.json", tmp_path / "what-if.json"
     a.write_text(json.dumps(before.to_dict()))

@@ -1,4 +1,4 @@
-"""Explanations of results (matcher.explain) on rounds small enough to check by hand.
+"""Explanations of results (matcher.explanations) on rounds small enough to check by hand.
 
 Every placement and home is at the same point (travel 0), and only the weights each round
 names are non-zero, so each score is a few multiplications; the docstrings work them out.
@@ -14,11 +14,12 @@ from typing import Any
 import pytest
 from bruteforce import brute_force
 
-import matcher.solve as solve_module
+import matcher.explanations.resolver as resolver
 from matcher.domain import Round
-from matcher.explain import VERDICTS, Explanation, explain
+from matcher.explanations import VERDICTS, Explanation, explain
 from matcher.result import Result
-from matcher.solve import SolveParams, solve
+from matcher.solving import SolveParams, solve
+from matcher.validation import parse_round, with_changes
 
 HERE = {"lat": 51.5, "lon": 0.0}
 WEIGHTS = {"preference": 10, "hard_to_recruit": 0, "population_health": 0, "travel": 0,
@@ -36,7 +37,7 @@ def pharmacist(pid: str, preferences: list[str], **fields: Any) -> dict[str, Any
 
 def round_of(rid: str, periods: list[str], placements: list[dict[str, Any]],
              pharmacists: list[dict[str, Any]], **fields: Any) -> Round:
-    return Round.from_data({"format": "spin-round/1", "round": {"id": rid},
+    return parse_round({"format": "spin-round/1", "round": {"id": rid},
                             "periods": [{"id": t} for t in periods],
                             "placements": placements, "pharmacists": pharmacists,
                             "weights": WEIGHTS, **fields})
@@ -101,7 +102,7 @@ def solved(rnd: Round) -> Result:
 
 def pinned(rnd: Round, p: str, t: str, l_id: str) -> Round:
     pins = [pin.model_dump() for pin in rnd.pins]
-    return rnd.replace(pins=[*pins, {"pharmacist": p, "period": t, "placement": l_id}])
+    return with_changes(rnd, pins=[*pins, {"pharmacist": p, "period": t, "placement": l_id}])
 
 
 def oracle_cost(rnd: Round, p: str, t: str, l_id: str) -> int:
@@ -212,7 +213,7 @@ def test_unproven_resolve_gives_an_at_least_cost(monkeypatch: pytest.MonkeyPatch
     def stopped(rnd: Round, params: SolveParams | None = None) -> Result:
         return Result(round=rnd.round.id, status="feasible", objective=25, bound=35)
 
-    monkeypatch.setattr(solve_module, "solve", stopped)
+    monkeypatch.setattr(resolver, "solve", stopped)
     a = explain(CONTESTED, result).slot("PH-1", "R1").alternatives[1]
     assert (a.verdict, a.cost, a.cost_exact) == ("costs", 5, False)
     assert a.message.endswith("it would cost the round at least 5 points and at most 15 "

@@ -1,7 +1,7 @@
-"""Synthetic rounds from :func:`matcher.generate.generate_round`.
+"""Synthetic rounds from :func:`matcher.synthetic.generate_round`.
 
 Every property is checked against the round itself (spec §1-§3), never against the
-generator's internals: eligibility comes from :func:`matcher.check.eligibility_failures` or
+generator's internals: eligibility comes from :func:`matcher.checker.eligibility_failures` or
 an independent numpy recomputation of spec §2 over all pairs.
 """
 
@@ -16,16 +16,17 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from matcher.check import eligibility_failures, violations
+from matcher.checker import eligibility_failures, violations
 from matcher.domain import SECTORS, Round, Weights
-from matcher.generate import (
+from matcher.geo import travel_km
+from matcher.places import NEL_PLACES
+from matcher.synthetic import (
     CLUSTER_THRESHOLD,
-    NEL_PLACES,
+    NEL_PLACE_RECORDS,
     generate_round,
     generate_round_data,
     validate_round_data,
 )
-from matcher.geo import travel_km
 from matcher.validation import parse_round
 
 Case = tuple[int, int, int, bool, bool]  # pharmacists, placements, periods, streams, features
@@ -190,8 +191,13 @@ def test_ids_and_names_look_real() -> None:
 def test_small_rounds_are_north_east_london() -> None:
     rnd = gen((30, 60, 3, True, True))
     assert rnd.round.ics == "North East London"
-    assert {pl.place for pl in rnd.placements} <= {p.name for p in NEL_PLACES}
+    assert {pl.place for pl in rnd.placements} <= set(NEL_PLACES)
     assert static_eligibility(rnd).mean() > 0.7  # one ICS: almost everything within reach
+
+
+def test_nel_place_records_are_the_canonical_places() -> None:
+    assert tuple(p.name for p in NEL_PLACE_RECORDS) == NEL_PLACES
+    assert len({p.code for p in NEL_PLACE_RECORDS}) == len(NEL_PLACES)
 
 
 def test_large_rounds_span_several_clusters_with_limited_reach() -> None:

@@ -14,18 +14,19 @@ from typing import Any
 import pytest
 from bruteforce import brute_force, random_tiny_round
 
-from matcher import check
+from matcher import checker
 from matcher.domain import Round
 from matcher.errors import InvalidRoundError
 from matcher.result import Result
-from matcher.scenarios import (
+from matcher.solving import SolveParams, solve
+from matcher.validation import parse_round, with_changes
+from matcher.whatif import (
     Scenario,
     diff,
     minimal_change_weight,
     replan,
     replan_round,
 )
-from matcher.solve import SolveParams, solve
 
 ONE = SolveParams(workers=1, time_limit_s=20)
 
@@ -61,19 +62,19 @@ rotation and the sector rule make the displaced pharmacists' moves cascade."""
 def _min_changes(planned: Round) -> int:
     """The fewest changed reference slots of any feasible allocation, by brute force."""
     only_changes = {**dict.fromkeys(planned.weights.model_dump(), 0), "change": 1}
-    best, _ = brute_force(planned.replace(weights=only_changes))
+    best, _ = brute_force(with_changes(planned, weights=only_changes))
     assert best is not None
     return -best
 
 
 def _changes(planned: Round, result: Result) -> int:
-    return check.objective(planned, result.allocation).changes
+    return checker.objective(planned, result.allocation).changes
 
 
 @pytest.fixture(scope="module")
 def closure() -> tuple[Round, Result, Round]:
     """The example round, its optimal plan, and the round with HOSP-1 closed from R2."""
-    base = Round.from_data(CLOSURE_EXAMPLE)
+    base = parse_round(CLOSURE_EXAMPLE)
     planned = solve(base, ONE)
     assert planned.status == "optimal"
     closed = Scenario("hospital closes", base, [
@@ -207,18 +208,18 @@ def test_reference_entries_of_people_who_left_are_dropped(
 def test_replan_warm_starts_from_the_reference(
     closure: tuple[Round, Result, Round], monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import matcher.solve
+    import matcher.solving
 
     _, before, closed = closure
     seen: list[SolveParams] = []
-    real = matcher.solve.solve
+    real = matcher.solving.solve
 
     def spy(rnd: Round, params: SolveParams | None = None) -> Result:
         assert params is not None
         seen.append(params)
         return real(rnd, params)
 
-    monkeypatch.setattr(matcher.solve, "solve", spy)
+    monkeypatch.setattr(matcher.solving, "solve", spy)
     replan(closed, before, from_period="R2", params=ONE)
     assert seen[0].hint is before
     other = dataclasses.replace(ONE, hint=before)

@@ -10,7 +10,8 @@ import pytest
 
 from matcher.domain import Round
 from matcher.errors import InvalidRoundError
-from matcher.scenarios import (
+from matcher.validation import parse_round
+from matcher.whatif import (
     OVERRIDE_MODELS,
     OVERRIDE_OPS,
     ClosePlacement,
@@ -56,7 +57,7 @@ def _round_data() -> dict[str, Any]:
 def base() -> Round:
     """Four placements (one per sector), three pharmacists, three periods: every list the
     overrides touch (supervisors, history, pins, bans, travel, reference) has an entry."""
-    return Round.from_data(_round_data())
+    return parse_round(_round_data())
 
 
 def _problems(exc: pytest.ExceptionInfo[InvalidRoundError]) -> list[tuple[int | None, str]]:
@@ -341,7 +342,7 @@ def test_with_overrides_makes_a_new_scenario(base: Round) -> None:
 
 
 def test_set_reference_from_a_result(base: Round) -> None:
-    from matcher.solve import SolveParams, solve
+    from matcher.solving import SolveParams, solve
 
     result = solve(base, SolveParams(workers=1, time_limit_s=10))
     changed = Scenario("ref", base, [SetReference.of(result)]).apply()

@@ -11,11 +11,11 @@ import pytest
 from matcher.domain import Round
 from matcher.formats import load_round
 from matcher.result import Result
-from matcher.scenarios import Scenario
-from matcher.solve import SolveParams, solve
-from matcher.sweep import (
+from matcher.solving import SolveParams, solve
+from matcher.whatif import (
     DEFAULT_PARAMS,
     InlineExecutor,
+    Scenario,
     ScenarioFailure,
     ScenarioOutcome,
     Sensitivity,
@@ -95,16 +95,16 @@ def test_dask_local_cluster(pilot: Round) -> None:
 def test_an_unexpected_error_is_a_failure_too(
     pilot: Round, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import matcher.solve
+    import matcher.solving
 
-    real = matcher.solve.solve
+    real = matcher.solving.solve
 
     def flaky(rnd: Round, params: SolveParams | None = None) -> Result:
         if rnd.weights.hard_to_recruit == 30:
             raise RuntimeError("solver exploded")
         return real(rnd, params)
 
-    monkeypatch.setattr(matcher.solve, "solve", flaky)
+    monkeypatch.setattr(matcher.solving, "solve", flaky)
     outcomes = dict(solve_many(_scenarios(pilot), PARAMS, executor=InlineExecutor()))
     failure = outcomes["htr=30"]
     assert isinstance(failure, ScenarioFailure)

@@ -18,7 +18,8 @@ from typing import IO
 from matcher.domain import Round
 from matcher.errors import FormatError, Problem
 from matcher.formats import safety
-from matcher.formats.tabular import Dialect, OutTable, RawTable, round_to_tables, tables_to_round
+from matcher.formats.table_writer import round_to_tables
+from matcher.formats.tabular import Dialect, OutTable, RawTable, tables_to_round
 
 SUFFIX = ".csv"
 _IGNORED_PREFIXES = ("__MACOSX/",)

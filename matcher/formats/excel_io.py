@@ -21,21 +21,22 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.comments import Comment
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter, quote_sheetname
-from openpyxl.worksheet._read_only import ReadOnlyWorksheet
+from openpyxl.worksheet._read_only import ReadOnlyWorksheet  # noqa: PLC2701 (no public path)
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
 from matcher.domain import SECTORS, Round
 from matcher.errors import FormatError, Problem
 from matcher.formats import guide, safety
+from matcher.formats.table_writer import round_to_tables
 from matcher.formats.tabular import (
     Dialect,
     OutTable,
     RawTable,
     is_empty,
-    round_to_tables,
     tables_to_round,
 )
+from matcher.places import NEL_PLACES
 
 _LAST_ROW = 1_048_576  # Excel's last row: dropdowns cover the whole column below the header
 MAX_COLUMNS = 1000
@@ -225,8 +226,8 @@ def _add_dropdowns(sheets: Mapping[str, Worksheet], tables: Mapping[str, OutTabl
     """Dropdowns for columns with fixed or referenced choices."""
     choices: dict[tuple[str, str], tuple[str | None, Literal["stop", "warning"]]] = {
         ("placements", "sector"): (_inline(SECTORS), "stop"),
-        ("placements", "place"): (_inline(guide.NEL_PLACES), "warning"),
-        ("organisations", "place"): (_inline(guide.NEL_PLACES), "warning"),
+        ("placements", "place"): (_inline(NEL_PLACES), "warning"),
+        ("organisations", "place"): (_inline(NEL_PLACES), "warning"),
         ("supervisors", "supervises"): (_inline(guide.SUPERVISES), "stop"),
         ("placements", "stream"): (_ids_of("streams", tables), "stop"),
         ("placements", "organisation"): (_ids_of("organisations", tables), "warning"),

@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 
 from matcher.domain import Round
-from matcher.formats.tabular import Dialect, RawTable, round_to_tables, tables_to_round
+from matcher.formats.table_writer import round_to_tables
+from matcher.formats.tabular import Dialect, RawTable, tables_to_round
 
 DIALECT = Dialect(
     noun="frame",

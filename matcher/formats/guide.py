@@ -18,17 +18,6 @@ from matcher.formats.tabular import LIST_SEPARATOR, TABLE_NAMES, TABLES, Kind
 INSTRUCTIONS_SHEET = "instructions"
 """Name of the help sheet; readers ignore it."""
 
-NEL_PLACES: tuple[str, ...] = (
-    "Barking and Dagenham",
-    "City and Hackney",
-    "Havering",
-    "Newham",
-    "Redbridge",
-    "Tower Hamlets",
-    "Waltham Forest",
-)
-"""The seven places (boroughs) of the North East London ICS, offered in the place dropdowns."""
-
 SUPERVISES: tuple[str, ...] = ("all", "non_prescribers", "early_years")
 
 SHEET_PURPOSE: dict[str, str] = {

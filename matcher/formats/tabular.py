@@ -24,7 +24,8 @@ the pydantic models in :mod:`matcher.domain`, so a new field appears here by its
   names are matched ignoring case and surrounding spaces.
 
 Readers (CSV, Excel, frames) turn their files into :class:`RawTable` s and call
-:func:`tables_to_round`; writers call :func:`round_to_tables`. Problems found by
+:func:`tables_to_round`; writers call
+:func:`matcher.formats.table_writer.round_to_tables`. Problems found by
 validation are moved onto the file or sheet, the row as the planner sees it and the
 column the value came from.
 """
@@ -44,8 +45,9 @@ from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
 from matcher.domain import FORMAT, LIST_MODELS, SECTION_MODELS, Round
-from matcher.errors import FormatError, InvalidRoundError, Problem
+from matcher.errors import InvalidRoundError, Problem
 from matcher.formats.safety import unneutralise
+from matcher.validation import parse_round
 
 LIST_SEPARATOR = ";"
 """Separator of the items of a list-valued cell."""
@@ -359,7 +361,6 @@ def tables_to_round(tables: Iterable[RawTable], dialect: Dialect) -> Round:
                 list=name, source=dialect.source_of(name), code="missing_table"))
     data = _assemble(reads)
     try:
-        from matcher.validation import parse_round
 
         rnd = parse_round(data)
     except InvalidRoundError as exc:
@@ -552,82 +553,3 @@ def _column_for(fld: str | None, columns: Mapping[str, str]) -> str | None:
         if key in columns:
             return columns[key]
     return fld
-
-
-# ---- writing ------------------------------------------------------------------------------
-
-
-def round_to_tables(rnd: Round) -> dict[str, OutTable]:
-    """Every table of the round, ready for a writer (empty lists give header-only tables).
-
-    Raises :class:`FormatError` when a list item contains ``;``, which the layout cannot hold.
-    """
-    data = rnd.model_dump(mode="python", exclude_none=True)
-    out: dict[str, OutTable] = {}
-    for name in TABLE_NAMES:
-        spec = TABLES[name]
-        if name == "round":
-            records = [{"format": data["format"], **data["round"]}]
-        elif spec.section:
-            records = [data[name]]
-        else:
-            records = list(data[name])
-        header = _headers(spec, records, rnd.period_ids)
-        rows = [_cells(spec, header, rec, name, i) for i, rec in enumerate(records)]
-        out[name] = OutTable(name, header, rows)
-    return out
-
-
-def _headers(spec: TableSpec, records: Sequence[Mapping[str, Any]],
-             period_ids: Sequence[str]) -> list[str]:
-    header: list[str] = []
-    for f in spec.fields:
-        if f.kind is Kind.MODEL:
-            header += [f"{f.name}.{s.name}" for s in f.sub]
-            continue
-        if f.kind is Kind.PER_PERIOD:
-            header.append(f.name)
-        if f.kind in (Kind.PER_PERIOD, Kind.MAPPING):
-            keys: dict[str, None] = {}
-            if f.kind is Kind.PER_PERIOD:
-                used = {k for r in records if isinstance(r.get(f.name), dict) for k in r[f.name]}
-                keys.update((k, None) for k in period_ids if k in used)
-            for r in records:
-                if isinstance(r.get(f.name), dict):
-                    keys.update((k, None) for k in r[f.name])
-            header += [f"{f.name}.{k}" for k in keys]
-            continue
-        header.append(f.name)
-    return header
-
-
-def _cells(spec: TableSpec, header: Sequence[str], record: Mapping[str, Any], table: str,
-           index: int) -> list[Any]:
-    row: list[Any] = []
-    for h in header:
-        column = resolve_column(spec, h)
-        assert column is not None, h  # headers come from the spec itself
-        f = column.field
-        value = record.get(f.name)
-        if f.kind is Kind.MODEL:
-            value = value.get(column.sub) if isinstance(value, dict) else None
-        elif f.kind is Kind.PER_PERIOD and column.sub is None:
-            # An empty per-period object (zero everywhere) has no cells: write 0.
-            value = 0 if value == {} else value if not isinstance(value, dict) else None
-        elif column.sub is not None:
-            value = value.get(column.sub) if isinstance(value, dict) else None
-        if column.kind is Kind.LIST and value is not None:
-            value = _joined(value, table, index, record.get("id"), column.key)
-        row.append(value)
-    return row
-
-
-def _joined(items: Sequence[str], table: str, index: int, rec_id: Any, key: str) -> str | None:
-    for item in items:
-        if LIST_SEPARATOR in item:
-            raise FormatError([Problem(
-                f"{item!r} contains {LIST_SEPARATOR!r}, which separates list items in CSV and "
-                "Excel; rename it or save the round as JSON",
-                list=table, index=index, id=rec_id if isinstance(rec_id, str) else None,
-                field=key, code="separator_in_item")])
-    return LIST_SEPARATOR.join(items) if items else None

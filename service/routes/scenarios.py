@@ -1,6 +1,6 @@
 """Scenarios: solve a what-if of a stored round as a job; diff two jobs' results.
 
-``POST /rounds/{round_pk}/scenarios`` applies the overrides (:mod:`matcher.scenarios`) to
+``POST /rounds/{round_pk}/scenarios`` applies the overrides (:mod:`matcher.whatif`) to
 the tenant's round, stores the scenario's round as a round of its own (its summary names the
 base round and the scenario), and queues its solve exactly as ``POST /rounds/{id}/solve``
 does (same job runner, caps and limits). ``GET /jobs/{job_id}/diff/{other_job_id}``
@@ -18,7 +18,10 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
 from matcher.errors import InvalidRoundError
-from matcher.scenarios import Override
+from matcher.formats import round_bytes
+from matcher.result import Result
+from matcher.validation import parse_round, round_warnings
+from matcher.whatif import Override, Scenario, diff
 from service.auth import StoreDep, TenantDep
 from service.routes import errors
 from service.routes.jobs import solve_round
@@ -39,7 +42,7 @@ class ScenarioCreate(SolveCreate):
                       description="A name for the scenario (kept in the new round's summary).")
     overrides: list[Override] = Field(
         max_length=MAX_OVERRIDES,
-        description="Overrides, each with an `op` (see matcher.scenarios): set_weights, "
+        description="Overrides, each with an `op` (see matcher.whatif): set_weights, "
         "set_rules, add/remove/close_placement, set_capacity, update_placement, "
         "add/remove/update_pharmacist, set_unavailable, pin, unpin, ban, unban, "
         "set_reference.")
@@ -86,10 +89,6 @@ class DiffPublic(BaseModel):
 def _scenario_round(store: Store, tenant: str, round_pk: str, body: ScenarioCreate
                     ) -> str:
     """Apply the overrides to the stored round and store the result; its id."""
-    from matcher.formats import round_bytes
-    from matcher.scenarios import Scenario
-    from matcher.validation import parse_round, round_warnings
-
     record = get_round_or_404(store, tenant, round_pk, document=True)
     base = parse_round(json.loads(record.document or "{}"))
     try:
@@ -154,9 +153,6 @@ def diff_jobs(
     """Who moved (pharmacist, period, stream: before -> after) and the objective and KPI
     deltas, from ``job_id``'s result to ``other_job_id``'s. Both jobs must be the caller's
     (404 otherwise) and have a result (409 otherwise)."""
-    from matcher.result import Result
-    from matcher.scenarios import diff
-
     first, doc_a = _result_of(store, tenant, job_id)
     second, doc_b = _result_of(store, tenant, other_job_id)
     found = diff(Result.from_dict(json.loads(doc_a)), Result.from_dict(json.loads(doc_b)),

@@ -13,7 +13,7 @@ import pytest
 from svc_helpers import TINY_JSON, Api
 
 from matcher.result import Result
-from matcher.scenarios import diff
+from matcher.whatif import diff
 
 CLOSE_GP_B = {"name": "GP-B closes after P1",
               "overrides": [{"op": "close_placement", "placement": "GP-B",

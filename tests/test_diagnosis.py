@@ -1,4 +1,4 @@
-"""The diagnosis of infeasible rounds (matcher.diagnose).
+"""The diagnosis of infeasible rounds (matcher.diagnosis).
 
 The rounds in ``tests/data/infeasible/`` each plant one conflict (their ``round.name`` says
 which). For each, the brute-force oracle confirms independently that the round is
@@ -10,23 +10,28 @@ part is needed.
 
 from __future__ import annotations
 
+import importlib
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from bruteforce import brute_force
 
-import matcher.diagnose as diagnose_module
-from matcher.diagnose import KINDS, ConflictModel, Finding, Group, diagnose, prechecks
+import matcher
+import matcher.diagnosis.stages as stages
+from matcher import diagnosis
+from matcher.diagnosis import KINDS, ConflictModel, Finding, Group, diagnose, prechecks
 from matcher.domain import Round
+from matcher.validation import parse_round
 
 DATA = Path(__file__).parent / "data" / "infeasible"
 
 
 def load(name: str) -> Round:
     """A planted infeasible round by file stem."""
-    return Round.from_data(json.loads((DATA / f"{name}.json").read_text()))
+    return parse_round(json.loads((DATA / f"{name}.json").read_text()))
 
 
 def only_finding(rnd: Round) -> Finding:
@@ -181,7 +186,7 @@ def _with_bystanders(far: bool) -> Round:
                                    "location": home, "capacity": 15})
     data["pharmacists"] += [{"id": f"PH-01{k:02d}", "home": home, "max_travel_km": 5,
                              "history": list(old)} for k in range(15)]
-    return Round.from_data(data)
+    return parse_round(data)
 
 
 @pytest.mark.parametrize("far", [False, True], ids=["connected", "separate"])
@@ -196,7 +201,7 @@ def test_conflict_is_localised_among_many_pharmacists(far: bool) -> None:
 def test_feasible_round_has_no_findings() -> None:
     data = json.loads((DATA / "core_mental_health_seat.json").read_text())
     data["placements"][-1]["capacity"] = {"R2": 2}
-    assert diagnose(Round.from_data(data)) == []
+    assert diagnose(parse_round(data)) == []
 
 
 def test_no_time_gives_the_generic_finding() -> None:
@@ -210,7 +215,7 @@ def test_an_internal_error_never_escapes(monkeypatch: pytest.MonkeyPatch) -> Non
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(diagnose_module, "ConflictModel", broken)
+    monkeypatch.setattr(stages, "ConflictModel", broken)
     findings = diagnose(load("core_mental_health_seat"))
     assert [f.kind for f in findings] == ["unexplained"]
 
@@ -253,3 +258,18 @@ def test_conflict_model_agrees_with_the_oracle(tiny_round: Round) -> None:
         assert model.check(core, 10) == "infeasible"
         for k in core:
             assert model.check([g for g in core if g != k], 10) == "feasible"
+
+
+def test_matcher_diagnose_is_a_deprecated_alias(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The package's old path (one release): it warns, gives the same names, and the old
+    module is callable as :func:`diagnose`."""
+    monkeypatch.delitem(sys.modules, "matcher.diagnose", raising=False)
+    # Importing the old module rebinds the package attribute; give back the function after.
+    monkeypatch.setattr(matcher, "diagnose", matcher.diagnose)
+    with pytest.deprecated_call(match="import from matcher.diagnosis"):
+        old = importlib.import_module("matcher.diagnose")
+    assert old.__all__ == diagnosis.__all__  # type: ignore[attr-defined]
+    for name in diagnosis.__all__:
+        assert getattr(old, name) is getattr(diagnosis, name), name
+    rnd = load("core_organisation_cap")
+    assert old(rnd) == diagnose(rnd)  # type: ignore[operator]
