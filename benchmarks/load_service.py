@@ -105,7 +105,7 @@ def start_server(data_dir: Path, log: Path) -> tuple[subprocess.Popen[bytes], st
     env = {**os.environ, "MATCHER_MAX_ACTIVE_JOBS_PER_TENANT": "1000",
            "MATCHER_LOG_LEVEL": "INFO"}
     with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "matcher.cli", "serve", "--port", "0",
+        proc = subprocess.Popen([sys.executable, "-m", "matcher_cli", "serve", "--port", "0",
                                  "--data-dir", str(data_dir)], stdout=out, stderr=out,
                                 env=env, cwd=ROOT)
     deadline = time.monotonic() + 60
@@ -122,7 +122,7 @@ def start_server(data_dir: Path, log: Path) -> tuple[subprocess.Popen[bytes], st
 
 def make_key(data_dir: Path, tenant: str) -> str:
     """A key made with ``matcher keys create``."""
-    out = subprocess.run([sys.executable, "-m", "matcher.cli", "keys", "create", tenant,
+    out = subprocess.run([sys.executable, "-m", "matcher_cli", "keys", "create", tenant,
                           "--data-dir", str(data_dir)], capture_output=True, text=True,
                          check=True, cwd=ROOT)
     return out.stdout.strip()

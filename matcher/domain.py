@@ -1,15 +1,15 @@
 """The rotation round: immutable, validated pydantic models of spec §1.
 
-Every model is frozen and rejects unknown fields. A :class:`Round` built through
-:func:`matcher.validation.parse_round` (what every reader uses) is checked field by field
-*and* across records (ids unique, references resolve, pins consistent), with every problem
-reported at once as :class:`matcher.errors.InvalidRoundError`. Building a ``Round``
-directly (``Round.model_validate(data)``) runs the same cross-record checks and raises
-pydantic's ``ValidationError`` carrying the same list.
+Every record is frozen and rejects unknown fields. This module is the bottom layer: it
+imports nothing else of the library. Rounds come from
+:func:`matcher.validation.parse_round` (what every reader uses), which checks them field by
+field *and* across records (ids unique, references resolve, pins eligible), with every
+problem reported at once as :class:`matcher.errors.InvalidRoundError`;
+``Round.model_validate(data)`` checks fields only. Make a validated variant with
+:func:`matcher.validation.with_changes`.
 
 Index helpers (``round.placement_index``, ``round.capacity(l, t)``...) are computed once per
-round and cached: the model is immutable, so they never go stale. Make a variant with
-:meth:`Round.replace`, which validates the new round like any other.
+round and cached: the model is immutable, so they never go stale.
 """
 
 from __future__ import annotations
@@ -17,12 +17,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from functools import cached_property
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
-
-if TYPE_CHECKING:
-    import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
 
 FORMAT = "spin-round/1"
 IMPLICIT_STREAM_ID = "rotation"
@@ -50,13 +47,13 @@ NonNegInt = Annotated[int, Field(ge=0)]
 PerPeriodInt = NonNegInt | dict[Id, NonNegInt]
 
 
-class Model(BaseModel):
+class Record(BaseModel):
     """Base of every round model: frozen, unknown fields rejected, whitespace stripped."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
 
 
-class RoundInfo(Model):
+class RoundInfo(Record):
     """Identity of the round."""
 
     id: Id = Field("round", description="Identifier of the round, echoed in the result.")
@@ -64,7 +61,7 @@ class RoundInfo(Model):
     ics: str | None = Field(None, description="The Integrated Care System running the round.")
 
 
-class Period(Model):
+class Period(Record):
     """A rotation period (for example four months). Periods are listed in time order."""
 
     id: Id = Field(description="Unique period id, for example 'R1'.")
@@ -72,7 +69,7 @@ class Period(Model):
     weeks: int | None = Field(None, ge=1, description="Length of the period in weeks.")
 
 
-class Stream(Model):
+class Stream(Record):
     """A strand of portfolio working held in parallel with the others in every period."""
 
     id: Id = Field(description="Unique stream id, for example 'practice' or 'host'.")
@@ -86,7 +83,7 @@ class Stream(Model):
     )
 
 
-class Organisation(Model):
+class Organisation(Record):
     """A practice, PCN, trust or community pharmacy company hosting placements."""
 
     id: Id = Field(description="Unique organisation id.")
@@ -102,14 +99,14 @@ class Organisation(Model):
     )
 
 
-class Location(Model):
+class Location(Record):
     """A point on the earth, in decimal degrees (WGS84)."""
 
     lat: float = Field(ge=-90, le=90, description="Latitude in degrees, -90 to 90.")
     lon: float = Field(ge=-180, le=180, description="Longitude in degrees, -180 to 180.")
 
 
-class Requirements(Model):
+class Requirements(Record):
     """What a pharmacist needs to hold a placement."""
 
     independent_prescriber: bool = Field(
@@ -121,7 +118,7 @@ class Requirements(Model):
     skills: tuple[Id, ...] = Field((), description="Skills the pharmacist must all have.")
 
 
-class Placement(Model):
+class Placement(Record):
     """One offered seat type: who hosts it, where, how many, how much it matters."""
 
     id: Id = Field(description="Unique placement id.")
@@ -165,7 +162,7 @@ def _per_period(value: int | Mapping[str, int], period_id: str) -> int:
     return int(value.get(period_id, 0))
 
 
-class Supervisor(Model):
+class Supervisor(Record):
     """A supervisor (for example a designated prescribing practitioner) over some placements."""
 
     id: Id = Field(description="Unique supervisor id.")
@@ -191,7 +188,7 @@ class Supervisor(Model):
 EARLY_YEARS = 2.0
 
 
-class Pharmacist(Model):
+class Pharmacist(Record):
     """A pharmacist in the cohort."""
 
     id: Id = Field(description="Unique pharmacist id.")
@@ -218,7 +215,7 @@ class Pharmacist(Model):
         return ranks
 
 
-class Pin(Model):
+class Pin(Record):
     """An assignment that must hold."""
 
     pharmacist: Id = Field(description="Pharmacist id.")
@@ -226,7 +223,7 @@ class Pin(Model):
     placement: Id = Field(description="Placement id.")
 
 
-class Ban(Model):
+class Ban(Record):
     """A pharmacist-placement pair that must not happen (in one period, or in all)."""
 
     pharmacist: Id = Field(description="Pharmacist id.")
@@ -234,7 +231,7 @@ class Ban(Model):
     period: Id | None = Field(None, description="Period id; null or absent means every period.")
 
 
-class TravelCost(Model):
+class TravelCost(Record):
     """An explicit travel cost that replaces the computed distance for one pair."""
 
     pharmacist: Id = Field(description="Pharmacist id.")
@@ -242,7 +239,7 @@ class TravelCost(Model):
     cost: int = Field(ge=0, description="Cost in the unit of max_travel_km (whole units).")
 
 
-class ReferenceAssignment(Model):
+class ReferenceAssignment(Record):
     """One assignment of an earlier allocation of this round (for re-planning)."""
 
     pharmacist: Id = Field(description="Pharmacist id.")
@@ -257,7 +254,7 @@ class ReferenceAssignment(Model):
     )
 
 
-class Rules(Model):
+class Rules(Record):
     """Hard rules of the scheme."""
 
     min_distinct_sectors: int = Field(
@@ -275,7 +272,7 @@ class Rules(Model):
     )
 
 
-class Weights(Model):
+class Weights(Record):
     """Weights of the objective's terms (non-negative integers)."""
 
     preference: int = Field(10, ge=0, description="Per preference point.")
@@ -288,7 +285,7 @@ class Weights(Model):
     change: int = Field(0, ge=0, description="Per assignment changed from the reference.")
 
 
-class Round(Model):
+class Round(Record):
     """A whole rotation round (spec §1). Immutable; lists keep their given order."""
 
     format: Literal["spin-round/1"] = Field(description="Always 'spin-round/1'.")
@@ -310,45 +307,7 @@ class Round(Model):
     rules: Rules = Field(default_factory=Rules, description="Hard rules.")
     weights: Weights = Field(default_factory=Weights, description="Objective weights.")
 
-    @model_validator(mode="after")
-    def _cross_record_checks(self, info: ValidationInfo) -> Self:
-        if info.context and info.context.get("checked"):
-            return self
-        from matcher.validation import semantic_problems
-
-        problems = semantic_problems(self)
-        if problems:
-            raise ValueError("\n".join(str(p) for p in problems))
-        return self
-
-    # ---- construction -------------------------------------------------------------------
-
-    @classmethod
-    def from_data(cls, data: Any) -> Round:
-        """Validate a JSON-like mapping into a round; raise InvalidRoundError listing all."""
-        from matcher.validation import parse_round
-
-        return parse_round(data)
-
-    def replace(self, **changes: Any) -> Round:
-        """A validated copy with top-level fields replaced (the base is never mutated)."""
-        data = self.to_data()
-        for key, value in changes.items():
-            data[key] = _plain(value)
-        return Round.from_data(data)
-
-    def to_frames(self) -> dict[str, pd.DataFrame]:
-        """One DataFrame per table of the CSV/Excel layout (see ``matcher.formats.tabular``)."""
-        from matcher.formats import round_to_frames
-
-        return round_to_frames(self)
-
-    @classmethod
-    def from_frames(cls, frames: Mapping[str, pd.DataFrame]) -> Round:
-        """Validate a round from DataFrames keyed by table name; raise InvalidRoundError."""
-        from matcher.formats import round_from_frames
-
-        return round_from_frames(frames)
+    # ---- construction: validated rounds come from matcher.validation.parse_round ----------
 
     def to_data(self) -> dict[str, Any]:
         """The canonical JSON-ready dict (defaults included, ``None`` fields dropped)."""
@@ -446,19 +405,19 @@ class Round(Model):
         }
 
 
-def _plain(value: Any) -> Any:
-    """Turn models (and tuples of models) into plain JSON-like data."""
+def plain(value: Any) -> Any:
+    """Turn records (and tuples of records) into plain JSON-like data."""
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json", exclude_none=True)
     if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: plain(v) for k, v in value.items()}
     return value
 
 
 # Record models by the top-level list they appear in (readers and validation use this).
-LIST_MODELS: dict[str, type[Model]] = {
+LIST_MODELS: dict[str, type[Record]] = {
     "periods": Period,
     "streams": Stream,
     "organisations": Organisation,
@@ -471,4 +430,4 @@ LIST_MODELS: dict[str, type[Model]] = {
     "reference": ReferenceAssignment,
 }
 # Single-record sections.
-SECTION_MODELS: dict[str, type[Model]] = {"round": RoundInfo, "rules": Rules, "weights": Weights}
+SECTION_MODELS: dict[str, type[Record]] = {"round": RoundInfo, "rules": Rules, "weights": Weights}

@@ -26,7 +26,8 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ValidationError
 
-from matcher.domain import FORMAT, LIST_MODELS, SECTION_MODELS, Round
+from matcher.domain import FORMAT, LIST_MODELS, SECTION_MODELS, Round, plain
+from matcher.eligibility import candidates, ineligibility_reasons
 from matcher.errors import InvalidRoundError, Problem
 
 _TOP_LEVEL = {"format", *SECTION_MODELS, *LIST_MODELS}
@@ -96,6 +97,16 @@ def parse_round(data: Any) -> Round:
     if problems:
         raise InvalidRoundError(problems)
     return Round.model_validate(data, context={"checked": True})
+
+
+def with_changes(round: Round, **changes: Any) -> Round:
+    """A validated copy of ``round`` with top-level fields replaced (the base is never
+    mutated): ``with_changes(rnd, weights={"fairness": 5})``. Values may be records or plain
+    data. Raises :class:`InvalidRoundError` listing every problem of the new round."""
+    data = round.to_data()
+    for key, value in changes.items():
+        data[key] = plain(value)
+    return parse_round(data)
 
 
 def _singular(name: str) -> str:
@@ -371,7 +382,6 @@ def _reference_duplicates(rnd: Round) -> list[Problem]:
 
 
 def _pin_problems(rnd: Round) -> list[Problem]:
-    from matcher.eligibility import ineligibility_reasons
 
     problems = []
     banned = {(b.pharmacist, b.placement, b.period) for b in rnd.bans}
@@ -409,7 +419,6 @@ def _pin_problems(rnd: Round) -> list[Problem]:
 
 def round_warnings(rnd: Round) -> list[Problem]:
     """Legal but suspicious features of a valid round, as ``warning`` problems."""
-    from matcher.eligibility import candidates
 
     cand = candidates(rnd)
     warnings: list[Problem] = []

@@ -21,9 +21,9 @@ from matcher.batch import (
     exit_code,
     run_batch,
 )
-from matcher.cli import app
 from matcher.formats import load_round, save_round
 from matcher.formats.results import load_result
+from matcher_cli import app
 
 SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
 FAST = BatchSettings(time_limit_s=20, workers=1, explain_seconds=0)

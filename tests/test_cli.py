@@ -13,10 +13,10 @@ import openpyxl
 import pytest
 from typer.testing import CliRunner
 
-from matcher import check
-from matcher.cli import app
+from matcher import checker
 from matcher.formats import load_round
 from matcher.formats.results import load_result
+from matcher_cli import app
 
 SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
 NEL = SAMPLES / "nel-2027-c1.json"
@@ -142,8 +142,8 @@ def test_solve_writes_a_checked_result(tmp_path: Path) -> None:
     assert result.output.startswith("round nel-2027-c1: optimal, objective ")
     res = load_result(out)
     rnd = load_round(NEL)
-    assert check.violations(rnd, res.allocation) == []
-    assert check.objective(rnd, res.allocation).total == res.objective
+    assert checker.violations(rnd, res.allocation) == []
+    assert checker.objective(rnd, res.allocation).total == res.objective
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".xlsx"])

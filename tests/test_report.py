@@ -17,13 +17,14 @@ import openpyxl
 import pytest
 from typer.testing import CliRunner
 
-from matcher.cli import app
 from matcher.domain import Round
 from matcher.formats import load_round, save_round
 from matcher.formats.results import save_result
 from matcher.report import ResultMismatchError, prepare, render_html, write_report
 from matcher.result import Result
-from matcher.solve import SolveParams, solve
+from matcher.solving import SolveParams, solve
+from matcher.validation import parse_round, with_changes
+from matcher_cli import app
 
 SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
 ONE = SolveParams(time_limit_s=20, workers=1)
@@ -131,7 +132,7 @@ def test_text_is_escaped(tiny: tuple[Round, Result]) -> None:
     rnd, _ = tiny
     data = rnd.to_data()
     data["pharmacists"][0]["name"] = "<script>alert('x')</script> & co"
-    hostile = Round.from_data(data)
+    hostile = parse_round(data)
     page = render_html(prepare(hostile, solve(hostile, ONE), explain_seconds=0))
     assert "<script>" not in page
     assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; co" in page
@@ -142,7 +143,7 @@ def test_result_of_another_round_is_refused(tiny: tuple[Round, Result]) -> None:
     with pytest.raises(ResultMismatchError, match="round 'tiny', not"):
         prepare(load_round(SAMPLES / "single-stream.json"), result)
     rnd, _ = tiny
-    changed = rnd.replace(bans=[{"pharmacist": "PH-2", "placement": "CP-D"}])
+    changed = with_changes(rnd, bans=[{"pharmacist": "PH-2", "placement": "CP-D"}])
     with pytest.raises(ResultMismatchError, match="hard rule"):
         prepare(changed, result)
 
@@ -150,7 +151,7 @@ def test_result_of_another_round_is_refused(tiny: tuple[Round, Result]) -> None:
 def test_without_the_explain_module(tiny: tuple[Round, Result],
                                     monkeypatch: pytest.MonkeyPatch) -> None:
     rnd, result = tiny
-    monkeypatch.setitem(sys.modules, "matcher.explain", None)
+    monkeypatch.setitem(sys.modules, "matcher.explanations", None)
     report = prepare(rnd, result, explain_seconds=0)
     assert report.explanation is None
     assert "Explanations are not available in this installation." in render_html(report)

@@ -9,7 +9,8 @@ import pytest
 
 from matcher.domain import Round
 from matcher.errors import InvalidRoundError, Problem
-from matcher.validation import parse_round, round_warnings, validate
+from matcher.synthetic import generate_round
+from matcher.validation import parse_round, round_warnings, validate, with_changes
 
 
 def base() -> dict[str, Any]:
@@ -364,22 +365,29 @@ def test_personal_data_never_echoed() -> None:
     assert "Yannick" not in text
 
 
-def test_direct_construction_runs_cross_record_checks() -> None:
+def test_cross_record_checks_belong_to_parse_round() -> None:
+    """``Round.model_validate`` checks the records field by field only (the domain layer
+    imports nothing above it); ``parse_round``, what every reader uses, checks across
+    records too."""
     data = base()
     data["pins"][0]["placement"] = "GP-404"
-    with pytest.raises(ValueError, match="unknown placement id 'GP-404'"):
+    assert Round.model_validate(data).pins[0].placement == "GP-404"
+    with pytest.raises(InvalidRoundError, match="unknown placement id 'GP-404'"):
+        parse_round(data)
+    data["pins"][0]["period"] = 7
+    with pytest.raises(ValueError, match="period"):
         Round.model_validate(data)
 
 
-def test_round_is_immutable_and_replace_validates() -> None:
+def test_round_is_immutable_and_with_changes_validates() -> None:
     rnd = parse_round(base())
     with pytest.raises(ValueError, match="frozen"):
         rnd.rules = rnd.rules  # type: ignore[misc]
-    heavier = rnd.replace(weights={"hard_to_recruit": 60})
+    heavier = with_changes(rnd, weights={"hard_to_recruit": 60})
     assert heavier.weights.hard_to_recruit == 60
     assert rnd.weights.hard_to_recruit == 30
     with pytest.raises(InvalidRoundError, match="unknown placement id 'NOPE'"):
-        rnd.replace(pins=[{"pharmacist": "PH-1", "period": "R1", "placement": "NOPE"}])
+        with_changes(rnd, pins=[{"pharmacist": "PH-1", "period": "R1", "placement": "NOPE"}])
 
 
 def test_validate_returns_without_raising() -> None:
@@ -484,8 +492,6 @@ def test_every_model_field_is_described() -> None:
 
 
 def test_generated_round_with_streams_off_and_checks_at_scale() -> None:
-    from matcher.generate import generate_round
-
     rnd = generate_round(300, 400, 3, seed=3)
     again = parse_round(rnd.to_data())
     assert again == rnd

@@ -19,6 +19,8 @@ from typing import Any
 import httpx
 import pytest
 
+from matcher.synthetic import generate_round_data
+
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "data" / "samples"
 NEL_JSON = SAMPLES / "nel-2027-c1.json"
@@ -43,8 +45,6 @@ def wait_for(predicate: Callable[[], Any], timeout: float, what: str, every: flo
 
 
 def _names() -> set[str]:
-    from matcher.generate import generate_round_data
-
     names = {p["name"] for p in json.loads(NEL_JSON.read_text())["pharmacists"]}
     names |= {p["name"] for p in generate_round_data(60, 45, 3, seed=0)["pharmacists"]}
     return {n for n in names if n}
@@ -125,7 +125,7 @@ class Server:
         """Start and wait until it listens."""
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "matcher.cli", "serve", "--port", "0", "--data-dir",
+            [sys.executable, "-m", "matcher_cli", "serve", "--port", "0", "--data-dir",
              str(self.data_dir)], stdout=log, stderr=log, env=self.env, cwd=ROOT,
             start_new_session=True)
         log.close()
@@ -168,7 +168,7 @@ class Server:
     def key(self, tenant: str) -> str:
         """A new API key, made with `matcher keys create` on the server's data dir."""
         out = subprocess.run(
-            [sys.executable, "-m", "matcher.cli", "keys", "create", tenant, "--data-dir",
+            [sys.executable, "-m", "matcher_cli", "keys", "create", tenant, "--data-dir",
              str(self.data_dir)], capture_output=True, text=True, env=self.env, cwd=ROOT,
             check=True, timeout=60)
         return out.stdout.strip()

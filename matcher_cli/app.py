@@ -80,6 +80,7 @@ def validate(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON report.")] = False,
 ) -> None:
     """Check a round; print every problem and warning. Exit 0 valid, 1 invalid."""
+    # lazy: each command loads only what it uses (start-up time)
     from matcher.formats import load_round
     from matcher.validation import round_warnings
 
@@ -115,6 +116,7 @@ def template(
     = False,
 ) -> None:
     """Write an empty round workbook for planners: headers, dropdowns, instructions."""
+    # lazy: each command loads only what it uses (start-up time)
     from matcher.formats import write_template
 
     if out.suffix.lower() != ".xlsx":
@@ -137,6 +139,7 @@ def convert(
     = False,
 ) -> None:
     """Convert a round between JSON, CSV bundle and Excel (validated on the way)."""
+    # lazy: each command loads only what it uses (start-up time)
     from matcher.formats import load_round, save_round
 
     if dest.exists() and not force and not (dest.is_dir() and not any(dest.iterdir())):
@@ -169,10 +172,12 @@ def solve(
     = False,
 ) -> None:
     """Solve a round. Exit 0 optimal or feasible, 2 infeasible or unknown, 1 invalid input."""
+    # lazy: each command loads only what it uses (start-up time)
     from matcher.formats import load_round
     from matcher.formats.results import load_result, save_result
-    from matcher.solve import Progress, SolveParams
-    from matcher.solve import solve as run_solve
+    from matcher.solving import Progress, SolveParams
+    from matcher.solving import solve as run_solve
+    from matcher.validation import with_changes
 
     try:
         rnd = load_round(round_path)
@@ -182,7 +187,7 @@ def solve(
             if hint.round != rnd.round.id:
                 typer.echo(f"note: the reference is a result of round {hint.round!r}, not "
                            f"{rnd.round.id!r}", err=True)
-            rnd = rnd.replace(reference=[
+            rnd = with_changes(rnd, reference=[
                 {"pharmacist": a.pharmacist, "period": a.period, "placement": a.placement}
                 for a in hint.assignments])
         if out is not None and out.suffix.lower() not in (".json", ".csv", ".xlsx"):
@@ -241,6 +246,7 @@ def serve(
     database_url: DatabaseUrlOpt = None,
 ) -> None:
     """Run the HTTP service (other settings from MATCHER_* environment variables)."""
+    # lazy: the service stack loads only for service commands
     from service.cli import serve as run_service
     from service.cli import settings_with
 
@@ -260,6 +266,7 @@ def keys_create(
     database_url: DatabaseUrlOpt = None,
 ) -> None:
     """Print a new API key for TENANT (only its hash is stored; keep the key safe)."""
+    # lazy: the service stack loads only for service commands
     from service.cli import create_key, settings_with
 
     try:
@@ -277,6 +284,7 @@ def keys_revoke(
     database_url: DatabaseUrlOpt = None,
 ) -> None:
     """Revoke an API key at once. Exit 1 when the key is unknown."""
+    # lazy: the service stack loads only for service commands
     from service.cli import revoke_key, settings_with
 
     tenant = revoke_key(settings_with(data_dir=data_dir, database_url=database_url), key)
@@ -328,10 +336,11 @@ def report(
     Exit 0 written, 1 invalid input (round invalid, result unreadable or not of this round),
     2 wrong usage (round not found, unknown output type).
     """
+    # lazy: each command loads only what it uses (start-up time)
     from matcher.baseline import ORDERS
     from matcher.formats import load_round
-    from matcher.formats.planner_workbook import write_workbook
     from matcher.formats.results import load_result
+    from matcher.planner_workbook import write_workbook
     from matcher.report import ResultMismatchError, prepare, write_report
 
     bad = [p.name for p in out if p.suffix.lower() not in (".html", ".xlsx")]
@@ -397,6 +406,7 @@ def batch(
     Unchanged inputs (by content hash) are skipped unless --force. Exit 0 every cohort
     solved, 1 some input invalid, 2 some cohort infeasible, unknown or failed (1 wins).
     """
+    # lazy: each command loads only what it uses (start-up time)
     from matcher.batch import BatchSettings, CohortOutcome, run_batch
 
     if not cohorts_dir.is_dir():
@@ -413,6 +423,7 @@ def batch(
         nonlocal bar, total
         total = n
         if live and n:
+            # lazy: tqdm loads only when a progress bar is shown
             from tqdm import tqdm
 
             bar = tqdm(total=n, unit="cohort", file=sys.stderr, dynamic_ncols=True)
@@ -467,7 +478,8 @@ def explain_command(
 ) -> None:
     """Explain a result: score terms, ranks, why better-ranked placements went elsewhere,
     why seats stayed empty. Exit 0, or 1 when the round or result cannot be read."""
-    from matcher.explain import explain
+    # lazy: each command loads only what it uses (start-up time)
+    from matcher.explanations import explain
     from matcher.formats import load_round
     from matcher.formats.results import load_result
 
@@ -497,8 +509,9 @@ def diff_command(
 ) -> None:
     """Compare two results: who moved (pharmacist, period, stream: from -> to), objective
     and KPI deltas. Exit 0, or 1 when a result cannot be read."""
+    # lazy: each command loads only what it uses (start-up time)
     from matcher.formats.results import load_result
-    from matcher.scenarios import diff
+    from matcher.whatif import diff
 
     try:
         first, second = load_result(before), load_result(after)
@@ -513,7 +526,3 @@ def diff_command(
 def main() -> None:
     """Console-script entry point."""
     app()
-
-
-if __name__ == "__main__":
-    main()
