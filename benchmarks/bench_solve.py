@@ -1,4 +1,4 @@
-"""Benchmark ``matcher.solve`` against a plain CP-SAT peer and print one table.
+"""Benchmark ``matcher.solving.solve`` against a plain CP-SAT peer and print one table.
 
 Run from the project folder (see ``benchmarks/README.md``)::
 
@@ -6,7 +6,7 @@ Run from the project folder (see ``benchmarks/README.md``)::
     .venv/bin/python -m benchmarks.bench_solve --quick         # small sizes only (CI smoke)
     .venv/bin/python -m benchmarks.bench_solve --sizes 300x400x3 --time-limit 30 --no-peer
 
-For each size, ``ours`` (``matcher.solve.solve``) and the ``peer`` (:mod:`benchmarks.peer`)
+For each size, ``ours`` (``matcher.solving.solve``) and the ``peer`` (:mod:`benchmarks.peer`)
 run one after the other, each in its own child process, so that
 
 - the peak memory of every run is its own (the child's ``ru_maxrss`` as reported by
@@ -347,7 +347,7 @@ def _load(size: dict[str, Any], seed: int) -> Any:
         from matcher.formats import load_round
 
         return load_round(size["path"])
-    from matcher.generate import generate_round
+    from matcher.synthetic import generate_round  # lazy: only the child builds rounds
 
     p, l_, t = size["dims"]
     return generate_round(p, l_, t, seed=seed)
@@ -355,7 +355,7 @@ def _load(size: dict[str, Any], seed: int) -> Any:
 
 def child_main(job: dict[str, Any]) -> int:
     """Run one (size, solver) job and write its figures as JSON to ``job["result"]``."""
-    from matcher import check
+    from matcher import checker
 
     status_file = Path(job["status"])
     _mark(status_file, "started")
@@ -363,7 +363,7 @@ def child_main(job: dict[str, Any]) -> int:
     _mark(status_file, "ready")
     out: dict[str, Any] = {"round_mib": _proc_status().get("VmRSS", 0) / 1024}
     if job["solver"] == "ours":
-        from matcher.solve import SolveParams, solve
+        from matcher.solving import SolveParams, solve
 
         t0 = time.monotonic()
         res = solve(rnd, SolveParams(time_limit_s=job["time_limit"], workers=job["workers"],
@@ -372,8 +372,8 @@ def child_main(job: dict[str, Any]) -> int:
         checked: bool | None = None
         recomputed: int | None = None
         if res.has_solution:
-            found = check.violations(rnd, res.allocation)
-            recomputed = check.objective(rnd, res.allocation).total
+            found = checker.violations(rnd, res.allocation)
+            recomputed = checker.objective(rnd, res.allocation).total
             checked = not found and recomputed == res.objective
         out |= {
             "status": res.status, "objective": res.objective, "bound": res.bound,
@@ -531,7 +531,7 @@ def run_cli(settings: Settings, size: Size, work: Path) -> Row | str:
         row.status = "error"
         row.note = f"`matcher solve` exit {outcome.returncode}: {outcome.stderr_tail[-300:]}"
         return row
-    from matcher import check
+    from matcher import checker
     from matcher.formats import load_round
     from matcher.result import Result
 
@@ -541,9 +541,9 @@ def run_cli(settings: Settings, size: Size, work: Path) -> Row | str:
     row.path = res.stats.get("path")
     if res.has_solution:
         rnd = load_round(str(size.path))
-        recomputed = check.objective(rnd, res.allocation).total
+        recomputed = checker.objective(rnd, res.allocation).total
         row.check_objective = recomputed
-        row.checked = not check.violations(rnd, res.allocation) and recomputed == res.objective
+        row.checked = not checker.violations(rnd, res.allocation) and recomputed == res.objective
     if outcome.returncode not in (0, None):
         row.note = f"`matcher solve` exit {outcome.returncode}"
     _progress(f"{size.label} `matcher solve`: {row.status} in {outcome.wall_s:.2f} s")
@@ -611,7 +611,7 @@ def _parse_limits(values: Sequence[str]) -> dict[str, float]:
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m benchmarks.bench_solve",
-        description="Benchmark matcher.solve against a plain CP-SAT peer; print one table.",
+        description="Benchmark matcher.solving.solve against a plain CP-SAT peer; print one table.",
     )
     p.add_argument("--sizes", nargs="+", metavar="SIZE",
                    help="'nel' (the NEL sample), PxLxT (a generated round) or a .json round; "

@@ -10,8 +10,8 @@ The sweep is ``N`` variants of one round (hard-to-recruit weight, travel weight,
 placement closed after the first period, a pharmacist on leave), each solved with one
 CP-SAT search worker and the same seed, three ways:
 
-- ``serial``: one after another in this process (:class:`matcher.sweep.InlineExecutor`);
-- ``local pool``: :func:`matcher.sweep.solve_many`'s default spawn process pool with
+- ``serial``: one after another in this process (:class:`matcher.whatif.InlineExecutor`);
+- ``local pool``: :func:`matcher.whatif.solve_many`'s default spawn process pool with
   ``--workers`` processes (the pool's start-up is inside the time);
 - ``dask``: a ``dask.distributed.LocalCluster`` with ``--workers`` worker processes of one
   thread each; the cluster's start-up is shown apart from the sweep.
@@ -52,7 +52,7 @@ class Timing:
 
 def _load(spec: str) -> Any:
     from matcher.formats import load_round
-    from matcher.generate import generate_round
+    from matcher.synthetic import generate_round  # lazy: matcher loads once a round is needed
 
     if spec == "nel":
         return load_round(NEL_SAMPLE)
@@ -64,7 +64,7 @@ def _load(spec: str) -> Any:
 
 def make_scenarios(base: Any, n: int) -> list[Any]:
     """``n`` distinct, valid variants of ``base`` (weights, a closure, a leave)."""
-    from matcher.scenarios import Scenario
+    from matcher.whatif import Scenario
 
     periods = base.period_ids
     rotating = [pl.id for pl in base.placements if base.stream_of(pl).rotate
@@ -94,7 +94,7 @@ def make_scenarios(base: Any, n: int) -> list[Any]:
 def _run(way: str, scenarios: Sequence[Any], params: Any, executor: Any,
          max_workers: int | None, startup_s: float | None) -> Timing:
     from matcher.result import Result
-    from matcher.sweep import solve_many
+    from matcher.whatif import solve_many
 
     t0 = time.perf_counter()
     objectives: dict[str, int | None] = {}
@@ -157,8 +157,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="ways not to run")
     args = parser.parse_args(argv)
 
-    from matcher.solve import SolveParams
-    from matcher.sweep import InlineExecutor
+    from matcher.solving import SolveParams
+    from matcher.whatif import InlineExecutor
 
     base = _load(args.round)
     scenarios = make_scenarios(base, args.n)

@@ -16,8 +16,8 @@ building, no hint, no parameter tuning):
   of a placement and the fairness minimum M;
 - CP-SAT with default parameters except the time limit, the number of workers and the seed.
 
-Every answer is verified by the independent checker (:func:`matcher.check.violations` and
-:func:`matcher.check.objective`): :class:`PeerResult` says whether it passed and what the
+Every answer is verified by the independent checker (:func:`matcher.checker.violations` and
+:func:`matcher.checker.objective`): :class:`PeerResult` says whether it passed and what the
 checker recomputes.
 """
 
@@ -30,7 +30,7 @@ from typing import Any
 
 from ortools.sat.python import cp_model
 
-from matcher import check
+from matcher import checker
 from matcher.allocation import Assignment
 from matcher.domain import Round
 from matcher.eligibility import candidates
@@ -318,8 +318,8 @@ def solve_built(pm: PeerModel, *, time_limit_s: float, workers: int = 2,
     status = "optimal" if code == cp_model.OPTIMAL else "feasible"
     if status == "optimal":
         bound = value
-    found = check.violations(rnd, allocation)
-    recomputed = check.objective(rnd, allocation).total
+    found = checker.violations(rnd, allocation)
+    recomputed = checker.objective(rnd, allocation).total
     return PeerResult(
         status=status,
         objective=value,

@@ -43,7 +43,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from matcher import check, kpis
+from matcher import checker, kpis
 from matcher.allocation import Assignment
 from matcher.domain import Pharmacist, Round
 from matcher.eligibility import candidates
@@ -81,7 +81,7 @@ class Baseline:
     order: tuple[str, ...]
     assignments: tuple[ResultAssignment, ...]
     unassigned: tuple[Unassigned, ...]
-    violations: tuple[check.Violation, ...]
+    violations: tuple[checker.Violation, ...]
     objective: int
     breakdown: Mapping[str, Any]
     kpis: Mapping[str, Any] = field(default_factory=dict)
@@ -330,15 +330,15 @@ def serial_priority(rnd: Round, *, order: str | Sequence[str] = "listed",
                                    rnd.period_index[a.period], a.placement))
     assignments = []
     for a in allocation:
-        terms = check.terms(rnd, a)
+        terms = checker.terms(rnd, a)
         assignments.append(ResultAssignment(
             a.pharmacist, a.period, a.stream(rnd), a.placement, sum(terms.values()), terms))
     unassigned = tuple(
         Unassigned(ph.id, t, s.id, BASELINE_REASONS[process.empty[ph.id, t, s.id]])
         for ph in rnd.pharmacists for t in rnd.available_periods(ph)
         for s in rnd.effective_streams if (ph.id, t, s.id) not in process.held)
-    broken = tuple(check.violations(rnd, allocation))
-    breakdown = check.objective(rnd, allocation).to_dict()
+    broken = tuple(checker.violations(rnd, allocation))
+    breakdown = checker.objective(rnd, allocation).to_dict()
     measured = kpis.compute(rnd, allocation, unassigned, breakdown=breakdown)
     total = breakdown["total"]
     log.info("baseline of round %s: %d assignments, %d empty slots, objective %s, %d rule(s) "

@@ -7,7 +7,7 @@ to ``out_dir/<cohort>/``:
 * ``result.json`` (the §5 result) and ``round.json`` (the validated round it answers, so
   ``matcher report out_dir/<cohort>/result.json`` needs no ``--round``);
 * ``report.html`` (:mod:`matcher.report`) and, when there is an allocation,
-  ``workbook.xlsx`` (:mod:`matcher.formats.planner_workbook`);
+  ``workbook.xlsx`` (:mod:`matcher.planner_workbook`);
 * for an invalid input, ``problems.txt`` listing every problem instead.
 
 and ``out_dir/summary.csv``: one row per cohort (status, objective, bound, gap, headline
@@ -50,7 +50,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from matcher.errors import InvalidRoundError
+from matcher.formats import load_round, save_round
+from matcher.formats.results import save_result
 from matcher.formats.safety import neutralise, write_atomic
+from matcher.planner_workbook import write_workbook
+from matcher.report import prepare, write_report
+from matcher.solving import SolveParams, solve
 
 __all__ = [
     "ROUND_SUFFIXES",
@@ -243,8 +249,6 @@ def solve_cohort(cohort: Cohort, out_dir: Path, settings: BatchSettings,
                  input_sha256: str = "") -> CohortOutcome:
     """Solve one cohort and write its outputs (see the module docstring). Never raises for
     a bad cohort: an invalid input is ``invalid``, an unexpected failure ``error``."""
-    from matcher.errors import InvalidRoundError
-    from matcher.formats import load_round
 
     start = time.monotonic()
     folder = out_dir / cohort.name
@@ -279,11 +283,6 @@ def solve_cohort(cohort: Cohort, out_dir: Path, settings: BatchSettings,
 
 def _solve_and_write(rnd: Any, base: CohortOutcome, folder: Path, out_dir: Path,
                      settings: BatchSettings) -> CohortOutcome:
-    from matcher.formats import save_round
-    from matcher.formats.planner_workbook import write_workbook
-    from matcher.formats.results import save_result
-    from matcher.report import prepare, write_report
-    from matcher.solve import SolveParams, solve
 
     workers = settings.workers or 1
     result = solve(rnd, SolveParams(time_limit_s=settings.time_limit_s, workers=workers,

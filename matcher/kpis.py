@@ -237,7 +237,7 @@ def compute(
 
     ``allocation`` is anything :func:`matcher.allocation.as_assignments` accepts;
     ``unassigned`` the empty slots with reasons (a result's ``unassigned``). ``breakdown``
-    (the checker's :meth:`~matcher.check.ObjectiveBreakdown.to_dict`) adds ``changes``,
+    (the checker's :meth:`~matcher.checker.ObjectiveBreakdown.to_dict`) adds ``changes``,
     ``fairness_min`` (``None`` unless ``weights.fairness`` > 0, as in §4) and
     ``objective_parts``.
     """
@@ -364,7 +364,7 @@ def _people_kpis(people: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 def tables(rnd: Round, allocation: Iterable[Any],
            unassigned: Iterable[EmptySlot] = ()) -> KpiTables:
     """The per-pharmacist, per-placement-and-period and per-assignment detail."""
-    import pandas as pd
+    import pandas as pd  # lazy: pandas costs about 0.3 s at start-up
 
     m = _Measured(rnd, allocation, unassigned)
     assignment_rows = [

@@ -2,11 +2,11 @@
 
 :func:`prepare` gathers what a report needs from a round and its result: the KPIs
 (:mod:`matcher.kpis`), the serial-priority baseline (:mod:`matcher.baseline`) and the
-explanations (:mod:`matcher.explain`, with a bounded re-solve budget). :func:`render_html`
+explanations (:mod:`matcher.explanations`, with a bounded re-solve budget). :func:`render_html`
 turns that into one self-contained HTML page (Jinja2 with autoescaping; matplotlib charts
 embedded as SVG data URIs; CSS inline; no external URL, no script) that also reads well
 printed; :func:`write_report` writes it atomically. The same :class:`Report` feeds the
-planner workbook (:mod:`matcher.formats.planner_workbook`).
+planner workbook (:mod:`matcher.planner_workbook`).
 
 The page shows, in order: a summary; the KPIs side by side with the baseline's; fill by
 hard-to-recruit level, place and sector; travel and fairness; the placements drawn on
@@ -30,7 +30,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from matcher import check, kpis
+import numpy as np
+
+from matcher import checker, kpis
 from matcher.baseline import Baseline, serial_priority
 from matcher.domain import Round
 from matcher.formats.safety import write_atomic
@@ -39,7 +41,7 @@ from matcher.result import Result
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from matcher.explain import Explanation
+    from matcher.explanations import Explanation
 
 __all__ = [
     "COMPARED",
@@ -97,7 +99,7 @@ class ResultMismatchError(ValueError):
 class Report:
     """Everything a report or planner workbook shows: the round, the result, its KPI
     tables, the baseline (``None`` without a solution) and the explanations (``None``
-    when :mod:`matcher.explain` is not installed)."""
+    when :mod:`matcher.explanations` is not installed)."""
 
     round: Round
     result: Result
@@ -113,7 +115,7 @@ def ensure_fits(rnd: Round, result: Result) -> None:
     if result.round != rnd.round.id:
         raise ResultMismatchError(
             f"the result is of round {result.round!r}, not {rnd.round.id!r}")
-    broken = check.violations(rnd, result.allocation) if result.has_solution else []
+    broken = checker.violations(rnd, result.allocation) if result.has_solution else []
     if broken:
         shown = "; ".join(str(v) for v in broken[:3])
         raise ResultMismatchError(
@@ -122,17 +124,17 @@ def ensure_fits(rnd: Round, result: Result) -> None:
 
 def explanation_of(rnd: Round, result: Result, *, time_limit_s: float = 10.0,
                    max_resolves: int = 20, workers: int = 1) -> Explanation | None:
-    """The explanations of the result, or ``None`` when :mod:`matcher.explain` is absent.
+    """The explanations of the result, or ``None`` when :mod:`matcher.explanations` is absent.
 
     ``time_limit_s`` and ``max_resolves`` bound the re-solves that measure what a better
     placement would cost (0 for either: reasons only, no costs).
     """
     try:
-        from matcher.explain import explain
+        from matcher.explanations import explain  # local: the report works without it
     except ModuleNotFoundError as exc:
-        if exc.name != "matcher.explain":
+        if exc.name != "matcher.explanations":
             raise
-        log.info("matcher.explain is not installed: the report has no explanations")
+        log.info("matcher.explanations is not installed: the report has no explanations")
         return None
     resolves = max_resolves if time_limit_s > 0 else 0
     return explain(rnd, result, max_resolves=resolves, time_limit_s=max(0.0, time_limit_s),
@@ -175,7 +177,7 @@ def write_report(report: Report, path: str | os.PathLike[str]) -> None:
 
 def render_html(report: Report) -> str:
     """The report as one self-contained HTML page."""
-    import jinja2
+    import jinja2  # lazy: jinja2 loads only when HTML is rendered
 
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("matcher", "templates"),
@@ -378,7 +380,7 @@ def _svg(fig: Figure) -> str:
 
 
 def _figure(width: float, height: float) -> Figure:
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # lazy: matplotlib loads only when a chart is drawn
 
     fig = Figure(figsize=(width, height), layout="constrained")
     return fig
@@ -390,7 +392,7 @@ def _style(fig: Figure) -> None:
 
 
 def _charts(report: Report) -> dict[str, str]:
-    import matplotlib as mpl
+    import matplotlib as mpl  # lazy: matplotlib loads only when a chart is drawn
 
     with mpl.rc_context({"svg.fonttype": "none", "svg.hashsalt": "spin-matcher",
                          "font.size": 9, "font.family": "sans-serif"}):
@@ -408,7 +410,6 @@ def _charts(report: Report) -> dict[str, str]:
 
 def _bars(ax: Any, labels: Sequence[str], ours: Sequence[float],
           theirs: Sequence[float] | None, *, horizontal: bool = False) -> None:
-    import numpy as np
 
     pos = np.arange(len(labels))
     width = 0.4 if theirs is not None else 0.6
@@ -491,7 +492,7 @@ def _fairness_chart(report: Report) -> str:
 
 
 def _map_chart(report: Report) -> str:
-    import matplotlib as mpl
+    import matplotlib as mpl  # lazy: matplotlib loads only when a chart is drawn
 
     rnd = report.round
     seats = report.tables.placements

@@ -23,7 +23,8 @@ from prometheus_client.registry import Collector
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.jobs import _SPAWN, JobRunner
+from matcher import __version__
+from service.jobs import SPAWN, JobRunner
 from service.routes import health, jobs, rounds, scenarios
 from service.routes.rounds import Invalid
 from service.schemas import ErrorPublic, ProblemPublic
@@ -218,7 +219,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     def explainer() -> ProcessPoolExecutor:
         if not explainers:
-            explainers.append(ProcessPoolExecutor(max_workers=1, mp_context=_SPAWN))
+            explainers.append(ProcessPoolExecutor(max_workers=1, mp_context=SPAWN))
         return explainers[0]
 
     @asynccontextmanager
@@ -234,7 +235,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 pool.shutdown(wait=False, cancel_futures=True)
             store.dispose()
 
-    from matcher import __version__
 
     app = FastAPI(title="SPIN Matcher", version=__version__, description=DESCRIPTION,
                   lifespan=lifespan, openapi_url="/v1/openapi.json", docs_url="/v1/docs",

@@ -21,6 +21,7 @@ def settings_with(*, data_dir: Path | None = None, database_url: str | None = No
 
 def serve(settings: Settings) -> None:
     """Run the service with uvicorn until interrupted (logs as JSON lines on stderr)."""
+    # lazy: the server stack and the app load only when it serves
     import uvicorn
 
     from service.app import create_app
@@ -34,7 +35,7 @@ def serve(settings: Settings) -> None:
 
 def create_key(settings: Settings, tenant: str) -> str:
     """A new API key for ``tenant`` in the configured database."""
-    from service.store import Store
+    from service.store import Store  # lazy: the database stack loads only when used
 
     store = Store(settings.resolved_database_url(), pool=False)
     try:
@@ -46,7 +47,7 @@ def create_key(settings: Settings, tenant: str) -> str:
 
 def revoke_key(settings: Settings, key: str) -> str | None:
     """Revoke ``key``; its tenant, or None when the key is unknown."""
-    from service.store import Store
+    from service.store import Store  # lazy: the database stack loads only when used
 
     store = Store(settings.resolved_database_url(), pool=False)
     try:

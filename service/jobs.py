@@ -45,7 +45,8 @@ __all__ = ["AttemptSpec", "JobRunner", "explain_document", "run_attempt"]
 
 log = logging.getLogger("service.jobs")
 
-_SPAWN = multiprocessing.get_context("spawn")
+SPAWN = multiprocessing.get_context("spawn")
+"""The process context of every solve attempt and explanation worker (fresh interpreters)."""
 
 
 @dataclass(frozen=True)
@@ -219,7 +220,7 @@ class JobRunner:
             attempt=job.attempts, owner=self.owner, time_limit_s=job.time_limit_s,
             workers=job.workers, seed=job.seed, lease_s=self.settings.lease_s,
             heartbeat_s=self.settings.heartbeat_s, log_level=self.settings.log_level)
-        process = _SPAWN.Process(target=run_attempt, args=(spec,), daemon=True,
+        process = SPAWN.Process(target=run_attempt, args=(spec,), daemon=True,
                                  name=f"solve-{job.id[:8]}")
         process.start()
         with self._lock:
@@ -240,7 +241,7 @@ def _finite(x: float | None) -> float | None:
 def _solve_params(spec: AttemptSpec, progress: Callable[[Any], None],
                   stop: threading.Event) -> Any:
     """Solve parameters of an attempt; ``stop`` cancels and keeps the best solution so far."""
-    from matcher.solve import SolveParams
+    from matcher.solving import SolveParams  # local: only the solve process loads the solver
 
     return SolveParams(time_limit_s=spec.time_limit_s, workers=spec.workers, seed=spec.seed,
                        progress=progress, stop=stop)
@@ -248,7 +249,7 @@ def _solve_params(spec: AttemptSpec, progress: Callable[[Any], None],
 
 def run_attempt(spec: AttemptSpec) -> None:
     """Run one attempt of a job in this (child) process; see the module docstring."""
-    from service.logs import configure_logging
+    from service.logs import configure_logging  # local: a fresh (spawned) interpreter
 
     configure_logging(spec.log_level)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the service to handle
@@ -262,8 +263,9 @@ def run_attempt(spec: AttemptSpec) -> None:
 
 
 def _run(spec: AttemptSpec, store: Store, parent: int, ids: dict[str, Any]) -> None:
+    # local: runs in the solve process; the API process never loads OR-Tools
     from matcher.errors import InvalidRoundError
-    from matcher.solve import solve
+    from matcher.solving import solve
     from matcher.validation import parse_round
 
     try:
@@ -337,7 +339,8 @@ def _run(spec: AttemptSpec, store: Store, parent: int, ids: dict[str, Any]) -> N
 def explain_document(round_json: str, result_json: str, time_limit_s: float,
                      max_resolves: int) -> str:
     """The JSON explanation of a stored result (runs in a spawned pool process)."""
-    from matcher.explain import explain
+    # local: runs in the explanation worker; the API process never loads OR-Tools
+    from matcher.explanations import explain
     from matcher.result import Result
     from matcher.validation import parse_round
 

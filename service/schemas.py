@@ -197,7 +197,7 @@ class ResultPublic(BaseModel):
 
 
 class ExplanationPublic(BaseModel):
-    """Why each pharmacist got what they got (see :mod:`matcher.explain`)."""
+    """Why each pharmacist got what they got (see :mod:`matcher.explanations`)."""
 
     model_config = ConfigDict(extra="allow")
 

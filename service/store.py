@@ -269,6 +269,7 @@ class Store:
 
     def migrate(self) -> None:
         """Bring the schema to the latest migration (idempotent, safe on every start)."""
+        # lazy: alembic loads only when the schema is created
         from service.migrations import upgrade
 
         upgrade(self.engine)

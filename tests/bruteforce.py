@@ -1,7 +1,7 @@
 """Exhaustive optimum of tiny rounds, and random tiny rounds to feed it.
 
 :func:`brute_force` knows nothing about the solver: it enumerates allocations and asks only
-:func:`matcher.check.violations` whether each is feasible and :func:`matcher.check.objective`
+:func:`matcher.checker.violations` whether each is feasible and :func:`matcher.checker.objective`
 what it is worth, so it is an oracle for the solver's ``optimal`` claims.
 
 :func:`random_tiny_round` builds a random valid round small enough for the oracle that still
@@ -12,7 +12,7 @@ overrides).
 How the enumeration works
 -------------------------
 A *slot* is one (period, stream) of one pharmacist; its options are ``None`` (nothing) and
-each placement of the stream that :func:`matcher.check.eligibility_failures` allows there
+each placement of the stream that :func:`matcher.checker.eligibility_failures` allows there
 (``None`` is left out when ``rules.allow_unassigned`` is false and the pharmacist is
 available, and is the only option when they are not). These pre-filters only drop
 allocations that ``violations`` would reject anyway.
@@ -50,7 +50,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from matcher.allocation import Assignment
-from matcher.check import eligibility_failures, objective, pref, violations
+from matcher.checker import eligibility_failures, objective, pref, violations
 from matcher.domain import SECTORS, Pharmacist, Round
 
 __all__ = ["PERSONAL_RULES", "SHARED_RULES", "brute_force", "plans", "random_tiny_round"]

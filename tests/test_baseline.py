@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from matcher import check
+from matcher import checker
 from matcher.allocation import Assignment
 from matcher.baseline import BASELINE_REASONS, priority_order, serial_priority
 from matcher.domain import Round
@@ -125,8 +125,8 @@ def test_baseline_of_every_feasible_sample_keeps_every_rule(sample: str) -> None
     for order in ("listed", "random"):
         b = serial_priority(rnd, order=order, seed=1)
         assert b.violations == ()
-        assert check.violations(rnd, b.allocation) == []
-        assert b.objective == check.objective(rnd, b.allocation).total
+        assert checker.violations(rnd, b.allocation) == []
+        assert b.objective == checker.objective(rnd, b.allocation).total
         assert all(Assignment(p.pharmacist, p.period, p.placement) in set(b.allocation)
                    for p in rnd.pins)
 

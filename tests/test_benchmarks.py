@@ -1,4 +1,4 @@
-"""The benchmark's peer (a plain CP-SAT model of the spec) agrees with ``matcher.solve`` and
+"""The benchmark's peer (a plain CP-SAT model of the spec) agrees with ``matcher.solving.solve`` and
 with exhaustive enumeration, and ``benchmarks/bench_solve.py`` runs end to end.
 
 No timing is asserted: the machine is shared and timings are noisy.
@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from bruteforce import brute_force, random_tiny_round
 
-from matcher.generate import generate_round
-from matcher.solve import SolveParams, solve
+from matcher.solving import SolveParams, solve
+from matcher.synthetic import generate_round
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `benchmarks` is a folder of the project, not installed

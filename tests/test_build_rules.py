@@ -15,7 +15,7 @@ from bruteforce import brute_force
 
 from matcher.domain import Round
 from matcher.result import Result
-from matcher.solve import SolveParams, solve
+from matcher.solving import SolveParams, solve
 
 HERE = {"lat": 51.55, "lon": 0.05}
 NEAR = {"lat": 51.551, "lon": 0.05}  # about 0 km

@@ -10,8 +10,8 @@ import pytest
 
 from matcher.domain import Round
 from matcher.eligibility import candidates, ineligibility_reasons, pair_travel
-from matcher.generate import generate_round
 from matcher.geo import great_circle_km, travel_km, travel_km_one
+from matcher.synthetic import generate_round
 from matcher.validation import parse_round
 
 

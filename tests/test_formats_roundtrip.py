@@ -32,7 +32,7 @@ from matcher.formats import (
     write_template,
 )
 from matcher.formats.tabular import TABLE_NAMES, TABLES
-from matcher.generate import generate_round
+from matcher.synthetic import generate_round
 from matcher.validation import parse_round
 
 

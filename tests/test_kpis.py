@@ -13,7 +13,7 @@ from matcher.allocation import Assignment
 from matcher.domain import Round
 from matcher.formats import load_round
 from matcher.result import Unassigned
-from matcher.solve import SolveParams, solve
+from matcher.solving import SolveParams, solve
 
 SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from bruteforce import brute_force, random_tiny_round
 
-from matcher.solve import SolveParams, solve
+from matcher.solving import SolveParams, solve
 
 
 @pytest.mark.parametrize("seed", range(200))

@@ -7,10 +7,10 @@ from bruteforce import random_tiny_round
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from matcher import check
+from matcher import checker
 from matcher.domain import Round
-from matcher.generate import generate_round
-from matcher.solve import SolveParams, solve
+from matcher.solving import SolveParams, solve
+from matcher.synthetic import generate_round
 
 
 @st.composite
@@ -33,8 +33,8 @@ def test_every_result_is_checked_and_its_objective_recomputes(rnd: Round) -> Non
     result = solve(rnd, SolveParams(workers=1, time_limit_s=20))
     assert result.status in ("optimal", "feasible", "infeasible")
     if result.has_solution:
-        assert check.violations(rnd, result.allocation) == []
-        assert check.objective(rnd, result.allocation).total == result.objective
+        assert checker.violations(rnd, result.allocation) == []
+        assert checker.objective(rnd, result.allocation).total == result.objective
         assert result.bound is not None
         assert result.bound >= result.objective
         for a in result.assignments:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from bruteforce import random_tiny_round
 
-from matcher import check
+from matcher import checker
 from matcher.allocation import Assignment
 from matcher.eligibility import candidates
 from matcher.scoring import TERM_NAMES, preference_points, scores
@@ -14,7 +14,7 @@ from matcher.scoring import TERM_NAMES, preference_points, scores
 
 @pytest.mark.parametrize("seed", range(20))
 def test_terms_match_the_checker(seed: int) -> None:
-    """Every candidate's terms equal check.terms for the same assignment."""
+    """Every candidate's terms equal checker.terms for the same assignment."""
     rnd = random_tiny_round(seed)
     cand = candidates(rnd)
     sc = scores(rnd, cand)
@@ -22,8 +22,8 @@ def test_terms_match_the_checker(seed: int) -> None:
         a = Assignment(rnd.pharmacists[int(cand.pharmacist[i])].id,
                        rnd.period_ids[int(cand.period[i])],
                        rnd.placements[int(cand.placement[i])].id)
-        assert sc.terms(i) == check.terms(rnd, a)
-        assert int(sc.total[i]) == check.score(rnd, a)
+        assert sc.terms(i) == checker.terms(rnd, a)
+        assert int(sc.total[i]) == checker.score(rnd, a)
         assert set(sc.terms(i)) == set(TERM_NAMES)
 
 
@@ -34,7 +34,7 @@ def test_preference_points_rank_and_unranked() -> None:
         pl = np.arange(len(rnd.placements), dtype=np.int64)
         pts = preference_points(rnd, np.full(len(pl), i, dtype=np.int64), pl)
         for j, placement in enumerate(rnd.placements):
-            expected = check.pref(rnd, ph.id, placement.id)
+            expected = checker.pref(rnd, ph.id, placement.id)
             assert pts[j] == expected
 
 

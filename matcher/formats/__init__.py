@@ -119,7 +119,7 @@ def load_round(source: str | os.PathLike[str], *, fmt: str | None = None) -> Rou
     if kind == "csv":
         if not path.is_dir():
             raise safety.refuse("folder not found", name, "not_found")
-        from matcher.formats import csv_io
+        from matcher.formats import csv_io  # lazy: each format's reader loads on use
         return csv_io.read_csv_folder(path)
     try:
         size = path.stat().st_size
@@ -128,9 +128,9 @@ def load_round(source: str | os.PathLike[str], *, fmt: str | None = None) -> Rou
             if kind == "json":
                 return json_io.parse_json_bytes(handle.read(), name)
             if kind == "zip":
-                from matcher.formats import csv_io
+                from matcher.formats import csv_io  # lazy: each format's reader loads on use
                 return csv_io.read_csv_zip(handle, name)
-            from matcher.formats import excel_io
+            from matcher.formats import excel_io  # lazy: each format's reader loads on use
             return excel_io.read_workbook(handle, name)
     except FileNotFoundError:
         raise safety.refuse("file not found", name, "not_found") from None
@@ -156,10 +156,10 @@ def load_round_bytes(
     if fmt == "json":
         return json_io.parse_json_bytes(data, label)
     if fmt == "zip":
-        from matcher.formats import csv_io
+        from matcher.formats import csv_io  # lazy: each format's reader loads on use
         return csv_io.read_csv_zip(io.BytesIO(data), label)
     if fmt == "xlsx":
-        from matcher.formats import excel_io
+        from matcher.formats import excel_io  # lazy: each format's reader loads on use
         return excel_io.read_workbook(io.BytesIO(data), label)
     raise safety.refuse(f"unknown upload format {str(fmt)[:20]!r}; use json, xlsx or zip",
                         label, "unknown_format")
@@ -170,10 +170,10 @@ def round_bytes(rnd: Round, fmt: Literal["json", "xlsx", "zip"]) -> bytes:
     if fmt == "json":
         return json_io.json_bytes(rnd)
     if fmt == "zip":
-        from matcher.formats import csv_io
+        from matcher.formats import csv_io  # lazy: each format's reader loads on use
         return csv_io.csv_zip_bytes(rnd)
     if fmt == "xlsx":
-        from matcher.formats import excel_io
+        from matcher.formats import excel_io  # lazy: each format's reader loads on use
         return excel_io.workbook_bytes(rnd)
     raise safety.refuse(f"unknown format {str(fmt)[:20]!r}; use json, xlsx or zip", None,
                         "unknown_format")
@@ -190,7 +190,7 @@ def save_round(rnd: Round, dest: str | os.PathLike[str], *, fmt: str | None = No
         fmt = "csv"
     kind = detect_format(path, fmt=fmt)
     if kind == "csv":
-        from matcher.formats import csv_io
+        from matcher.formats import csv_io  # lazy: each format's reader loads on use
         csv_io.write_csv_folder(rnd, path)
         return
     safety.write_atomic(path, round_bytes(rnd, kind))

@@ -7,6 +7,7 @@ from typing import Any
 
 from matcher.domain import Round
 from matcher.formats import safety
+from matcher.validation import parse_round
 
 
 def parse_json_bytes(data: bytes, source: str | None) -> Round:
@@ -16,7 +17,6 @@ def parse_json_bytes(data: bytes, source: str | None) -> Round:
     the line and column of the mistake), and :class:`InvalidRoundError` when the round is
     not valid.
     """
-    from matcher.validation import parse_round
 
     return parse_round(json_document(data, source))
 

@@ -236,7 +236,7 @@ def _declares_xml_entities(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> b
 
 def ensure_defused_xml(source: str | None = None) -> None:
     """Refuse to read workbooks unless openpyxl parses XML through defusedxml."""
-    import openpyxl.xml
+    import openpyxl.xml  # lazy: openpyxl loads only when a workbook is read or written
 
     if not openpyxl.xml.DEFUSEDXML:
         raise refuse(

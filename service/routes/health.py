@@ -7,6 +7,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from matcher import __version__
 from service.auth import TenantDep
 from service.routes import errors
 from service.schemas import HealthPublic
@@ -19,7 +20,6 @@ router = APIRouter(tags=["health"])
                              "answer."}})
 async def health(request: Request) -> JSONResponse:
     """200 when the service and its database answer, else 503. No key needed."""
-    from matcher import __version__
 
     try:
         await run_in_threadpool(request.app.state.store.ping)

@@ -12,7 +12,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
+from matcher.formats.results import result_bytes
+from matcher.result import Result
 from service.auth import StoreDep, TenantDep
+from service.jobs import explain_document
 from service.routes import errors
 from service.routes.rounds import XLSX
 from service.schemas import (
@@ -158,8 +161,6 @@ def job_result(
         raise HTTPException(status.HTTP_409_CONFLICT, _no_result(job))
     if format == "json":
         return JSONResponse(json.loads(doc))
-    from matcher.formats.results import result_bytes
-    from matcher.result import Result
 
     content = result_bytes(Result.from_dict(json.loads(doc)), format)
     return Response(content, media_type=_RESULT_MEDIA[format], headers={
@@ -186,7 +187,6 @@ async def job_explain(job: JobDep, request: Request, store: StoreDep, tenant: Te
             raise HTTPException(status.HTTP_409_CONFLICT, _no_result(job))
         settings = request.app.state.settings
         round_doc = await run_in_threadpool(store.round_document_of, job.id)
-        from service.jobs import explain_document
 
         loop = asyncio.get_running_loop()
         try:

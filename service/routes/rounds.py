@@ -12,6 +12,8 @@ from starlette.datastructures import UploadFile
 
 from matcher.domain import Round
 from matcher.errors import InvalidRoundError
+from matcher.formats import load_round_bytes, round_bytes
+from matcher.validation import parse_round, round_warnings
 from service.auth import StoreDep, TenantDep
 from service.routes import errors
 from service.schemas import (
@@ -61,8 +63,6 @@ class Invalid(Exception):
 
 
 def _parse(data: bytes, fmt: Upload, source: str | None) -> tuple[Round, list[dict[str, Any]]]:
-    from matcher.formats import load_round_bytes
-    from matcher.validation import round_warnings
 
     rnd = load_round_bytes(data, fmt, source=source)
     return rnd, [w.to_dict() for w in round_warnings(rnd)]
@@ -70,7 +70,6 @@ def _parse(data: bytes, fmt: Upload, source: str | None) -> tuple[Round, list[di
 
 def _store_round(store: Store, tenant: str, data: bytes, fmt: Upload,
                  source: str | None) -> RoundRecord:
-    from matcher.formats import round_bytes
 
     rnd, warnings = _parse(data, fmt, source)
     return store.add_round(tenant, round_id=rnd.round.id,
@@ -178,8 +177,6 @@ def read_round(
     if format == "json":
         content = (record.document or "").encode("utf-8")
     else:
-        from matcher.formats import round_bytes
-        from matcher.validation import parse_round
 
         content = round_bytes(parse_round(doc), format)
     filename = f"round-{record.id}.{format}"

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from svc_helpers import NEL_JSON, NEL_XLSX, PHARMACIST_NAMES, TINY_JSON, Api, names_in
 
-from matcher.check import objective, violations
+from matcher.checker import objective, violations
 from matcher.formats import load_round, load_round_bytes, round_bytes
 from matcher.result import Result
 

@@ -14,9 +14,10 @@ from typing import Any
 import httpx
 from svc_helpers import NEL_JSON, NEL_XLSX, TINY_JSON, Server, wait_for
 
-from matcher.check import objective, violations
+from matcher.checker import objective, violations
 from matcher.formats import load_round
 from matcher.result import Result
+from matcher.validation import with_changes
 from service.store import Store
 
 TERMINAL = ("succeeded", "failed", "cancelled")
@@ -131,7 +132,7 @@ def test_cancel_a_long_solve_keeps_its_best_solution(make_server: Callable[..., 
     assert rest[-1][0] == "state"
     assert rest[-1][1]["state"] == "cancelled"
     assert rest[-1][1]["result_status"] == "feasible"
-    rnd = load_round(NEL_JSON).replace(weights=json.loads(nel_fair_document())["weights"])
+    rnd = with_changes(load_round(NEL_JSON), weights=json.loads(nel_fair_document())["weights"])
     result = client.checked_result(job["id"], rnd)
     assert result.status == "feasible"
     assert result.objective is not None

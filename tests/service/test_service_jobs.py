@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 from svc_helpers import NEL_JSON, TINY_JSON, fast_settings, wait_for
 
-from matcher.check import objective, violations
+from matcher.checker import objective, violations
 from matcher.formats import load_round, round_bytes
 from matcher.result import Result
+from matcher.validation import with_changes
 from service.jobs import JobRunner
 from service.store import JobRecord, Store
 
@@ -26,7 +27,7 @@ def nel_with_fairness() -> Any:
     """The NEL sample with a fairness weight: a first solution in about a second, but a
     proof of optimality that takes minutes. The long solve to cancel."""
     rnd = load_round(NEL_JSON)
-    return rnd.replace(weights=rnd.weights.model_dump() | {"fairness": 100})
+    return with_changes(rnd, weights=rnd.weights.model_dump() | {"fairness": 100})
 
 
 def add_round(store: Store, path: Path | None = None, rnd: Any = None) -> str:
