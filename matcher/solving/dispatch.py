@@ -20,14 +20,12 @@ import dataclasses
 import logging
 import time
 
-from matcher.diagnosis import diagnose
 from matcher.domain import Round
 from matcher.eligibility import Candidates, candidates
 from matcher.result import Result
 from matcher.scoring import Scores, scores
 from matcher.solving.budget import Budget
 from matcher.solving.finish import round_s
-from matcher.solving.flow_path import solve_flow_lns, splits_into_small
 from matcher.solving.full import solve_full_model
 from matcher.solving.params import PathName, SolveParams
 
@@ -53,8 +51,12 @@ def choose_path(rnd: Round, cand: Candidates, sc: Scores, requested: PathName) -
         return requested
     if len(cand) >= FLOW_PATH_FROM:
         return "flow+lns"
-    if len(cand) >= SPLIT_FROM and splits_into_small(rnd, cand, sc):
-        return "flow+lns"
+    if len(cand) >= SPLIT_FROM:
+        # lazy: the flow path (min-cost flow) loads only for rounds that may take it
+        from matcher.solving.flow_path import splits_into_small
+
+        if splits_into_small(rnd, cand, sc):
+            return "flow+lns"
     return "cp-sat"
 
 
@@ -73,6 +75,9 @@ def solve(round: Round, params: SolveParams | None = None) -> Result:
     path = choose_path(round, cand, sc, params.path)
     log.info("round %s: %d candidates, path %s", round.round.id, len(cand), path)
     if path == "flow+lns":
+        # lazy: the flow path (min-cost flow) loads only for rounds that take it
+        from matcher.solving.flow_path import solve_flow_lns
+
         result = solve_flow_lns(round, cand, sc, params, budget)
     else:
         result = solve_full_model(round, cand, sc, params, budget)
@@ -84,6 +89,9 @@ def solve(round: Round, params: SolveParams | None = None) -> Result:
 
 def _with_diagnosis(rnd: Round, result: Result, time_limit_s: float) -> Result:
     """The infeasible result with its diagnosis (spec §5); never raises."""
+    # lazy: diagnosis (conflict search, max flow) loads only for infeasible rounds
+    from matcher.diagnosis import diagnose
+
     t0 = time.monotonic()
     findings = diagnose(rnd, time_limit_s=time_limit_s)
     stats = {**result.stats, "diagnose_seconds": round_s(time.monotonic() - t0)}
