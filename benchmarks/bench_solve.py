@@ -1,13 +1,17 @@
-"""Benchmark ``matcher.solving.solve`` against a plain CP-SAT peer and print one table.
+"""Benchmark ``matcher.solving.solve`` against plain peers and print one table.
 
 Run from the project folder (see ``benchmarks/README.md``)::
 
     .venv/bin/python -m benchmarks.bench_solve                 # the full benchmark
     .venv/bin/python -m benchmarks.bench_solve --quick         # small sizes only (CI smoke)
     .venv/bin/python -m benchmarks.bench_solve --sizes 300x400x3 --time-limit 30 --no-peer
+    .venv/bin/python -m benchmarks.bench_solve --sizes 300x400x3 --shapes fair-20 replan-200 \
+        --seeds 3 --peers cp-sat highs
 
-For each size, ``ours`` (``matcher.solving.solve``) and the ``peer`` (:mod:`benchmarks.peer`)
-run one after the other, each in its own child process, so that
+For each size, round shape (:mod:`benchmarks.variety`; ``plain`` by default) and seed,
+``ours`` (``matcher.solving.solve``) and each peer (the CP-SAT model of
+:mod:`benchmarks.peer`, the HiGHS MIP of :mod:`benchmarks.highs_peer`) run one after the
+other, each in its own child process, so that
 
 - the peak memory of every run is its own (the child's ``ru_maxrss`` as reported by
   ``wait4``, which also covers a run that had to be killed);
@@ -19,8 +23,13 @@ run one after the other, each in its own child process, so that
 For the NEL sample the whole ``matcher solve`` command is timed as well, when the command
 line has a ``solve`` command.
 
-The table goes to standard output; progress goes to standard error. ``--json OUT`` saves the
-raw figures. The exit code is 1 when a run crashed or an answer failed the independent
+A shape other than ``plain`` is built once per (size, seed) in a child process of its own
+(some shapes solve the round first), saved as JSON and loaded by every solver's child, so
+no row's memory or time includes building it.
+
+The table goes to standard output, then, when a size has several rows per solver, the
+worst row of each solver per size; progress goes to standard error. ``--json OUT`` saves
+the raw figures. The exit code is 1 when a run crashed or an answer failed the independent
 checker, else 0 (missed targets do not change the exit code).
 """
 
@@ -28,7 +37,10 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import importlib.metadata
+import importlib.util
 import json
+import math
 import os
 import platform
 import shutil
@@ -41,7 +53,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Row", "Size", "Target", "judge", "main", "parse_size", "render_table"]
+from benchmarks.variety import SHAPE_HELP, SHAPES
+
+__all__ = ["Row", "Size", "Target", "judge", "main", "parse_size", "render_table", "worst_rows"]
 
 ROOT = Path(__file__).resolve().parent.parent
 NEL_SAMPLE = ROOT / "data" / "samples" / "nel-2027-c1.json"
@@ -61,9 +75,13 @@ GENERATE_CAP_S = 900.0
 """Most seconds a child may take to generate or load its round before it is killed."""
 POLL_S = 0.1
 
-COLUMNS: tuple[str, ...] = ("size", "solver", "build s", "solve s", "total s", "status",
-                            "objective", "bound", "gap %", "peak MiB", "checked", "target",
-                            "met")
+PEERS: dict[str, str] = {"cp-sat": "peer [cp-sat]", "highs": "peer [highs]"}
+"""Peers by ``--peers`` name, with the solver label of their rows."""
+DEFAULT_PEERS: tuple[str, ...] = ("cp-sat",)
+
+COLUMNS: tuple[str, ...] = ("size", "shape", "seed", "solver", "build s", "solve s", "total s",
+                            "status", "objective", "bound", "gap %", "peak MiB", "checked",
+                            "target", "met")
 """Header of the printed table, in order."""
 
 
@@ -178,6 +196,8 @@ class Row:
     solver: str
     status: str
     key: str = ""
+    shape: str = "plain"
+    seed: int | None = None
     time_limit: float | None = None
     build_s: float | None = None
     solve_s: float | None = None
@@ -232,7 +252,8 @@ def _cells(row: Row) -> list[str]:
     if row.met is None and row.why and row.target:
         met = f"- ({row.why})"
     return [
-        row.size, row.solver, _fmt(row.build_s), _fmt(row.solve_s), _fmt(row.total_s),
+        row.size, row.shape, _fmt(row.seed), row.solver, _fmt(row.build_s),
+        _fmt(row.solve_s), _fmt(row.total_s),
         row.status, _fmt(row.objective), _fmt(row.bound),
         _fmt(None if row.gap is None else 100 * row.gap, 3),
         _fmt(row.peak_mib, 0), _fmt(row.checked), row.target or "-", met,
@@ -252,6 +273,33 @@ def render_table(rows: Sequence[Row]) -> str:
 
     rule = "-+-".join("-" * w for w in widths)
     return "\n".join([line(COLUMNS), rule, *(line(c) for c in body)])
+
+
+def _family(row: Row) -> str:
+    """The solver of a row without the path ``ours`` took: ``ours``, ``ours (cli)``, a peer."""
+    return "ours" if row.solver.startswith("ours [") or row.solver == "ours" else row.solver
+
+
+def _badness(row: Row) -> tuple[int, int, float, float]:
+    """Sort key, larger is worse: no checked answer, then unproven, then gap, then time."""
+    gap = row.gap if row.gap is not None else math.inf
+    return (row.checked is not True, row.status != "optimal",
+            gap if row.status != "optimal" else 0.0, row.total_s or 0.0)
+
+
+def worst_rows(rows: Sequence[Row]) -> list[Row]:
+    """The worst row of each solver per size (see :func:`_badness`), in table order.
+
+    Skipped rows are left out. Empty when no (size, solver) has more than one row.
+    """
+    groups: dict[tuple[str, str], list[Row]] = {}
+    for row in rows:
+        if row.status != "skipped":
+            groups.setdefault((row.key or row.size, _family(row)), []).append(row)
+    if all(len(g) <= 1 for g in groups.values()):
+        return []
+    worst = {id(max(g, key=_badness)) for g in groups.values()}
+    return [r for r in rows if id(r) in worst]
 
 
 # ---- child processes ---------------------------------------------------------------------
@@ -341,29 +389,48 @@ def _mark(status_file: Path, phase: str) -> None:
         f.write(phase + "\n")
 
 
-def _load(size: dict[str, Any], seed: int) -> Any:
-    """The round of a size (in the child)."""
-    if size["path"] is not None:
-        from matcher.formats import load_round
+def _load(size: dict[str, Any], seed: int, round_file: str | None = None) -> Any:
+    """The round of a size (in the child): a built shape's file, the size's file, or
+    ``generate_round`` (the ``plain`` shape)."""
+    path = round_file or size["path"]
+    if path is not None:
+        from matcher.formats import load_round  # lazy: only the child loads rounds
 
-        return load_round(size["path"])
+        return load_round(path)
     from matcher.synthetic import generate_round  # lazy: only the child builds rounds
 
     p, l_, t = size["dims"]
     return generate_round(p, l_, t, seed=seed)
 
 
-def child_main(job: dict[str, Any]) -> int:
-    """Run one (size, solver) job and write its figures as JSON to ``job["result"]``."""
-    from matcher import checker
+def _build_main(job: dict[str, Any]) -> int:
+    """Build the round of a shape (a child of its own) and save it as JSON."""
+    from matcher.formats import save_round  # lazy: only the build child writes rounds
 
     status_file = Path(job["status"])
     _mark(status_file, "started")
-    rnd = _load(job["size"], job["seed"])
+    p, l_, t = job["size"]["dims"]
+    rnd = SHAPES[job["shape"]](p, l_, t, job["seed"])
+    tmp = Path(job["round_file"] + ".tmp.json")
+    save_round(rnd, tmp)
+    tmp.replace(job["round_file"])
+    _mark(status_file, "ready")
+    return 0
+
+
+def child_main(job: dict[str, Any]) -> int:
+    """Run one (size, solver) job and write its figures as JSON to ``job["result"]``."""
+    if job["solver"] == "build":
+        return _build_main(job)
+    from matcher import checker  # lazy: the parent process never loads the library
+
+    status_file = Path(job["status"])
+    _mark(status_file, "started")
+    rnd = _load(job["size"], job["seed"], job.get("round_file"))
     _mark(status_file, "ready")
     out: dict[str, Any] = {"round_mib": _proc_status().get("VmRSS", 0) / 1024}
     if job["solver"] == "ours":
-        from matcher.solving import SolveParams, solve
+        from matcher.solving import SolveParams, solve  # lazy: the ours child only
 
         t0 = time.monotonic()
         res = solve(rnd, SolveParams(time_limit_s=job["time_limit"], workers=job["workers"],
@@ -381,8 +448,23 @@ def child_main(job: dict[str, Any]) -> int:
             "solve_s": res.stats.get("solve_seconds"), "total_s": total,
             "path": res.stats.get("path"), "checked": checked, "check_objective": recomputed,
         }
+    elif job["solver"] == "highs":
+        from benchmarks.highs_peer import build_highs, solve_highs_built  # lazy: highspy
+
+        hm = build_highs(rnd)
+        _mark(status_file, "built")
+        hr = solve_highs_built(hm, time_limit_s=job["time_limit"], workers=job["workers"],
+                               seed=job["seed"])
+        out |= {
+            "status": hr.status, "objective": hr.objective, "bound": hr.bound, "gap": hr.gap,
+            "build_s": hr.build_seconds, "solve_s": hr.solve_seconds,
+            "total_s": hr.build_seconds + hr.solve_seconds, "checked": hr.checked,
+            "check_objective": hr.check_objective, "model": hr.stats,
+            "violations": hr.violations, "highs_objective": hr.highs_objective,
+            "model_status": hr.model_status,
+        }
     else:
-        from benchmarks.peer import build_peer, solve_built
+        from benchmarks.peer import build_peer, solve_built  # lazy: the CP-SAT peer child only
 
         t0 = time.monotonic()
         pm = build_peer(rnd)
@@ -422,6 +504,29 @@ class Settings:
     max_rss_mib: float
     cli: bool
     skipped: list[str]
+    shapes: list[str] = field(default_factory=lambda: ["plain"])
+    seeds: list[int] = field(default_factory=lambda: [0])
+    peers: list[str] = field(default_factory=lambda: list(DEFAULT_PEERS))
+
+
+@dataclass(frozen=True)
+class Case:
+    """One round of the benchmark: a size, a shape and a seed (of the round and solvers).
+
+    ``round_file`` is the built round of a shape other than ``plain``; ``None`` means the
+    child makes the round itself (``generate_round`` or the size's file).
+    """
+
+    size: Size
+    shape: str = "plain"
+    seed: int = 0
+    round_file: str | None = None
+
+    @property
+    def stem(self) -> str:
+        """A file-name stem unique to the case within one run."""
+        where = self.size.key if self.size.generated else Path(str(self.size.path)).stem
+        return f"{where}-{self.shape}-s{self.seed}"
 
 
 def _limit(settings: Settings, size: Size) -> float:
@@ -436,34 +541,72 @@ def _progress(text: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
 
 
-def run_solver(settings: Settings, size: Size, solver: str, work: Path) -> Row:
-    """One (size, solver) run in its own process, as a :class:`Row`."""
+def _case_label(case: Case) -> str:
+    return f"{case.size.label} {case.shape} seed {case.seed}"
+
+
+def build_case(settings: Settings, case: Case, work: Path) -> Case | Row:
+    """Build the round of a shape in a child of its own; the case with its round file, or a
+    ``crashed``/``killed`` row (solver ``(build)``) when building failed."""
+    if case.shape == "plain" or not case.size.generated:
+        return case
+    round_file = work / f"{case.stem}.round.json"
+    status_file = work / f"{case.stem}-build.status"
+    job = {"size": {"path": None, "dims": list(case.size.dims)}, "solver": "build",
+           "shape": case.shape, "seed": case.seed, "round_file": str(round_file),
+           "status": str(status_file)}
+    _progress(f"{_case_label(case)}: building the round")
+    outcome = run_process(
+        [sys.executable, "-m", "benchmarks.bench_solve", "--child", json.dumps(job)],
+        deadline=lambda _: GENERATE_CAP_S, max_rss_mib=settings.max_rss_mib,
+        status_file=status_file, log_path=work / f"{case.stem}-build.log",
+    )
+    if round_file.exists() and outcome.returncode == 0:
+        return Case(case.size, case.shape, case.seed, str(round_file))
+    row = Row(size=case.size.label, solver="(build)", key=case.size.key, shape=case.shape,
+              seed=case.seed, status="killed" if outcome.killed else "crashed",
+              peak_mib=outcome.peak_mib)
+    row.note = (f"building the round: {outcome.killed}" if outcome.killed else
+                f"building the round: exit {outcome.returncode}: "
+                f"{outcome.stderr_tail[-300:]}")
+    _progress(f"{_case_label(case)}: {row.note}")
+    return row
+
+
+def run_solver(settings: Settings, case: Case, solver: str, work: Path) -> Row:
+    """One (case, solver) run in its own process, as a :class:`Row`.
+
+    ``solver`` is ``ours`` or a peer of :data:`PEERS` (``cp-sat``, ``highs``).
+    """
+    size = case.size
     limit = _limit(settings, size)
     margin = _margin(settings, limit)
     build_cap = (settings.peer_build_cap if settings.peer_build_cap is not None
                  else max(300.0, 3 * limit))
-    stem = f"{size.key}-{solver}"
+    peer = solver in PEERS
+    stem = f"{case.stem}-{solver}"
     status_file, result_file = work / f"{stem}.status", work / f"{stem}.json"
     job = {"size": {"path": size.path, "dims": list(size.dims)}, "solver": solver,
-           "time_limit": limit, "workers": settings.workers, "seed": settings.seed,
+           "time_limit": limit, "workers": settings.workers, "seed": case.seed,
+           "round_file": case.round_file, "shape": case.shape,
            "status": str(status_file), "result": str(result_file)}
 
     def deadline(phases: dict[str, float]) -> float:
-        if solver == "peer" and "built" in phases:
+        if peer and "built" in phases:
             return phases["built"] + limit + margin
         if "ready" in phases:
-            return phases["ready"] + (build_cap + limit + margin if solver == "peer"
-                                      else limit + margin)
+            return phases["ready"] + (build_cap + limit + margin if peer else limit + margin)
         return GENERATE_CAP_S
 
-    _progress(f"{size.label} {solver}: time limit {limit:g} s")
+    label = PEERS.get(solver, solver)
+    _progress(f"{_case_label(case)} {label}: time limit {limit:g} s")
     outcome = run_process(
         [sys.executable, "-m", "benchmarks.bench_solve", "--child", json.dumps(job)],
         deadline=deadline, max_rss_mib=settings.max_rss_mib, status_file=status_file,
         log_path=work / f"{stem}.log",
     )
-    row = Row(size=size.label, solver=solver, status="?", key=size.key, time_limit=limit,
-              peak_mib=outcome.peak_mib)
+    row = Row(size=size.label, solver=label, status="?", key=size.key, shape=case.shape,
+              seed=case.seed, time_limit=limit, peak_mib=outcome.peak_mib)
     if result_file.exists():
         data = json.loads(result_file.read_text())
         row.status = data["status"]
@@ -473,7 +616,8 @@ def run_solver(settings: Settings, size: Size, solver: str, work: Path) -> Row:
         if row.path:
             row.solver = f"ours [{row.path}]"
         row.extra = {k: v for k, v in data.items() if k in
-                     ("round_mib", "vm_hwm_mib", "model", "violations")}
+                     ("round_mib", "vm_hwm_mib", "model", "violations", "highs_objective",
+                      "model_status")}
         if row.peak_mib is None and data.get("vm_hwm_mib") is not None:
             row.peak_mib = data["vm_hwm_mib"]
     elif outcome.killed:
@@ -485,13 +629,13 @@ def run_solver(settings: Settings, size: Size, solver: str, work: Path) -> Row:
             row.build_s = outcome.phases["built"] - outcome.phases["ready"]
             row.note += f"; model built after ~{row.build_s:.0f} s"
         elif "ready" in outcome.phases:
-            row.note += "; never reached the solve" if solver == "peer" else ""
+            row.note += "; never reached the solve" if peer else ""
     else:
         code = outcome.returncode
         row.status = "crashed"
         hint = " (killed by signal 9: out of memory?)" if code == -9 else ""
         row.note = f"exit {code}{hint}: {outcome.stderr_tail[-300:]}"
-    _progress(f"{size.label} {solver}: {row.status} in {outcome.wall_s:.1f} s wall"
+    _progress(f"{_case_label(case)} {label}: {row.status} in {outcome.wall_s:.1f} s wall"
               + (f" ({row.note})" if row.note else ""))
     return row
 
@@ -522,7 +666,8 @@ def run_cli(settings: Settings, size: Size, work: Path) -> Row | str:
         log_path=work / "cli.log",
     )
     row = Row(size=size.label, solver="ours (cli)", status="?", key=size.key,
-              total_s=outcome.wall_s, peak_mib=outcome.peak_mib, time_limit=limit)
+              seed=settings.seeds[0], total_s=outcome.wall_s, peak_mib=outcome.peak_mib,
+              time_limit=limit)
     if outcome.killed:
         row.status = "killed"
         row.note = f"`matcher solve`: {outcome.killed}"
@@ -531,9 +676,9 @@ def run_cli(settings: Settings, size: Size, work: Path) -> Row | str:
         row.status = "error"
         row.note = f"`matcher solve` exit {outcome.returncode}: {outcome.stderr_tail[-300:]}"
         return row
-    from matcher import checker
-    from matcher.formats import load_round
-    from matcher.result import Result
+    from matcher import checker  # lazy: the parent loads the library only for this row
+    from matcher.formats import load_round  # lazy: as above
+    from matcher.result import Result  # lazy: as above
 
     res = Result.from_dict(json.loads(out_file.read_text()))
     row.status, row.objective, row.bound, row.gap = res.status, res.objective, res.bound, res.gap
@@ -550,34 +695,62 @@ def run_cli(settings: Settings, size: Size, work: Path) -> Row | str:
     return row
 
 
+def cases(settings: Settings) -> tuple[list[Case], list[str]]:
+    """Every (size, shape, seed) to run, in order, and notes on what was left out.
+
+    Shapes and seeds vary generated sizes; the NEL sample and round files run once, as
+    they are (``plain``, the first seed).
+    """
+    out: list[Case] = []
+    notes: list[str] = []
+    for size in settings.sizes:
+        if size.generated:
+            out += [Case(size, shape, seed) for shape in settings.shapes
+                    for seed in settings.seeds]
+            continue
+        out.append(Case(size, "plain", settings.seeds[0]))
+        if settings.shapes != ["plain"] or len(settings.seeds) > 1:
+            notes.append(f"{size.label}: a fixed round, run once as it is (shapes and "
+                         "seeds vary generated sizes only)")
+    return out, notes
+
+
 def run_benchmark(settings: Settings, work: Path) -> tuple[list[Row], list[str]]:
     """Every run of the benchmark, in order: rows of the table and notes under it."""
     rows: list[Row] = []
-    notes = list(settings.skipped)
-    for size in settings.sizes:
-        size_rows = [run_solver(settings, size, "ours", work)]
-        if size.key == "nel" and settings.cli:
-            cli = run_cli(settings, size, work)
-            if isinstance(cli, Row):
-                size_rows.append(cli)
-            else:
-                notes.append(cli)
-        if not settings.peer:
-            pass
-        elif settings.peer_max_cells is not None and size.cells > settings.peer_max_cells:
-            size_rows.append(Row(size=size.label, solver="peer", key=size.key,
-                                 status="skipped", note="peer skipped (--peer-max-size)"))
+    todo, notes = cases(settings)
+    notes = list(settings.skipped) + notes
+    peers = settings.peers if settings.peer else []
+    for planned in todo:
+        built = build_case(settings, planned, work)
+        if isinstance(built, Row):
+            case_rows = [built]
         else:
-            size_rows.append(run_solver(settings, size, "peer", work))
-        target = TARGETS.get(size.key)
-        for row in size_rows:
+            case = built
+            size = case.size
+            case_rows = [run_solver(settings, case, "ours", work)]
+            if size.key == "nel" and settings.cli:
+                cli = run_cli(settings, size, work)
+                if isinstance(cli, Row):
+                    case_rows.append(cli)
+                else:
+                    notes.append(cli)
+            for peer in peers:
+                if settings.peer_max_cells is not None and size.cells > settings.peer_max_cells:
+                    case_rows.append(Row(size=size.label, solver=PEERS[peer], key=size.key,
+                                         shape=case.shape, seed=case.seed, status="skipped",
+                                         note="peer skipped (--peer-max-size)"))
+                else:
+                    case_rows.append(run_solver(settings, case, peer, work))
+        target = TARGETS.get(planned.size.key)
+        for row in case_rows:
             if target is not None:
                 row.target = target.short
                 if row.status != "skipped":
                     row.met, row.why = judge(target, row)
             if row.note:
-                notes.append(f"{row.size} {row.solver}: {row.note}")
-        rows += size_rows
+                notes.append(f"{row.size} {row.shape} seed {row.seed} {row.solver}: {row.note}")
+        rows += case_rows
     return rows, notes
 
 
@@ -611,7 +784,8 @@ def _parse_limits(values: Sequence[str]) -> dict[str, float]:
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m benchmarks.bench_solve",
-        description="Benchmark matcher.solving.solve against a plain CP-SAT peer; print one table.",
+        description="Benchmark matcher.solving.solve against plain peers; print one table.",
+        epilog="shapes: " + "; ".join(f"{name}: {text}" for name, text in SHAPE_HELP.items()),
     )
     p.add_argument("--sizes", nargs="+", metavar="SIZE",
                    help="'nel' (the NEL sample), PxLxT (a generated round) or a .json round; "
@@ -624,6 +798,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=2, help="CP-SAT workers (default 2)")
     p.add_argument("--seed", type=int, default=0,
                    help="seed of the generated rounds and of the solvers (default 0)")
+    p.add_argument("--seeds", type=int, default=1, metavar="N",
+                   help="run every generated size and shape with N seeds: --seed, --seed + 1, "
+                        "... (default 1)")
+    p.add_argument("--shapes", nargs="+", metavar="SHAPE",
+                   help="round shapes of benchmarks/variety.py for the generated sizes, space- "
+                        "or comma-separated, or 'all' (default: plain). One of: "
+                        + ", ".join(SHAPES))
+    p.add_argument("--peers", nargs="+", metavar="PEER",
+                   help="peers to run beside ours: " + ", ".join(PEERS)
+                        + " (default: " + " ".join(DEFAULT_PEERS) + ")")
     p.add_argument("--no-peer", action="store_true", help="run ours only")
     p.add_argument("--peer-max-size", metavar="PxLxT",
                    help="skip the peer on sizes with more pharmacist x placement x period "
@@ -684,23 +868,60 @@ def _settings(args: argparse.Namespace) -> Settings:
     else:
         available = _mem_available_mib() or 16 * 1024
         max_rss = min(12 * 1024, 0.6 * available)
+    if args.seeds < 1:
+        raise SystemExit("error: --seeds must be 1 or more")
     return Settings(sizes=sizes, limits=limits, workers=args.workers, seed=args.seed,
                     peer=not args.no_peer, peer_max_cells=peer_max, margin=args.margin,
                     peer_build_cap=args.peer_build_cap, max_rss_mib=max_rss,
-                    cli=not args.no_cli, skipped=skipped)
+                    cli=not args.no_cli, skipped=skipped, shapes=_names(args.shapes),
+                    seeds=[args.seed + i for i in range(args.seeds)],
+                    peers=_peers(args.peers) if not args.no_peer else [])
+
+
+def _split(values: Sequence[str] | None) -> list[str]:
+    return [n.strip() for item in values or () for n in item.split(",") if n.strip()]
+
+
+def _names(values: Sequence[str] | None) -> list[str]:
+    """``--shapes``: known names (``all`` for every shape), in order, each once."""
+    names = _split(values) or ["plain"]
+    if "all" in names:
+        return list(SHAPES)
+    unknown = [n for n in names if n not in SHAPES]
+    if unknown:
+        raise SystemExit(f"error: unknown shape(s) {', '.join(unknown)}; the shapes are: "
+                         + ", ".join(SHAPES))
+    return list(dict.fromkeys(names))
+
+
+def _peers(values: Sequence[str] | None) -> list[str]:
+    """``--peers``: known peers, in order, each once; HiGHS only when highspy is installed."""
+    names = _split(values) or list(DEFAULT_PEERS)
+    unknown = [n for n in names if n not in PEERS]
+    if unknown:
+        raise SystemExit(f"error: unknown peer(s) {', '.join(unknown)}; the peers are: "
+                         + ", ".join(PEERS))
+    if "highs" in names and importlib.util.find_spec("highspy") is None:
+        raise SystemExit("error: the highs peer needs highspy, a dev dependency: "
+                         ".venv/bin/pip install 'highspy>=1.16,<2'")
+    return list(dict.fromkeys(names))
+
+
+def _version(distribution: str) -> str:
+    try:
+        return importlib.metadata.version(distribution)
+    except Exception:  # a missing distribution only loses a line of the header
+        return "?"
 
 
 def _meta(settings: Settings) -> dict[str, Any]:
-    try:
-        from importlib.metadata import version
-
-        ortools = version("ortools")
-    except Exception:  # a missing distribution only loses a line of the header
-        ortools = "?"
     return {
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "host": platform.node(), "python": platform.python_version(), "ortools": ortools,
+        "host": platform.node(), "python": platform.python_version(),
+        "ortools": _version("ortools"),
+        "highspy": _version("highspy") if "highs" in settings.peers else None,
         "cpus": os.cpu_count(), "workers": settings.workers, "seed": settings.seed,
+        "seeds": settings.seeds, "shapes": settings.shapes, "peers": settings.peers,
         "max_memory_mib": round(settings.max_rss_mib),
     }
 
@@ -714,9 +935,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     meta = _meta(settings)
     with tempfile.TemporaryDirectory(prefix="bench-solve-") as tmp:
         rows, notes = run_benchmark(settings, Path(tmp))
-    print(f"matcher.solve vs plain CP-SAT peer — {meta['date']}, {meta['cpus']} cpus, "
-          f"ortools {meta['ortools']}, workers {settings.workers}, seed {settings.seed}")
+    peers = ", ".join(settings.peers) or "no peer"
+    highs = f", highspy {meta['highspy']}" if meta["highspy"] else ""
+    seeds = (f"seed {settings.seed}" if len(settings.seeds) == 1
+             else f"seeds {settings.seeds[0]}-{settings.seeds[-1]}")
+    print(f"matcher.solve vs peers ({peers}) — {meta['date']}, {meta['cpus']} cpus, "
+          f"ortools {meta['ortools']}{highs}, workers {settings.workers}, {seeds}")
     print(render_table(rows))
+    worst = worst_rows(rows)
+    if worst:
+        print()
+        print("worst row of each solver per size (no checked answer, then unproven, then the "
+              "largest gap, then the slowest):")
+        print(render_table(worst))
     per_size = {r.size: r.time_limit for r in rows if r.time_limit is not None}
     limits = ", ".join(f"{size} {limit:g} s" for size, limit in per_size.items())
     if limits:
