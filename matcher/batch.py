@@ -290,7 +290,7 @@ def _solve_and_write(rnd: Any, base: CohortOutcome, folder: Path, out_dir: Path,
     save_result(result, folder / "result.json")
     save_round(rnd, folder / "round.json")
     report = prepare(rnd, result, order=settings.order, seed=settings.seed,
-                     explain_seconds=settings.explain_seconds)
+                     explain_seconds=settings.explain_seconds, explain_workers=workers)
     write_report(report, folder / "report.html")
     workbook = ""
     if result.has_solution:

@@ -36,6 +36,7 @@ from matcher import checker, kpis
 from matcher.baseline import Baseline, serial_priority
 from matcher.domain import Round
 from matcher.formats.safety import write_atomic
+from matcher.gap_tables import gap_groups
 from matcher.result import Result
 
 if TYPE_CHECKING:
@@ -123,11 +124,12 @@ def ensure_fits(rnd: Round, result: Result) -> None:
 
 
 def explanation_of(rnd: Round, result: Result, *, time_limit_s: float = 10.0,
-                   max_resolves: int = 20, workers: int = 1) -> Explanation | None:
+                   max_resolves: int | None = 20, workers: int = 0) -> Explanation | None:
     """The explanations of the result, or ``None`` when :mod:`matcher.explanations` is absent.
 
     ``time_limit_s`` and ``max_resolves`` bound the re-solves that measure what a better
-    placement would cost (0 for either: reasons only, no costs).
+    placement would cost (0 for either: reasons only, no costs; ``None`` re-solves: no count
+    limit). ``workers`` re-solves run at once (0: one per core).
     """
     try:
         from matcher.explanations import explain  # local: the report works without it
@@ -149,17 +151,20 @@ def prepare(
     order: str | Sequence[str] = "listed",
     seed: int = 0,
     explain_seconds: float = 10.0,
-    max_resolves: int = 20,
+    max_resolves: int | None = 20,
     with_explanations: bool = True,
+    explain_workers: int = 0,
 ) -> Report:
     """Gather a :class:`Report`: checks the result fits the round (``ResultMismatchError``),
     computes the baseline (``order``/``seed``, see :mod:`matcher.baseline`) unless given,
-    and the explanations within ``explain_seconds`` of re-solving."""
+    and the explanations within ``explain_seconds`` of re-solving (``explain_workers``
+    re-solves at once, 0: one per core)."""
     ensure_fits(rnd, result)
     if baseline is None and result.has_solution:
         baseline = serial_priority(rnd, order=order, seed=seed)
     explanation = (explanation_of(rnd, result, time_limit_s=explain_seconds,
-                                  max_resolves=max_resolves) if with_explanations else None)
+                                  max_resolves=max_resolves, workers=explain_workers)
+                   if with_explanations else None)
     return Report(round=rnd, result=result,
                   tables=kpis.tables(rnd, result.allocation, result.unassigned),
                   baseline=baseline, explanation=explanation,
@@ -365,8 +370,8 @@ def _explanation(report: Report) -> dict[str, Any]:
             people.append({"who": _name(rnd, pe.pharmacist), "slots": slots})
     gaps = [{"placement": g.placement, "period": g.period, "message": g.message}
             for g in ex.placements]
-    return {"pharmacists": people, "gaps": gaps, "resolves": ex.resolves,
-            "satisfied": len(ex.pharmacists) - len(people)}
+    return {"pharmacists": people, "gaps": gaps, "gap_groups": gap_groups(ex),
+            "resolves": ex.resolves, "satisfied": len(ex.pharmacists) - len(people)}
 
 
 # ---- charts --------------------------------------------------------------------------------

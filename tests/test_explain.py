@@ -14,11 +14,12 @@ from typing import Any
 import pytest
 from bruteforce import brute_force
 
-import matcher.explanations.resolver as resolver
+import matcher.explanations.counterfactual as counterfactual
 from matcher.domain import Round
+from matcher.errors import InvalidRoundError
 from matcher.explanations import VERDICTS, Explanation, explain
 from matcher.result import Result
-from matcher.solving import SolveParams, solve
+from matcher.solving import SolveParams, cpsat, solve
 from matcher.validation import parse_round, with_changes
 
 HERE = {"lat": 51.5, "lon": 0.0}
@@ -205,19 +206,39 @@ def test_without_resolves_costs_are_not_measured() -> None:
     assert e.resolves == 0
 
 
-def test_unproven_resolve_gives_an_at_least_cost(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A re-solve that stops with a solution worth 25 and a bound of 35 proves the cost is
-    between 40 - 35 = 5 and 40 - 25 = 15."""
+def test_unproven_resolve_gives_the_proven_interval(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A re-solve stopped with a bound of 35 and no solution proves the cost is at least
+    40 - 35 = 5; the result's allocation repaired to give PH-1 A (PH-2 swaps to B, unranked:
+    20 + 0) proves it is at most 40 - 20 = 20."""
     result = solved(CONTESTED)
 
-    def stopped(rnd: Round, params: SolveParams | None = None) -> Result:
-        return Result(round=rnd.round.id, status="feasible", objective=25, bound=35)
+    def stopped(*args: Any, **kwargs: Any) -> cpsat.CpAnswer:
+        return cpsat.CpAnswer("unknown", bound=35)
 
-    monkeypatch.setattr(resolver, "solve", stopped)
-    a = explain(CONTESTED, result).slot("PH-1", "R1").alternatives[1]
+    monkeypatch.setattr(counterfactual.cpsat, "run", stopped)
+    e = explain(CONTESTED, result)
+    a = e.slot("PH-1", "R1").alternatives[1]
     assert (a.verdict, a.cost, a.cost_exact) == ("costs", 5, False)
-    assert a.message.endswith("it would cost the round at least 5 points and at most 15 "
-                              "points (the re-solve was not proven optimal in time)")
+    assert (a.cost_at_least, a.cost_at_most, a.priced) == (5, 20, True)
+    assert a.message.endswith("it would cost the round between 5 and 20 points (the re-solve "
+                              "was not proven optimal in time)")
+    assert a.to_dict()["cost_at_least"] == 5
+    assert e.resolves == 1
+
+
+def test_a_resolve_the_checker_refuses_is_not_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A re-solve that claims an optimal allocation breaking the rules (both pharmacists at A)
+    does not set the cost: the repaired allocation's checked cost stays the upper end."""
+    result = solved(CONTESTED)
+    pm = counterfactual.PinnedModel(CONTESTED, result, 40)
+    both = pm.cand.positions(CONTESTED, [("PH-1", "R1", "A"), ("PH-2", "R1", "A")])
+
+    def wrong(*args: Any, **kwargs: Any) -> cpsat.CpAnswer:
+        return cpsat.CpAnswer("optimal", chosen=both, objective=50, bound=50)
+
+    monkeypatch.setattr(counterfactual.cpsat, "run", wrong)
+    m = pm.measure("PH-1", "A", "R1", time_limit_s=5)
+    assert (m.cost, m.at_least, m.at_most) == (None, 0, 20)
 
 
 def test_a_result_of_another_round_is_refused() -> None:
@@ -293,4 +314,82 @@ def test_measured_costs_agree_with_the_oracle(tiny_round: Round) -> None:
             with_it, _ = brute_force(pinned(tiny_round, gap.moved, gap.period, gap.placement))
             assert with_it is not None
             assert gap.cost == best - with_it
-    assert checked <= e.resolves
+    assert checked <= len([a for p in e.pharmacists for s in p.slots for a in s.alternatives])
+
+
+def pinned_solve(rnd: Round, p: str, t: str, l_id: str) -> Result:
+    """The round with (p, l, t) pinned, solved from scratch by solve()."""
+    return solve(pinned(rnd, p, t, l_id), SolveParams(time_limit_s=20, workers=1, diagnose_s=0))
+
+
+def test_reused_model_costs_equal_solve_with_the_pin(tiny_round: Round) -> None:
+    """Every eligible (pharmacist, ranked placement, period) of random tiny rounds, priced on
+    the one reused model, costs what solve() of the round with that pin says; a pin that
+    makes the round infeasible is infeasible for both; a re-solve given no time keeps a
+    valid interval: lower <= the true cost <= upper."""
+    result = solve(tiny_round, SolveParams(time_limit_s=20, workers=1))
+    if result.status != "optimal":
+        return
+    base = result.objective
+    assert base is not None
+    pm = counterfactual.PinnedModel(tiny_round, result, base)
+    for ph in tiny_round.pharmacists:
+        for l_id in ph.preferences:
+            for t in tiny_round.period_ids:
+                if pm.position(ph.id, l_id, t) < 0:
+                    continue
+                m = pm.measure(ph.id, l_id, t, time_limit_s=10, diagnose_s=0.5)
+                short = pm.measure(ph.id, l_id, t, time_limit_s=0.0)
+                try:
+                    truth = pinned_solve(tiny_round, ph.id, t, l_id)
+                except InvalidRoundError:  # the pin contradicts a pin of the round
+                    assert m.status in ("infeasible", "invalid")
+                    continue
+                if truth.status == "infeasible":
+                    assert m.status in ("infeasible", "invalid")
+                    assert short.at_most is None
+                    continue
+                assert truth.status == "optimal"
+                assert truth.objective is not None
+                cost = base - truth.objective
+                assert (m.status, m.cost) == ("optimal", cost)
+                assert short.at_least is not None
+                assert short.at_least <= cost
+                assert short.at_most is None or cost <= short.at_most
+                quick = pm.quick(ph.id, l_id, t)
+                assert quick.at_least is not None
+                assert quick.at_least <= cost
+                assert quick.at_most is None or cost <= quick.at_most
+
+
+def test_intervals_of_a_short_budget_hold(tiny_round: Round) -> None:
+    """explain with a budget too short to prove anything: every priced alternative's ends
+    hold against the proven pinned solve."""
+    result = solve(tiny_round, SolveParams(time_limit_s=20, workers=1))
+    if result.status != "optimal":
+        return
+    base = result.objective
+    assert base is not None
+    e = explain(tiny_round, result, max_resolves=2, time_limit_s=0.3, workers=2)
+    for ph in e.pharmacists:
+        for slot in ph.slots:
+            for alt in slot.alternatives:
+                if alt.cost_at_least is None and alt.cost_at_most is None:
+                    continue
+                truth = pinned_solve(tiny_round, ph.pharmacist, slot.period, alt.placement)
+                assert truth.objective is not None
+                cost = base - truth.objective
+                assert alt.cost_at_least is None or alt.cost_at_least <= cost
+                assert alt.cost_at_most is None or cost <= alt.cost_at_most
+                if alt.cost_exact:
+                    assert alt.cost == cost
+
+
+def test_infeasible_pin_on_the_reused_model() -> None:
+    """CONTINUITY: G2 in R1 would need G2 in R2 too, which has no seat: the reused model
+    says infeasible, as solve() of the pinned round does, with the diagnosis."""
+    pm = counterfactual.PinnedModel(CONTINUITY, solved(CONTINUITY), 20)
+    m = pm.measure("PH-1", "G2", "R1", time_limit_s=5)
+    assert m.status == "infeasible"
+    assert "continuity" in {r for f in m.findings for r in f.get("rules", [])}
+    assert pinned_solve(CONTINUITY, "PH-1", "R1", "G2").status == "infeasible"

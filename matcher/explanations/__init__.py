@@ -9,17 +9,21 @@ questions planners are asked:
   not eligible (the §2 rule, from :func:`matcher.eligibility.ineligibility_reasons`), already
   held by them in another period of a rotating stream, pinned elsewhere, full (and held by
   whom), or what it would cost the round, measured by re-solving the round with that
-  assignment pinned (warm-started from the result). A pinned round that is infeasible is
+  assignment pinned (one model of the round built once, the pinned variable fixed, the
+  result's allocation repaired to hold the pin as the hint; see
+  :mod:`~matcher.explanations.counterfactual`). A pinned round that is infeasible is
   explained with :func:`matcher.diagnosis.diagnose`. A cost is exact when the re-solve is
-  proven optimal and the result was optimal; otherwise it is an "at least" bound (or not
-  measured when the budget ran out);
+  proven optimal; otherwise it is the interval that was proven (``cost_at_least`` from
+  the re-solve's bound or the result's, ``cost_at_most`` from an allocation giving it that
+  the checker accepts), and "not measured" only when no re-solve budget was given;
 - **why hard-to-recruit seats stay empty and min_fill falls short**: nobody eligible (and
   why, by rule), the organisation or supervision limit is reached, or every eligible
   pharmacist is placed somewhere worth more, with the cost of moving the best one in.
 
 Costs are in objective points (the unit of the round's objective: weights times points).
-Re-solves are bounded by ``max_resolves`` and ``time_limit_s`` and reused when the same
-(pharmacist, placement, period) is asked about twice. Messages name ids, rules and numbers
+Re-solves are bounded by ``max_resolves`` and ``time_limit_s``, run side by side when
+``workers`` allows, and reused when the same (pharmacist, placement, period) is asked
+about twice. Messages name ids, rules and numbers
 only, never names or home locations.
 
 The package: :mod:`~matcher.explanations.records` (what is returned),
@@ -67,7 +71,7 @@ def explain(
     round: Round,
     result: Result,
     *,
-    max_resolves: int = 50,
+    max_resolves: int | None = 50,
     time_limit_s: float = 30.0,
     pharmacists: Iterable[str] | None = None,
     workers: int = 1,
@@ -77,7 +81,11 @@ def explain(
 
     ``max_resolves`` and ``time_limit_s`` bound the re-solves that measure costs (the
     first better-ranked eligible alternative of every slot is measured first, then the
-    placement gaps, then the other alternatives). ``pharmacists`` limits the per-pharmacist
+    placement gaps, then the other alternatives; ``None``: no count limit, only time).
+    Before any re-solve every one gets the interval known without one (a repaired,
+    checked allocation and the result's bound), within half the time. ``workers`` is
+    how many re-solves run at once, one CP-SAT worker each (0: one per core).
+    ``pharmacists`` limits the per-pharmacist
     part to those ids (all by default). Raises ``ValueError`` when the result's allocation
     breaks the round's hard rules (a result of another round).
     """
@@ -106,7 +114,8 @@ def explain(
     wanted_ids = set(pharmacists) if pharmacists is not None else None
     drafts = ctx.slot_drafts(wanted_ids)
     gaps = ctx.gap_drafts()
-    resolver = Resolver(round, result, base, max(0, max_resolves),
+    resolver = Resolver(round, result, base,
+                        None if max_resolves is None else max(0, max_resolves),
                          start + max(0.0, time_limit_s), workers, seed)
     first = [d.measure[0] for d in drafts if d.measure]
     rest = [m for d in drafts for m in d.measure[1:]]

@@ -18,7 +18,7 @@ from matcher.explanations.records import (
     PlacementGap,
     SlotExplanation,
 )
-from matcher.explanations.resolver import Resolver, verdict_of
+from matcher.explanations.resolver import Measured, Resolver, verdict_of
 from matcher.wording import MAX_LISTED, and_ids, and_list, count
 
 __all__ = ["AltDraft", "Explainer", "GapDraft", "SlotDraft"]
@@ -173,7 +173,7 @@ class Explainer:
         what = f"giving {d.pharmacist} {a.placement} in {d.period}"
         verdict, text, rules, cost, exact = verdict_of(m, what)
         return Alternative(a.placement, a.rank, verdict, a.message + text, rules, a.full,
-                           a.holders, cost, exact, None if m is None else m.at_most)
+                           a.holders, cost, exact, *ends(m))
 
     # placement gaps --------------------------------------------------------------------------
 
@@ -296,12 +296,22 @@ class Explainer:
         """The gap draft with the cost of moving the best eligible pharmacist in."""
         pl = self.round.placement(g.placement)
         message, cost, exact, moved = g.message, None, False, None
+        at_most: int | None = None
+        at_least: int | None = None
         if g.measure is not None:
             moved = g.measure[0]
             m = resolver.get(*g.measure)
+            at_most, at_least = ends(m)
             what = f"moving {moved} into {g.placement} in {g.period}"
             _, text, _, cost, exact = verdict_of(m, what)
             message += f"; {what}: {text}"
         return PlacementGap(g.placement, g.period, pl.capacity_in(g.period),
                             pl.min_fill_in(g.period), pl.hard_to_recruit, g.holders, g.reason,
-                            message, g.eligible, moved, cost, exact)
+                            message, g.eligible, moved, cost, exact, at_least, at_most)
+
+
+def ends(m: Measured | None) -> tuple[int | None, int | None]:
+    """(at most, at least) of a measurement: the proven ends of the cost."""
+    if m is None or m.status in ("infeasible", "invalid"):
+        return None, None
+    return m.at_most, m.at_least

@@ -26,12 +26,13 @@ VERDICTS: dict[str, str] = {
     "held_in_other_period": "they hold it in another period and the stream rotates",
     "pinned_elsewhere": "a pin puts them in another placement of that stream",
     "costs": "giving it to them lowers the round's objective (re-solve with it pinned): "
-    "exactly, at least or at most by the stated points",
+    "exactly, or between the stated proven ends (cost_at_least, cost_at_most)",
     "tie": "an equally good allocation gives it to them",
     "better": "re-solving with it pinned found a better allocation (the result was not "
     "proven optimal)",
     "breaks_rules": "no allocation gives it to them without breaking a hard rule",
-    "not_measured": "eligible, but the re-solve budget ran out before it was measured",
+    "not_measured": "eligible, but no cost was proven (no re-solve budget, or no allocation "
+    "giving it was found in time)",
 }
 """Every ``Alternative.verdict`` with what it means."""
 
@@ -63,9 +64,10 @@ class Alternative:
     conditions for ``not_eligible``, §3 rules for ``breaks_rules``). ``full`` and
     ``holders`` say whether every seat was taken in the result and by whom. ``cost`` is
     the objective points the round loses by giving it to them: exact when ``cost_exact``,
-    otherwise a lower bound (``None`` when no lower bound is known). ``cost_at_most`` is an
-    upper bound from the best allocation the re-solve found with it pinned (``None`` if
-    none).
+    otherwise a lower bound (``None`` when no lower bound is known). ``cost_at_least`` and
+    ``cost_at_most`` are the proven ends of the cost (equal to ``cost`` when exact): the
+    lower from a re-solve's bound or the result's, the upper from the best checked
+    allocation found with it pinned (``None`` when unknown).
     """
 
     placement: str
@@ -78,13 +80,21 @@ class Alternative:
     cost: int | None = None
     cost_exact: bool = False
     cost_at_most: int | None = None
+    cost_at_least: int | None = None
+
+    @property
+    def priced(self) -> bool:
+        """Whether a cost was proven: exactly, or both ends of an interval."""
+        return self.cost_exact or (self.cost_at_least is not None
+                                   and self.cost_at_most is not None)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
         return {"placement": self.placement, "rank": self.rank, "verdict": self.verdict,
                 "message": self.message, "rules": list(self.rules), "full": self.full,
                 "holders": list(self.holders), "cost": self.cost,
-                "cost_exact": self.cost_exact, "cost_at_most": self.cost_at_most}
+                "cost_exact": self.cost_exact, "cost_at_most": self.cost_at_most,
+                "cost_at_least": self.cost_at_least}
 
 
 @dataclass(frozen=True)
@@ -132,7 +142,8 @@ class PlacementGap:
     ``reason`` is ``nobody_eligible``, ``min_fill_above_capacity``, ``organisation_cap``,
     ``supervision`` or ``placed_elsewhere``. ``eligible`` lists the pharmacists eligible for
     it who do not hold it; ``moved`` is the one whose move in was measured, with ``cost``
-    (exact when ``cost_exact``, otherwise a lower bound).
+    (exact when ``cost_exact``, otherwise a lower bound) and the proven ends
+    ``cost_at_least`` and ``cost_at_most`` (``None`` when unknown).
     """
 
     placement: str
@@ -147,6 +158,8 @@ class PlacementGap:
     moved: str | None = None
     cost: int | None = None
     cost_exact: bool = False
+    cost_at_least: int | None = None
+    cost_at_most: int | None = None
 
     @property
     def empty_seats(self) -> int:
@@ -166,7 +179,8 @@ class PlacementGap:
                 "empty_seats": self.empty_seats, "shortfall": self.shortfall,
                 "reason": self.reason, "message": self.message,
                 "eligible": list(self.eligible), "moved": self.moved, "cost": self.cost,
-                "cost_exact": self.cost_exact}
+                "cost_exact": self.cost_exact, "cost_at_least": self.cost_at_least,
+                "cost_at_most": self.cost_at_most}
 
 
 @dataclass(frozen=True)

@@ -1,21 +1,25 @@
 """Re-solving the round with one more pin: what a better-ranked alternative would cost.
+
+:class:`Resolver` prices every (pharmacist, placement, period) it is asked about with one
+:class:`~matcher.explanations.counterfactual.PinnedModel` (the round's model built once):
+first the ends known without a re-solve (the result's allocation repaired to hold the pin,
+checked, and the result's bound), then CP-SAT re-solves in the order asked, side by side in
+threads of one CP-SAT worker each, while the count and the time budget last. A re-solve
+not proven in its share keeps the interval it did prove.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
 
-from matcher.diagnosis import diagnose
 from matcher.domain import Round
-from matcher.errors import InvalidRoundError
-from matcher.explanations.records import as_dicts
+from matcher.explanations.counterfactual import Measured, PinnedModel
 from matcher.result import Result
-from matcher.solving import SolveParams, solve
-from matcher.validation import with_changes
 from matcher.wording import count
 
 __all__ = ["DIAGNOSE_S", "RESOLVE_FLOOR_S", "Measured", "Resolver", "points", "verdict_of"]
@@ -25,79 +29,97 @@ log = logging.getLogger(__name__)
 
 RESOLVE_FLOOR_S = 0.5  # least time given to one re-solve while the budget lasts
 DIAGNOSE_S = 2.0  # most time spent explaining one infeasible pinned round
-
-
-@dataclass(frozen=True)
-class Measured:
-    """What a re-solve with (pharmacist, placement, period) pinned said."""
-
-    status: str  # optimal | feasible | unknown | infeasible | invalid
-    cost: int | None = None  # exact cost against the result (an optimal re-solve)
-    at_least: int | None = None  # lower bound on the cost
-    at_most: int | None = None  # upper bound on the cost (a solution was found)
-    findings: tuple[dict[str, Any], ...] = ()  # diagnosis entries (Finding.to_dict())
-    problems: tuple[str, ...] = ()
+QUICK_SHARE = 0.5  # most of the budget the re-solve-free ends may take
 
 
 class Resolver:
-    """Re-solves the round with one extra pin, within a count and a time budget."""
+    """Re-solves the round with one extra pin, within a count and a time budget.
 
-    def __init__(self, rnd: Round, result: Result, base: int, max_resolves: int,
+    ``max_resolves`` caps the CP-SAT re-solves (``None``: the time budget only); 0 measures
+    nothing. ``workers`` is the number of re-solves run at once (0: one per core), each
+    with one CP-SAT worker.
+    """
+
+    def __init__(self, rnd: Round, result: Result, base: int, max_resolves: int | None,
                  deadline: float, workers: int, seed: int) -> None:
         self.round = rnd
         self.result = result
         self.base = base
-        self.left = max_resolves
+        self.left = max_resolves if max_resolves is not None else 10**9
         self.deadline = deadline
-        self.workers = workers
+        self.threads = workers if workers > 0 else max(1, os.cpu_count() or 1)
         self.seed = seed
         self.cache: dict[tuple[str, str, str], Measured] = {}
         self.count = 0
+        self.pinned: PinnedModel | None = None
+        self.lock = threading.Lock()
         # A re-solve needs about as long as the solve that made the result (warm start or
         # not): fewer re-solves that finish beat many that all stop unproven.
         took = sum(float(result.stats.get(k, 0.0) or 0.0)
                    for k in ("solve_seconds", "build_seconds"))
         self.floor = max(RESOLVE_FLOOR_S, 1.5 * took)
 
+    def remaining(self) -> float:
+        return self.deadline - time.monotonic()
+
     def measure_all(self, wanted: Sequence[tuple[str, str, str]]) -> None:
-        """Measure the triples in order while the budget lasts."""
+        """Measure the triples: their re-solve-free ends, then re-solves in order while the
+        budget lasts."""
         todo = [w for w in dict.fromkeys(wanted) if w not in self.cache]
-        for n, triple in enumerate(todo):
-            remaining = self.deadline - time.monotonic()
-            if self.left <= 0 or remaining <= 0.05:
+        if not todo or self.left <= 0 or self.remaining() <= 0.05:
+            return
+        if self.pinned is None:
+            self.pinned = PinnedModel(self.round, self.result, self.base, seed=self.seed,
+                                      diagnose_s=DIAGNOSE_S)
+        pinned = self.pinned
+        quick_until = time.monotonic() + QUICK_SHARE * self.remaining()
+        for triple in todo:
+            if time.monotonic() >= quick_until:
                 break
-            pending = min(len(todo) - n, self.left)
-            share = min(remaining, max(remaining / pending, self.floor))
-            self.cache[triple] = self._measure(*triple, time_limit_s=share)
-            self.left -= 1
-            self.count += 1
+            self.cache[triple] = pinned.quick(*triple)
+        log.debug("re-solve-free ends of %d of %d", sum(w in self.cache for w in todo),
+                  len(todo))
+        # Those still without both ends first (they are not priced at all yet), then the
+        # others in the order asked.
+        queue = sorted((w for w in todo if w not in self.cache or not self.cache[w].exact),
+                       key=lambda w: w in self.cache and self.cache[w].at_most is not None
+                       and self.cache[w].at_least is not None)
+        queue = queue[: max(0, self.left)]
+        if not queue:
+            return
+        threads = min(self.threads, len(queue))
+        state = {"next": 0}
+
+        def work() -> None:
+            while True:
+                with self.lock:
+                    n = state["next"]
+                    remaining = self.remaining()
+                    if n >= len(queue) or self.left <= 0 or remaining <= 0.05:
+                        return
+                    state["next"] = n + 1
+                    pending = len(queue) - n
+                    share = min(remaining, max(remaining * threads / pending, self.floor))
+                    self.left -= 1
+                    self.count += 1
+                    triple = queue[n]
+                    prior = self.cache.get(triple)
+                diag = min(DIAGNOSE_S, max(0.2, self.remaining()))
+                m = pinned.measure(*triple, time_limit_s=share, prior=prior, diagnose_s=diag)
+                with self.lock:
+                    self.cache[triple] = m
+
+        if threads == 1:
+            work()
+            return
+        with ThreadPoolExecutor(max_workers=threads,
+                                thread_name_prefix="matcher-resolve") as pool:
+            for f in [pool.submit(work) for _ in range(threads)]:
+                f.result()
 
     def get(self, p: str, l_id: str, t: str) -> Measured | None:
         """The measurement of a triple, if it was made."""
         return self.cache.get((p, l_id, t))
-
-    def _measure(self, p: str, l_id: str, t: str, *, time_limit_s: float) -> Measured:
-        pins = [pin.model_dump() for pin in self.round.pins]
-        try:
-            pinned = with_changes(
-                self.round,
-                pins=[*pins, {"pharmacist": p, "period": t, "placement": l_id}])
-        except InvalidRoundError as exc:
-            return Measured("invalid", problems=tuple(pr.message for pr in exc.problems))
-        res = solve(pinned, SolveParams(time_limit_s=time_limit_s, workers=self.workers,
-                                        seed=self.seed, hint=self.result))
-        if res.status == "infeasible":
-            found = as_dicts(res.diagnosis)  # solve's own diagnosis, when it gives one
-            if not found:
-                budget = min(DIAGNOSE_S, max(0.2, self.deadline - time.monotonic()))
-                found = [f.to_dict() for f in diagnose(pinned, time_limit_s=budget)]
-            return Measured("infeasible", findings=tuple(found))
-        at_least = None if res.bound is None else self.base - res.bound
-        at_most = None if res.objective is None else self.base - res.objective
-        if res.status == "optimal" and res.objective is not None:
-            cost = self.base - res.objective  # exact, relative to the result explained
-            return Measured("optimal", cost=cost, at_least=cost, at_most=cost)
-        return Measured(res.status, at_least=at_least, at_most=at_most)
 
 
 # ---- wording -------------------------------------------------------------------------------
@@ -125,22 +147,27 @@ def verdict_of(m: Measured | None, what: str
                     (), 0, True)
         return ("better", f"re-solving with it found an allocation {points(-m.cost)} "
                           "better (this result was not proven optimal)", (), m.cost, True)
-    if m.at_most is not None and m.at_most < 0:
-        return ("better", f"re-solving with it found an allocation {points(-m.at_most)} "
-                          "better (this result was not proven optimal)", (), m.at_most, False)
-    if m.at_least is not None and m.at_least > 0:
-        upto = f" and at most {points(m.at_most)}" if m.at_most is not None else ""
-        return ("costs", f"it would cost the round at least {points(m.at_least)}{upto} (the "
-                         "re-solve was not proven optimal in time)", (), m.at_least, False)
-    if m.at_most == 0:
-        return ("tie", f"an allocation as good as this one does this ({what} costs 0 points "
-                       "as far as measured)", (), 0, False)
-    if m.at_most is not None:
-        return ("costs", f"it would cost the round at most {points(m.at_most)} (the re-solve "
-                         "found such an allocation but could not prove in time that none "
-                         "costs less)", (), None, False)
-    return ("not_measured", "not measured (the re-solve found no allocation in time)", (),
-            None, False)
+    lo, hi = m.at_least, m.at_most
+    why = ("the re-solve was not proven optimal in time" if m.resolved
+           else "the re-solve budget ran out; measured from a checked allocation that gives "
+                "it and the result's bound")
+    if hi is not None and hi < 0:
+        return ("better", f"re-solving with it found an allocation {points(-hi)} "
+                          "better (this result was not proven optimal)", (), hi, False)
+    if hi is None:
+        if lo is not None and lo > 0:
+            return ("costs", f"it would cost the round at least {points(lo)} (no allocation "
+                             f"giving it was found in time; {why})", (), lo, False)
+        return ("not_measured", "not measured (no allocation giving it was found in time)",
+                (), None, False)
+    if lo is None or lo < 0:
+        if hi == 0:
+            return ("tie", f"an allocation as good as this one does this ({what} costs 0 "
+                           "points as far as measured)", (), 0, False)
+        return ("costs", f"it would cost the round at most {points(hi)} ({why}; the result "
+                         "was not proven optimal, so it may cost less)", (), lo, False)
+    return ("costs", f"it would cost the round between {lo} and {points(hi)} ({why})", (), lo,
+            False)
 
 
 def points(n: int) -> str:
