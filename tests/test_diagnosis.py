@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ import matcher.diagnosis.stages as stages
 from matcher import diagnosis
 from matcher.diagnosis import KINDS, ConflictModel, Finding, Group, diagnose, prechecks
 from matcher.domain import Round
+from matcher.synthetic import generate_round
 from matcher.validation import parse_round
 
 DATA = Path(__file__).parent / "data" / "infeasible"
@@ -127,7 +129,7 @@ CORES: dict[str, set[Group]] = {
 
 def test_every_kind_but_generic_ones_is_planted() -> None:
     planted = {kind for _, kind, *_ in PLANTED}
-    missing = set(KINDS) - planted - {"unexplained"}
+    missing = set(KINDS) - planted - {"unexplained", "families"}  # families: large rounds below
     # These kinds are exercised by the random tiny rounds below, not by a planted file.
     assert missing <= {"sectors_do_not_fit", "required_sectors_do_not_fit",
                        "rotation_exhausted", "required_sector_seats"}
@@ -273,3 +275,35 @@ def test_matcher_diagnose_is_a_deprecated_alias(monkeypatch: pytest.MonkeyPatch)
         assert getattr(old, name) is getattr(diagnosis, name), name
     rnd = load("core_organisation_cap")
     assert old(rnd) == diagnose(rnd)  # type: ignore[operator]
+
+
+def _tight_round(kind: str, n: int = 150) -> Round:
+    """A synthetic round of ``n`` pharmacists made infeasible by a whole rule family:
+    ``orgcap`` caps every organisation at 4 pharmacists a period; ``unassigned`` forbids
+    leaving anyone unassigned with host seats cut to 78%."""
+    data: dict[str, Any] = generate_round(n, 45, 3, seed=1).to_data()
+    if kind == "orgcap":
+        for org in data["organisations"]:
+            org["max_pharmacists"] = 4
+    else:
+        data["rules"]["allow_unassigned"] = False
+        for pl in data["placements"]:
+            cap = pl["capacity"]
+            if pl.get("stream") == "host":
+                pl["capacity"] = ({t: int(c * 0.78) for t, c in cap.items()}
+                                  if isinstance(cap, dict) else int(cap * 0.78))
+    return parse_round(data)
+
+
+def test_large_round_gets_a_family_level_finding_within_the_budget() -> None:
+    rnd = _tight_round("orgcap")
+    start = time.monotonic()
+    findings = diagnose(rnd, time_limit_s=8)
+    assert time.monotonic() - start < 8.5
+    assert [f.kind for f in findings] == ["families"]
+    f = findings[0]
+    assert "organisation_cap" in f.rules
+    assert "relaxing whole rule families" in f.message
+    assert f.to_dict()["kind"] in KINDS
+    for ph in rnd.pharmacists:
+        assert ph.name is None or ph.name not in f.message

@@ -1,7 +1,7 @@
 """Why a round is infeasible: which hard rules and records conflict, in planners' words.
 
 :func:`diagnose` is called when no allocation satisfies the hard rules of spec §3. It works
-in two stages and returns a list of :class:`Finding`:
+in three stages and returns a list of :class:`Finding`:
 
 1. **Pre-checks** (:func:`prechecks`): small, fast, exact arguments about one pharmacist,
    one placement or one period at a time (each is a function named after what it finds,
@@ -26,6 +26,13 @@ in two stages and returns a list of :class:`Finding`:
    (``Finding.minimal``). Groups already explained by a pre-check are relaxed first, and
    after each conflict its groups are relaxed too, so one call can report several
    independent conflicts (once one reason is known, the search for more is kept short).
+3. **Rule families** (:mod:`~matcher.diagnosis.families`), only when neither found a
+   reason in its share of the budget (30 % for the conflict core): whole families of rules
+   (capacity, organisation caps, supervision, nobody unassigned, ...) join a set that holds
+   together one by one, each search starting from the last solution; the families that
+   cannot join are reported (kind ``families``) as what must be relaxed, with examples of
+   records where time allows. Coarse, not a minimal conflict: the message says whether
+   the set was shown to be the fewest.
 
 Every message names ids, rules and numbers, never names or home locations. The function
 never raises: a failure inside is logged and reported as an ``unexplained`` finding. For a

@@ -48,6 +48,7 @@ class ConflictModel:
         self.groups: list[Group] = []
         self.index: dict[Group, int] = {}
         self.last_status = "unknown"
+        self._last_solution: list[int] = []
         self._model = cp_model.CpModel()
         self._proto = self._model.proto
         self._literal: list[int] = []
@@ -337,6 +338,34 @@ class ConflictModel:
         finally:
             self._fix(self._literal, None)
         return self._status(code)
+
+    def relax(self, active: Iterable[int], free: Iterable[int], time_limit_s: float
+              ) -> tuple[str, list[int]]:
+        """Solve with the ``active`` groups on, the ``free`` ones allowed off (as few as
+        possible: the objective) and the rest off, from the last solution found (a hint).
+        Returns the status (``optimal`` when no fewer free groups can be off) and the free
+        groups off in the best solution found."""
+        on, loose = set(active), sorted(set(free) - set(active))
+        self._model.clear_assumptions()
+        self._fix([lit for k, lit in enumerate(self._literal) if k in on], 1)
+        self._fix([lit for k, lit in enumerate(self._literal) if k not in on | set(loose)], 0)
+        obj, hint = self._proto.objective, self._proto.solution_hint
+        obj.vars.extend(self._literal[k] for k in loose)
+        obj.coeffs.extend([-1] * len(loose))
+        obj.offset = len(loose)
+        hint.vars.extend(range(len(self._last_solution)))
+        hint.values.extend(self._last_solution)
+        try:
+            code, solver = self._run(time_limit_s)
+            values = list(solver.response_proto.solution)
+            if values:
+                self._last_solution = values
+        finally:
+            self._proto.clear_objective()
+            self._proto.clear_solution_hint()
+            self._fix(self._literal, None)
+        status = "optimal" if code == cp_model.OPTIMAL else self._status(code)
+        return status, [k for k in loose if values and not values[self._literal[k]]]
 
     def solve(self, active: Iterable[int], time_limit_s: float) -> tuple[str, list[int]]:
         """Solve with the groups ``active`` (indices into :attr:`groups`) assumed on and

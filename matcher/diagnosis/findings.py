@@ -36,6 +36,8 @@ KINDS: dict[str, str] = {
     "non-rotating stream",
     "pins_break_rotation": "pins put a pharmacist in the same rotating placement twice",
     "conflict": "a minimal set of rules and records that cannot all hold (CP-SAT core)",
+    "families": "no minimal conflict among records was found in time; whole rule families "
+    "that must be relaxed for the round to become feasible (a coarse, family-level result)",
     "unexplained": "no specific reason found within the time budget",
 }
 """Every ``Finding.kind`` with what it means."""

@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from matcher.diagnosis.conflicts import ConflictModel
 from matcher.diagnosis.context import Context
+from matcher.diagnosis.families import family_finding
 from matcher.diagnosis.findings import Finding, finding
 from matcher.diagnosis.pins import (
     pins_break_continuity,
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 
 _MAX_CORES = 5  # independent conflicts looked for by one call
 _AFTER_PRECHECKS = 0.3  # share of the budget left to CP-SAT once pre-checks found reasons
+_CORE_SHARE = 0.3  # share of the budget for conflict cores before the family stage
 
 
 def prechecks(round: Round, cand: Candidates | None = None) -> list[Finding]:
@@ -90,12 +92,14 @@ def _unexplained(time_limit_s: float) -> Finding:
 
 def _diagnose(rnd: Round, start: float, time_limit_s: float) -> list[Finding] | None:
     """Findings, ``[]`` when feasible, ``None`` when no reason was found in time."""
-    deadline = start + time_limit_s
+    end = start + time_limit_s
     ctx = Context(rnd, candidates(rnd))
     found = prechecks(rnd, ctx.cand)
-    if found:  # already explained: look for further conflicts, but briefly
-        deadline = _shorter(deadline, time_limit_s)
-    if time.monotonic() >= deadline:
+    # Explained already: look for further conflicts, but briefly. Else leave the family
+    # stage the rest of the budget.
+    deadline = (_shorter(end, time_limit_s) if found
+                else min(end, start + _CORE_SHARE * time_limit_s))
+    if time.monotonic() >= (deadline if found else end):
         return found or None
     model = ConflictModel(rnd, ctx.cand)
     active = set(range(len(model.groups)))
@@ -113,6 +117,12 @@ def _diagnose(rnd: Round, start: float, time_limit_s: float) -> list[Finding] | 
         found.append(core_finding(ctx, [model.groups[k] for k in core], minimal))
         active -= set(core)
         deadline = _shorter(deadline, time_limit_s)
+    if not found and time.monotonic() < end:
+        coarse = family_finding(ctx, model, end, time_limit_s)
+        if coarse is not None:
+            return [coarse]
+        if model.last_status == "feasible":
+            return []
     return found or None
 
 
