@@ -7,13 +7,20 @@ How a job moves (every step a conditional update of its row, see :mod:`service.s
        +--retry_or_fail--+  (the process died or its lease expired: again, or failed)
 
 * :class:`JobRunner` lives in the service process. It claims queued jobs up to
-  ``max_concurrent_solves`` and starts one child process per attempt with the ``spawn``
-  start method, so a solve that crashes or is killed takes nothing else with it. It reaps
+  ``max_concurrent_solves`` and runs each attempt in a child process of its own (``spawn``
+  start method), so a solve that crashes or is killed takes nothing else with it. With
+  ``prewarm`` (the default) it keeps one *spare* started ahead of time: a process that has
+  imported OR-Tools and the library and waits on a pipe for its :class:`AttemptSpec`, so an
+  attempt does not pay for process start-up and imports. The spare holds no database
+  connection and no tenant's data until it is handed a spec; the runner then starts the
+  next spare (at once, or when a solve ends if the running solves use every core and no
+  job waits), replaces a spare that died while idle, and stops it on shutdown. It reaps
   children (a dead child's job is queued again, at most ``max_attempts`` times, or failed
   with the reason), kills a cancelled solve that does not stop within
   ``cancel_grace_s``, and sweeps expired leases on start-up and every ``reconcile_s``:
   that is how jobs of a service that was killed outright are recovered.
-* :func:`run_attempt` is the child. It solves in a thread while its main thread renews the
+* :func:`serve_attempt` is the child: it warms up (imports), waits for a spec, then runs
+  :func:`run_attempt`, which solves in a thread while its main thread renews the
   lease and publishes progress every ``heartbeat_s``; it stops the search when a cancel is
   asked for and saves the best solution found so far; it exits at once when its service
   process is gone or its lease is no longer its own (the job was requeued or deleted).
@@ -35,13 +42,16 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any
+
+from sqlalchemy.engine import make_url
 
 from service.settings import Settings
 from service.store import JobRecord, Store
 
-__all__ = ["AttemptSpec", "JobRunner", "explain_document", "run_attempt"]
+__all__ = ["AttemptSpec", "JobRunner", "explain_document", "run_attempt", "serve_attempt"]
 
 log = logging.getLogger("service.jobs")
 
@@ -73,6 +83,26 @@ class _Child:
     started: float
 
 
+@dataclass
+class _Ready:
+    """A solve process started ahead of time, and the pipe its spec will be sent down."""
+
+    process: BaseProcess
+    conn: Connection
+    started: float
+
+    def close(self) -> None:
+        """Stop it (it holds nothing yet): close its pipe, SIGTERM, SIGKILL if it lingers."""
+        with contextlib.suppress(OSError):
+            self.conn.close()
+        if self.process.is_alive():
+            self.process.terminate()
+        self.process.join(5)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join(5)
+
+
 # ---- the service side ------------------------------------------------------------------------
 
 
@@ -88,6 +118,11 @@ class JobRunner:
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        self._spare: _Ready | None = None
+        self._spare_due = 0.0  # monotonic time before which no new spare is started
+        self._spare_deaths = 0  # spares in a row that died while idle (for the backoff)
+        self.stats = {"warm_starts": 0, "cold_starts": 0, "spares_replaced": 0}
+        """Attempts started in a spare / in a process started for them; idle spares lost."""
         self.on_finished: Callable[[str, str], None] | None = None
 
     # lifecycle
@@ -108,6 +143,9 @@ class JobRunner:
         with self._lock:
             children = list(self._children.values())
             self._children.clear()
+            spare, self._spare = self._spare, None
+        if spare is not None:
+            spare.close()
         for child in children:
             child.process.terminate()
         for child in children:
@@ -130,6 +168,11 @@ class JobRunner:
             return {k: c.process.pid for k, c in self._children.items()
                     if c.process.pid is not None}
 
+    def spare_pid(self) -> int | None:
+        """The process id of the idle spare solve process, if there is one."""
+        with self._lock:
+            return self._spare.process.pid if self._spare is not None else None
+
     # the loop
 
     def _loop(self) -> None:
@@ -137,6 +180,7 @@ class JobRunner:
         while not self._stopping.is_set():
             try:
                 self._reap()
+                self._keep_spare()
                 self._enforce_cancels()
                 if time.monotonic() >= next_sweep:
                     self.reconcile()
@@ -220,15 +264,102 @@ class JobRunner:
             attempt=job.attempts, owner=self.owner, time_limit_s=job.time_limit_s,
             workers=job.workers, seed=job.seed, lease_s=self.settings.lease_s,
             heartbeat_s=self.settings.heartbeat_s, log_level=self.settings.log_level)
-        process = SPAWN.Process(target=run_attempt, args=(spec,), daemon=True,
-                                 name=f"solve-{job.id[:8]}")
-        process.start()
+        with self._lock:
+            spare, self._spare = self._spare, None
+        warm = spare is not None and _hand_over(spare, spec)
+        if spare is not None and not warm:
+            log.warning("spare solve process lost; starting the attempt in a new one",
+                        extra={"job_id": job.id, "pid": spare.process.pid})
+            spare.close()
+        ready = spare if warm and spare is not None else self._start_process()
+        if not warm and not _hand_over(ready, spec):
+            log.error("a new solve process could not be handed its attempt",
+                      extra={"job_id": job.id, "pid": ready.process.pid})
+        with contextlib.suppress(OSError):
+            ready.conn.close()  # one spec per process: the pipe is done with
+        process = ready.process
+        self.stats["warm_starts" if warm else "cold_starts"] += 1
+        if warm:
+            self._spare_deaths = 0
         with self._lock:
             self._children[job.id] = _Child(spec, process, time.monotonic())
         if process.pid is not None:
             self.store.set_pid(job.id, job.attempts, self.owner, process.pid)
         log.info("solve started", extra={"job_id": job.id, "tenant": job.tenant,
-                                         "attempt": job.attempts, "pid": process.pid})
+                                         "attempt": job.attempts, "pid": process.pid,
+                                         "warm": warm})
+        self._keep_spare()
+
+    def _start_process(self) -> _Ready:
+        """Start a solve process; it warms up, then waits for its spec on the pipe."""
+        reader, writer = SPAWN.Pipe(duplex=False)
+        process = SPAWN.Process(target=serve_attempt,
+                                args=(reader, self.settings.log_level, self.store.url),
+                                daemon=True, name="solve")
+        process.start()
+        reader.close()  # the child's end: sending to a dead child then fails at once
+        return _Ready(process, writer, time.monotonic())
+
+    def _keep_spare(self) -> None:
+        """Have one idle spare (``prewarm``): replace one that died; none when stopping."""
+        if not self.settings.prewarm or self._stopping.is_set():
+            return
+        with self._lock:
+            spare = self._spare
+        if spare is not None:
+            if spare.process.is_alive():
+                return
+            with self._lock:
+                self._spare = None
+            spare.close()
+            self._spare_deaths += 1
+            self.stats["spares_replaced"] += 1
+            # A spare that keeps dying (it cannot import the solver?) is not restarted
+            # in a tight loop: 1, 2, 4 ... 60 s apart.
+            self._spare_due = time.monotonic() + min(60.0, 2.0 ** (self._spare_deaths - 1))
+            log.warning("idle spare solve process died; replacing it", extra={
+                "pid": spare.process.pid, "exit_code": spare.process.exitcode,
+                "count": self._spare_deaths})
+        if time.monotonic() < self._spare_due or self._spare_would_slow_a_solve():
+            return
+        ready = self._start_process()
+        with self._lock:
+            self._spare = ready
+        log.debug("spare solve process started", extra={"pid": ready.process.pid})
+
+
+    def _spare_would_slow_a_solve(self) -> bool:
+        """Whether warming a spare up now would take CPU from a running solve for nothing.
+
+        Importing OR-Tools takes most of a core for a second or so. When the running solves'
+        workers already use every core and no job is waiting, the next spare is started
+        when a solve ends instead (on a 2-core machine that saves the lone running solve
+        about a third of a second); with a core to spare, or jobs queued, at once.
+        """
+        with self._lock:
+            busy = sum(c.spec.workers for c in self._children.values())
+        if busy == 0 or busy < _cores():
+            return False
+        return not self.store.any_queued()
+
+
+def _cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _hand_over(ready: _Ready, spec: AttemptSpec) -> bool:
+    """Send ``spec`` to a waiting solve process; False when it is gone."""
+    if not ready.process.is_alive():
+        return False
+    try:
+        ready.conn.send(spec)
+    except OSError:  # BrokenPipeError: it died since
+        return False
+    return True
 
 
 # ---- the child side --------------------------------------------------------------------------
@@ -247,13 +378,58 @@ def _solve_params(spec: AttemptSpec, progress: Callable[[Any], None],
                        progress=progress, stop=stop)
 
 
-def run_attempt(spec: AttemptSpec) -> None:
-    """Run one attempt of a job in this (child) process; see the module docstring."""
+def serve_attempt(conn: Connection, log_level: str = "INFO",
+                  database_url: str | None = None) -> None:
+    """A solve process (spawned): import the solver, wait for a spec, run that attempt.
+
+    Until the spec arrives it holds no database connection and no tenant's data (the
+    database driver is imported, not connected). It exits (code 0) when the pipe is closed
+    or its service process is gone before that.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the service to handle
+    parent = os.getppid()
+    # local: this runs in a fresh (spawned) interpreter; warming it up is the point
+    from service.logs import configure_logging
+
+    configure_logging(log_level)
+    _warm_up(database_url)
+    spec = None
+    while spec is None:
+        if os.getppid() != parent:
+            return
+        try:
+            if conn.poll(1.0):
+                spec = conn.recv()
+        except (EOFError, OSError):  # the runner closed the pipe (shutdown) or died
+            return
+    conn.close()
+    if os.getppid() != parent:  # the service died right after sending it
+        return
+    run_attempt(spec, parent=parent)
+
+
+def _warm_up(database_url: str | None) -> None:
+    """Import what an attempt needs (OR-Tools, the solver, the database driver)."""
+    # local: only solve processes load the solver; the API process never does
+    from matcher.solving import solve
+    from matcher.validation import parse_round
+
+    del solve, parse_round
+    if database_url:
+        with contextlib.suppress(Exception):  # only a head start: the attempt says what failed
+            make_url(database_url).get_dialect().import_dbapi()
+
+
+def run_attempt(spec: AttemptSpec, parent: int | None = None) -> None:
+    """Run one attempt of a job in this (child) process; see the module docstring.
+
+    ``parent`` is the service process (default: this process's parent now).
+    """
     from service.logs import configure_logging  # local: a fresh (spawned) interpreter
 
     configure_logging(spec.log_level)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the service to handle
-    parent = os.getppid()
+    parent = os.getppid() if parent is None else parent
     ids = {"job_id": spec.job_id, "tenant": spec.tenant, "attempt": spec.attempt}
     store = Store(spec.database_url, pool=False)
     try:

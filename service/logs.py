@@ -14,7 +14,7 @@ from typing import Any
 
 FIELDS = ("job_id", "tenant", "round_pk", "attempt", "state", "status", "objective",
           "owner", "pid", "exit_code", "method", "path", "status_code", "duration_ms",
-          "error_type", "count")
+          "error_type", "count", "warm")
 """Record attributes copied into the JSON line when present."""
 
 

@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     max_concurrent_solves: int = Field(
         default_factory=lambda: max(1, _cores() // 2), ge=1,
         description="Solves running at once, each in its own child process.")
+    prewarm: bool = Field(True, description="Keep one solve process started ahead of time, "
+                          "with the solver imported, for the next attempt.")
     max_attempts: int = Field(3, ge=1, description="Tries of a job whose process died.")
     lease_s: float = Field(15.0, gt=0, description="A running job's lease; renewed by its "
                            "process, requeued by the reconciler once expired.")

@@ -547,6 +547,12 @@ class Store:
 
     # ---- jobs: the runner side -----------------------------------------------------------
 
+    def any_queued(self) -> bool:
+        """Whether some job (of any tenant) waits to be claimed."""
+        with self.read() as conn:
+            return conn.execute(sa.select(jobs.c.id).where(jobs.c.state == "queued")
+                                .limit(1)).first() is not None
+
     def claim_next(self, owner: str, lease_s: float) -> JobRecord | None:
         """Take the oldest queued job: running, one more attempt, leased to ``owner``."""
         with self.read() as conn:

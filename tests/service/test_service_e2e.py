@@ -1,7 +1,8 @@
 """End to end against a real `matcher serve` (uvicorn) on 127.0.0.1 started by the test:
 the NEL sample as JSON and as .xlsx, solved, followed over SSE, checked independently;
-a long solve cancelled with its best-so-far result; and faults: a solve process killed
-with -9, and the whole service killed with -9 and restarted."""
+a long solve cancelled with its best-so-far result; a job served by a solve process started
+(and warmed up) before it was submitted; and faults: a solve process killed with -9, and
+the whole service killed with -9 and restarted."""
 
 from __future__ import annotations
 
@@ -159,6 +160,49 @@ def _alive(pid: int) -> bool:
         return stat.read().split()[2] != "Z"
 
 
+def solve_processes(server: Server) -> set[int]:
+    """The live solve processes (spawned children) of the server."""
+    assert server.process is not None
+    found = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmdline = f.read()
+        except OSError:  # gone meanwhile
+            continue
+        if (int(fields[1]) == server.process.pid and fields[0] != "Z"
+                and b"spawn_main" in cmdline):
+            found.add(int(entry))
+    return found
+
+
+def test_a_job_is_served_by_a_process_started_before_it(make_server: Callable[..., Server]
+                                                         ) -> None:
+    server = make_server()
+    server.start()
+    client = Client(server, "ICS warm")
+    pk = client.submit_json(NEL_JSON.read_bytes())
+    spares = wait_for(lambda: solve_processes(server), 60, "a spare solve process")
+    job = client.solve(pk, time_limit_s=30, workers=2)
+    done = wait_for(lambda: (j := client.job(job["id"]))["state"] in TERMINAL and j, 90,
+                    "the job to finish")
+    assert done["state"] == "succeeded"
+    client.checked_result(job["id"], load_round(NEL_JSON))
+    store = Store(f"sqlite:///{server.data_dir / 'matcher.db'}", pool=False)
+    pid = store.get_job(None, job["id"]).pid
+    store.dispose()
+    assert pid in spares  # alive before the job was submitted
+    assert '"warm": true' in server.logs()
+    # A new spare replaces it; a graceful stop takes the spare with it.
+    after = wait_for(lambda: solve_processes(server) - {pid}, 60, "the next spare")
+    server.stop()
+    assert not any(_alive(p) for p in after)
+
+
 def test_a_solve_process_killed_mid_solve(make_server: Callable[..., Server]) -> None:
     server = make_server()
     server.start()
@@ -202,9 +246,12 @@ def test_the_whole_service_killed_mid_solve(make_server: Callable[..., Server]) 
     pids = [p for j in ids if (p := store.get_job(None, j).pid)]
     store.dispose()
     assert pids
+    spares = solve_processes(server) - set(pids)
     server.kill()
-    # Orphaned solve processes notice their service is gone and stop on their own.
-    wait_for(lambda: not any(_alive(p) for p in pids), 30, "orphaned solves to exit")
+    # Orphaned solve processes (and the idle spare) notice their service is gone and stop
+    # on their own.
+    wait_for(lambda: not any(_alive(p) for p in [*pids, *spares]), 30,
+             "orphaned solves to exit")
     restarted = make_server(server.data_dir)
     restarted.start()
     client.http = httpx.Client(base_url=restarted.url, headers=client.headers, timeout=60)
