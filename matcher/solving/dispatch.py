@@ -40,9 +40,10 @@ log = logging.getLogger(__name__)
 # within 0.35 % in 60 s, 5,000x2,500x4 (6.3 M) within 0.83 % in 120 s.
 FLOW_PATH_FROM = 250_000
 # Share of the time left that a fairness round's first stage (the round without the
-# fairness term) may use; its allocation warm-starts the round itself. Without it CP-SAT
-# ended 79 % short of the optimum on 120x160x3 with fairness 20 in 30 s (28,514 against a
-# bound of 134,364); with it 0.07 % (134,167), the first stage proven in 5 s.
+# fairness term) may use; its allocation warm-starts the round itself. 120x160x3 with
+# fairness 20, 30 s, 2 workers: 0.21 % gap without it and 0.05 % with it on a quiet
+# machine; on a loaded one the search without it once ended 79 % short (28,514 against a
+# bound of 134,364), with it 0.05 %: the first stage is proven in about 5 s.
 FAIRNESS_START_SHARE = 0.3
 # Candidates from which ``auto`` solves a round that splits into small independent
 # components one component at a time (smaller rounds: one model, no overhead); 300x400x3
