@@ -76,12 +76,14 @@ def solve(round: Round, params: SolveParams | None = None) -> Result:
     """
     params = params or SolveParams()
     budget = Budget(params.time_limit_s, params.stop)
+    cand = candidates(round)
+    sc = scores(round, cand)  # no score depends on the fairness weight: both stages share it
     first: Result | None = None
     if round.weights.fairness > 0 and params.hint is None:
-        first = _fairness_free_start(round, params, budget)
+        first = _fairness_free_start(round, cand, sc, params, budget)
         if first.has_solution:
             params = dataclasses.replace(params, hint=first)
-    result = _solve_once(round, params, budget)
+    result = _solve_once(round, cand, sc, params, budget)
     if first is not None:
         result = dataclasses.replace(result, stats={**result.stats, "fairness_free_start": {
             "status": first.status, "seconds": first.stats.get("total_seconds")}})
@@ -91,10 +93,9 @@ def solve(round: Round, params: SolveParams | None = None) -> Result:
     return result
 
 
-def _solve_once(rnd: Round, params: SolveParams, budget: Budget) -> Result:
+def _solve_once(rnd: Round, cand: Candidates, sc: Scores, params: SolveParams,
+                budget: Budget) -> Result:
     """One path on the round, chosen by :func:`choose_path`."""
-    cand = candidates(rnd)
-    sc = scores(rnd, cand)
     path = choose_path(rnd, cand, sc, params.path)
     log.info("round %s: %d candidates, path %s", rnd.round.id, len(cand), path)
     if path == "flow+lns":
@@ -105,7 +106,8 @@ def _solve_once(rnd: Round, params: SolveParams, budget: Budget) -> Result:
     return solve_full_model(rnd, cand, sc, params, budget)
 
 
-def _fairness_free_start(rnd: Round, params: SolveParams, budget: Budget) -> Result:
+def _fairness_free_start(rnd: Round, cand: Candidates, sc: Scores, params: SolveParams,
+                         budget: Budget) -> Result:
     """The round without its fairness term, solved in a share of the budget: a warm start
     for the round itself.
 
@@ -118,8 +120,8 @@ def _fairness_free_start(rnd: Round, params: SolveParams, budget: Budget) -> Res
     t0 = time.monotonic()
     plain = rnd.model_copy(update={"weights": rnd.weights.model_copy(update={"fairness": 0})})
     share = Budget(budget.left() * FAIRNESS_START_SHARE, params.stop)
-    first = _solve_once(plain, dataclasses.replace(params, progress=None, diagnose_s=0),
-                        share)
+    first = _solve_once(plain, cand, sc,
+                        dataclasses.replace(params, progress=None, diagnose_s=0), share)
     seconds = round_s(time.monotonic() - t0)
     log.info("fairness-free start: %s in %.2f s", first.status, seconds)
     return dataclasses.replace(first, stats={**first.stats, "total_seconds": seconds})
