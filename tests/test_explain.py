@@ -16,6 +16,7 @@ from bruteforce import brute_force
 
 import matcher.explanations.counterfactual as counterfactual
 from matcher.domain import Round
+from matcher.eligibility import candidates
 from matcher.errors import InvalidRoundError
 from matcher.explanations import VERDICTS, Explanation, explain
 from matcher.result import Result
@@ -230,7 +231,7 @@ def test_a_resolve_the_checker_refuses_is_not_used(monkeypatch: pytest.MonkeyPat
     """A re-solve that claims an optimal allocation breaking the rules (both pharmacists at A)
     does not set the cost: the repaired allocation's checked cost stays the upper end."""
     result = solved(CONTESTED)
-    pm = counterfactual.PinnedModel(CONTESTED, result, 40)
+    pm = counterfactual.PinnedModel(CONTESTED, result, 40, candidates(CONTESTED))
     both = pm.cand.positions(CONTESTED, [("PH-1", "R1", "A"), ("PH-2", "R1", "A")])
 
     def wrong(*args: Any, **kwargs: Any) -> cpsat.CpAnswer:
@@ -332,7 +333,7 @@ def test_reused_model_costs_equal_solve_with_the_pin(tiny_round: Round) -> None:
         return
     base = result.objective
     assert base is not None
-    pm = counterfactual.PinnedModel(tiny_round, result, base)
+    pm = counterfactual.PinnedModel(tiny_round, result, base, candidates(tiny_round))
     for ph in tiny_round.pharmacists:
         for l_id in ph.preferences:
             for t in tiny_round.period_ids:
@@ -388,7 +389,7 @@ def test_intervals_of_a_short_budget_hold(tiny_round: Round) -> None:
 def test_infeasible_pin_on_the_reused_model() -> None:
     """CONTINUITY: G2 in R1 would need G2 in R2 too, which has no seat: the reused model
     says infeasible, as solve() of the pinned round does, with the diagnosis."""
-    pm = counterfactual.PinnedModel(CONTINUITY, solved(CONTINUITY), 20)
+    pm = counterfactual.PinnedModel(CONTINUITY, solved(CONTINUITY), 20, candidates(CONTINUITY))
     m = pm.measure("PH-1", "G2", "R1", time_limit_s=5)
     assert m.status == "infeasible"
     assert "continuity" in {r for f in m.findings for r in f.get("rules", [])}

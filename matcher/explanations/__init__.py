@@ -39,6 +39,7 @@ from collections.abc import Iterable
 
 from matcher import checker
 from matcher.domain import Round
+from matcher.eligibility import candidates
 from matcher.explanations.explainer import Explainer
 from matcher.explanations.records import (
     VERDICTS,
@@ -110,13 +111,14 @@ def explain(
     if not optimal:
         notes.append("the result is not proven optimal: costs are measured against it and "
                      "may be negative where a better allocation exists")
-    ctx = Explainer(round, allocation)
+    cand = candidates(round)  # one candidate list for the reasons and the re-solves
+    ctx = Explainer(round, allocation, cand)
     wanted_ids = set(pharmacists) if pharmacists is not None else None
     drafts = ctx.slot_drafts(wanted_ids)
     gaps = ctx.gap_drafts()
     resolver = Resolver(round, result, base,
                         None if max_resolves is None else max(0, max_resolves),
-                         start + max(0.0, time_limit_s), workers, seed)
+                        start + max(0.0, time_limit_s), workers, seed, cand)
     first = [d.measure[0] for d in drafts if d.measure]
     rest = [m for d in drafts for m in d.measure[1:]]
     resolver.measure_all([*first, *(g.measure for g in gaps if g.measure), *rest])

@@ -32,7 +32,7 @@ from matcher import checker
 from matcher.allocation import Assignment
 from matcher.diagnosis import diagnose
 from matcher.domain import Round
-from matcher.eligibility import candidates
+from matcher.eligibility import Candidates
 from matcher.errors import InvalidRoundError
 from matcher.result import Result
 from matcher.scoring import scores
@@ -90,14 +90,14 @@ def measured(at_least: int | None, at_most: int | None, *, proven: bool,
 class PinnedModel:
     """The round's model built once, for re-solves with one extra pin."""
 
-    def __init__(self, rnd: Round, result: Result, base: int, *, seed: int = 0,
-                 diagnose_s: float = 2.0) -> None:
+    def __init__(self, rnd: Round, result: Result, base: int, cand: Candidates, *,
+                 seed: int = 0, diagnose_s: float = 2.0) -> None:
         self.round = rnd
         self.base = base
         self.seed = seed
         self.diagnose_s = diagnose_s
         self.allocation: tuple[Assignment, ...] = tuple(result.allocation)
-        self.cand = candidates(rnd)
+        self.cand = cand
         self.model = build_model(rnd, self.cand, scores(rnd, self.cand))
         self.current = hint_positions(rnd, self.cand, result)
         # A pin never raises the optimum, so the result's bound on the round bounds every

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from matcher import checker
 from matcher.allocation import Assignment
 from matcher.domain import Pin, Round
-from matcher.eligibility import candidates, ineligibility_reasons
+from matcher.eligibility import Candidates, ineligibility_reasons
 from matcher.explanations.records import (
     Alternative,
     AssignmentTerms,
@@ -60,7 +60,8 @@ class GapDraft:
 class Explainer:
     """The round and the result's allocation, indexed for explaining."""
 
-    def __init__(self, rnd: Round, allocation: Sequence[Assignment]) -> None:
+    def __init__(self, rnd: Round, allocation: Sequence[Assignment],
+                 cand: Candidates) -> None:
         self.round = rnd
         self.allocation = allocation
         self.stream_of = {pl.id: rnd.stream_of(pl) for pl in rnd.placements}
@@ -72,7 +73,6 @@ class Explainer:
             self.holders[a.placement, a.period].append(a.pharmacist)
             self.by_pharmacist[a.pharmacist].append(a)
         self.rank = {ph.id: ph.preference_rank for ph in rnd.pharmacists}
-        cand = candidates(rnd)
         # (placement, period) -> eligible pharmacists, and every eligible triple.
         self.eligible: dict[tuple[str, str], list[str]] = defaultdict(list)
         self.triples: set[tuple[str, str, str]] = set()

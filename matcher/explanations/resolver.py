@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from matcher.domain import Round
+from matcher.eligibility import Candidates
 from matcher.explanations.counterfactual import Measured, PinnedModel
 from matcher.result import Result
 from matcher.wording import count
@@ -41,8 +42,9 @@ class Resolver:
     """
 
     def __init__(self, rnd: Round, result: Result, base: int, max_resolves: int | None,
-                 deadline: float, workers: int, seed: int) -> None:
+                 deadline: float, workers: int, seed: int, cand: Candidates) -> None:
         self.round = rnd
+        self.cand = cand
         self.result = result
         self.base = base
         self.left = max_resolves if max_resolves is not None else 10**9
@@ -69,8 +71,8 @@ class Resolver:
         if not todo or self.left <= 0 or self.remaining() <= 0.05:
             return
         if self.pinned is None:
-            self.pinned = PinnedModel(self.round, self.result, self.base, seed=self.seed,
-                                      diagnose_s=DIAGNOSE_S)
+            self.pinned = PinnedModel(self.round, self.result, self.base, self.cand,
+                                      seed=self.seed, diagnose_s=DIAGNOSE_S)
         pinned = self.pinned
         quick_until = time.monotonic() + QUICK_SHARE * self.remaining()
         for triple in todo:
