@@ -22,8 +22,9 @@ Names load on first use: ``from matcher.solving.params import SolveParams`` (or 
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from matcher.lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     "PATHS": "matcher.solving.params",
@@ -54,15 +55,4 @@ if TYPE_CHECKING:
     from matcher.solving.dispatch import choose_path, solve
     from matcher.solving.params import PATHS, PathName, Progress, SolveParams
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'matcher.solving' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

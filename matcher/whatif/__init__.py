@@ -33,8 +33,9 @@ routes need only the overrides) does not load the solver.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from matcher.lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     "OVERRIDE_MODELS": "matcher.whatif.overrides",
@@ -164,15 +165,4 @@ if TYPE_CHECKING:
         weight_sensitivity,
     )
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'matcher.whatif' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
