@@ -53,7 +53,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks.variety import SHAPE_HELP, SHAPES
+from benchmarks.variety import SHAPE_HELP, SHAPES, TRANSFORMS, build_shape
 
 __all__ = ["Row", "Size", "Target", "judge", "main", "parse_size", "render_table", "worst_rows"]
 
@@ -410,7 +410,7 @@ def _build_main(job: dict[str, Any]) -> int:
     status_file = Path(job["status"])
     _mark(status_file, "started")
     p, l_, t = job["size"]["dims"]
-    rnd = SHAPES[job["shape"]](p, l_, t, job["seed"])
+    rnd = build_shape(job["shape"], p, l_, t, job["seed"])
     tmp = Path(job["round_file"] + ".tmp.json")
     save_round(rnd, tmp)
     tmp.replace(job["round_file"])
@@ -804,7 +804,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--shapes", nargs="+", metavar="SHAPE",
                    help="round shapes of benchmarks/variety.py for the generated sizes, space- "
                         "or comma-separated, or 'all' (default: plain). One of: "
-                        + ", ".join(SHAPES))
+                        + ", ".join(SHAPES) + "; or several joined by '+' "
+                        "(e.g. fair-50+replan-200)")
     p.add_argument("--peers", nargs="+", metavar="PEER",
                    help="peers to run beside ours: " + ", ".join(PEERS)
                         + " (default: " + " ".join(DEFAULT_PEERS) + ")")
@@ -887,10 +888,10 @@ def _names(values: Sequence[str] | None) -> list[str]:
     names = _split(values) or ["plain"]
     if "all" in names:
         return list(SHAPES)
-    unknown = [n for n in names if n not in SHAPES]
+    unknown = [n for n in names if not all(part in TRANSFORMS for part in n.split("+"))]
     if unknown:
         raise SystemExit(f"error: unknown shape(s) {', '.join(unknown)}; the shapes are: "
-                         + ", ".join(SHAPES))
+                         + ", ".join(SHAPES) + ", or several joined by '+'")
     return list(dict.fromkeys(names))
 
 

@@ -3,7 +3,9 @@
 Every shape is a function ``(P, L, T, seed) -> Round``: it starts from
 :func:`matcher.synthetic.generate_round` (streams and every feature, unless the shape says
 otherwise), transforms the round's data and validates the result with
-:func:`matcher.validation.parse_round`, so every round is valid by construction. The same
+:func:`matcher.validation.parse_round`, so every round is valid by construction. Shapes
+combine: ``pins-bans-leave+fair-50+replan-200`` applies the three transformations left to
+right (:func:`compose`); the combinations in :data:`COMBINED` are part of ``all``. The same
 arguments always give the same round, except for the shapes that need a solution of the
 round first (``pins-bans-leave`` and ``replan-*``, marked *solved* below): they take it
 from :func:`matcher.solve` with one worker and :data:`SOLVE_S` seconds, which is
@@ -48,10 +50,14 @@ from matcher.domain import Round
 from matcher.synthetic import generate_round
 from matcher.validation import parse_round
 
-__all__ = ["SHAPES", "SHAPE_HELP", "SOLVE_S", "ShapeBuilder", "build_shape", "solution_of"]
+__all__ = ["COMBINED", "SHAPES", "SHAPE_HELP", "SOLVE_S", "TRANSFORMS", "ShapeBuilder", "Transform",
+           "build_shape", "compose", "solution_of"]
 
 ShapeBuilder = Callable[[int, int, int, int], Round]
 """``(n_pharmacists, n_placements, n_periods, seed) -> Round``."""
+
+Transform = Callable[[dict[str, Any], int], dict[str, Any]]
+"""``(round data, seed) -> round data``: one shape's change to the round (in place)."""
 
 SOLVE_S = 30.0
 """Time limit (s) of the one-worker solve that solved shapes take a solution from."""
@@ -163,32 +169,30 @@ def solution_of(rnd: Round, seed: int) -> list[Data]:
 # ---- the shapes --------------------------------------------------------------------------
 
 
-def plain(n_p: int, n_l: int, n_t: int, seed: int) -> Round:
+def plain(data: Data, seed: int) -> Data:
     """The generated round as it is."""
-    return generate_round(n_p, n_l, n_t, seed=seed)
+    return data
 
 
-def fairness(weight: int) -> ShapeBuilder:
+def fairness(weight: int) -> Transform:
     """``weights.fairness`` = ``weight``."""
 
-    def build(n_p: int, n_l: int, n_t: int, seed: int) -> Round:
-        data = _base(n_p, n_l, n_t, seed)
+    def build(data: Data, seed: int) -> Data:
         data["weights"] = {**data.get("weights", {}), "fairness": weight}
-        return parse_round(data)
+        return data
 
     build.__doc__ = f"weights.fairness {weight} (both streams, supervisors)."
     return build
 
 
-def one_stream(n_p: int, n_l: int, n_t: int, seed: int) -> Round:
+def one_stream(data: Data, seed: int) -> Data:
     """No streams: the single implicit rotating stream."""
-    return generate_round(n_p, n_l, n_t, seed=seed, streams=False)
+    return data  # the base is generated without streams (see ONE_STREAM_BASE)
 
 
-def cross_supervisors(n_p: int, n_l: int, n_t: int, seed: int) -> Round:
+def cross_supervisors(data: Data, seed: int) -> Data:
     """Supervisors whose placements span both streams."""
     rng = _rng("cross-supervisors", seed)
-    data = _base(n_p, n_l, n_t, seed)
     periods = _periods(data)
     placements = {pl["id"]: pl for pl in data["placements"]}
     by_stream: dict[str, list[Data]] = defaultdict(list)
@@ -229,7 +233,7 @@ def cross_supervisors(n_p: int, n_l: int, n_t: int, seed: int) -> Round:
     for sup in sups:  # never below what the pins already need
         need = _group_pins(data, set(sup["placements"]), _counts(data, sup))
         sup["capacity"] = max([int(sup["capacity"]), *need.values()])
-    return parse_round(data)
+    return data
 
 
 def _available(data: Data, periods: list[str]) -> dict[str, int]:
@@ -238,10 +242,9 @@ def _available(data: Data, periods: list[str]) -> dict[str, int]:
             for t in periods}
 
 
-def tight(n_p: int, n_l: int, n_t: int, seed: int) -> Round:
+def tight(data: Data, seed: int) -> Data:
     """Seats of every stream and period cut to 0.9-1.0 x demand; unassigned allowed."""
     rng = _rng("tight", seed)
-    data = _base(n_p, n_l, n_t, seed)
     periods = _periods(data)
     demand = _available(data, periods)
     pinned = _pinned(data)
@@ -273,13 +276,12 @@ def tight(n_p: int, n_l: int, n_t: int, seed: int) -> Round:
             _set(pl, "capacity", new[pl["id"]], periods)
             _clip_min_fill(pl, periods)
     data["rules"] = {**data.get("rules", {}), "allow_unassigned": True}
-    return parse_round(data)
+    return data
 
 
-def per_period(n_p: int, n_l: int, n_t: int, seed: int) -> Round:
+def per_period(data: Data, seed: int) -> Data:
     """Per-period capacities and min_fill on many placements."""
     rng = _rng("per-period", seed)
-    data = _base(n_p, n_l, n_t, seed)
     periods = _periods(data)
     pinned = _pinned(data)
     rotating = {s["id"]: s.get("rotate", True) for s in data.get("streams", [])}
@@ -297,13 +299,12 @@ def per_period(n_p: int, n_l: int, n_t: int, seed: int) -> Round:
                     for t in periods}
             _set(pl, "min_fill", fill, periods)
         _clip_min_fill(pl, periods)
-    return parse_round(data)
+    return data
 
 
-def org_caps(n_p: int, n_l: int, n_t: int, seed: int) -> Round:
+def org_caps(data: Data, seed: int) -> Data:
     """``max_pharmacists`` on ~80 % of organisations with two seats or more."""
     rng = _rng("org-caps", seed)
-    data = _base(n_p, n_l, n_t, seed)
     periods = _periods(data)
     own: dict[str, list[Data]] = defaultdict(list)
     for pl in data["placements"]:
@@ -319,13 +320,12 @@ def org_caps(n_p: int, n_l: int, n_t: int, seed: int) -> Round:
         old = org.get("max_pharmacists")
         org["max_pharmacists"] = cap if old is None else min(int(old), cap)
         org["max_pharmacists"] = max(org["max_pharmacists"], *need.values(), 0)
-    return parse_round(data)
+    return data
 
 
-def pins_bans_leave(n_p: int, n_l: int, n_t: int, seed: int) -> Round:
+def pins_bans_leave(data: Data, seed: int) -> Data:
     """Leave, bans, then many pins taken from a solution (so the round stays feasible)."""
     rng = _rng("pins-bans-leave", seed)
-    data = _base(n_p, n_l, n_t, seed)
     periods = _periods(data)
     sector = {pl["id"]: pl["sector"] for pl in data["placements"]}
     required = set(data.get("rules", {}).get("required_sectors", []))
@@ -348,8 +348,7 @@ def pins_bans_leave(n_p: int, n_l: int, n_t: int, seed: int) -> Round:
                 banned.add((ph["id"], w))
     off = {(ph["id"], t) for ph in data["pharmacists"] for t in ph.get("unavailable", [])}
     _drop_pins(data, lambda p: (p["pharmacist"], p["period"]) not in off)
-    rnd = parse_round(data)
-    solution = solution_of(rnd, seed)
+    solution = solution_of(parse_round(data), seed)
     by_pharmacist: dict[str, list[Data]] = defaultdict(list)
     for a in solution:
         by_pharmacist[a["pharmacist"]].append(a)
@@ -366,17 +365,16 @@ def pins_bans_leave(n_p: int, n_l: int, n_t: int, seed: int) -> Round:
                 seen.add(key)
                 pins.append(dict(a))
     data["pins"] = pins
-    return parse_round(data)
+    return data
 
 
-def replan(weight: int) -> ShapeBuilder:
+def replan(weight: int) -> Transform:
     """A reference and ``weights.change`` = ``weight`` after mid-programme changes."""
 
-    def build(n_p: int, n_l: int, n_t: int, seed: int) -> Round:
+    def build(data: Data, seed: int) -> Data:
         rng = _rng("replan", seed)  # the same changes whatever the weight
-        base = generate_round(n_p, n_l, n_t, seed=seed)
-        reference = solution_of(base, seed)
-        data = base.to_data()
+        reference = solution_of(parse_round(data), seed)
+        n_p = len(data["pharmacists"])
         periods = _periods(data)
         later = periods[min(1, len(periods) - 1):]  # from R2 (from R1 in a 1-period round)
         placements = {pl["id"]: pl for pl in data["placements"]}
@@ -408,14 +406,14 @@ def replan(weight: int) -> ShapeBuilder:
             _clip_min_fill(pl, periods)
         data["reference"] = reference
         data["weights"] = {**data.get("weights", {}), "change": weight}
-        return parse_round(data)
+        return data
 
     build.__doc__ = (f"reference + weights.change {weight}, after a closure, a leave and a "
                      "capacity cut from R2.")
     return build
 
 
-SHAPES: dict[str, ShapeBuilder] = {
+TRANSFORMS: dict[str, Transform] = {
     "plain": plain,
     "fair-5": fairness(5),
     "fair-20": fairness(20),
@@ -430,7 +428,40 @@ SHAPES: dict[str, ShapeBuilder] = {
     "replan-200": replan(200),
     "replan-1000": replan(1000),
 }
-"""Every shape by name, ``plain`` first."""
+"""Every single transformation by name, ``plain`` first."""
+
+COMBINED = (
+    "pins-bans-leave+fair-50",
+    "pins-bans-leave+replan-200",
+    "pins-bans-leave+fair-50+replan-200",
+)
+"""Combined shapes in ``all``: the levers planners pull together (the issue's hardest
+medium rounds were many pins, bans and leave with fairness 50 and/or a re-plan)."""
+
+
+def compose(name: str) -> ShapeBuilder:
+    """The builder of ``name``: one transformation or several joined by ``+``, applied left
+    to right to the generated round (without streams when one of them is ``one-stream``)
+    and validated once at the end. ``KeyError`` (listing the shapes) for an unknown part."""
+    parts = name.split("+")
+    unknown = [part for part in parts if part not in TRANSFORMS]
+    if unknown or not name:
+        raise KeyError(f"unknown shape {name!r}; the shapes are: {', '.join(TRANSFORMS)}, "
+                       "or several joined by '+'")
+
+    def build(n_p: int, n_l: int, n_t: int, seed: int) -> Round:
+        data = _base(n_p, n_l, n_t, seed, streams="one-stream" not in parts)
+        for part in parts:
+            data = TRANSFORMS[part](data, seed)
+        return parse_round(data)
+
+    build.__doc__ = "; then ".join((TRANSFORMS[part].__doc__ or "").strip().splitlines()[0]
+                                   for part in parts)
+    return build
+
+
+SHAPES: dict[str, ShapeBuilder] = {name: compose(name) for name in (*TRANSFORMS, *COMBINED)}
+"""Every shape of ``--shapes all`` by name, ``plain`` first, the combined ones last."""
 
 SHAPE_HELP: dict[str, str] = {name: (fn.__doc__ or "").strip().splitlines()[0]
                               for name, fn in SHAPES.items()}
@@ -438,9 +469,6 @@ SHAPE_HELP: dict[str, str] = {name: (fn.__doc__ or "").strip().splitlines()[0]
 
 
 def build_shape(name: str, n_p: int, n_l: int, n_t: int, seed: int) -> Round:
-    """The round of shape ``name``; ``KeyError`` (listing the shapes) for an unknown name."""
-    try:
-        builder = SHAPES[name]
-    except KeyError:
-        raise KeyError(f"unknown shape {name!r}; the shapes are: {', '.join(SHAPES)}") from None
-    return builder(n_p, n_l, n_t, seed)
+    """The round of shape ``name`` (a name of :data:`TRANSFORMS` or several joined by
+    ``+``); ``KeyError`` (listing the shapes) for an unknown name."""
+    return (SHAPES.get(name) or compose(name))(n_p, n_l, n_t, seed)

@@ -159,7 +159,7 @@ def test_highs_peer_equals_brute_force_on_tiny_rounds(seed: int) -> None:
     ("cross-supervisors", (16, 40, 3), 5), ("tight", (12, 24, 3), 6),
     ("per-period", (12, 24, 3), 7), ("org-caps", (12, 24, 3), 8),
     ("pins-bans-leave", (12, 24, 3), 9), ("replan-50", (12, 24, 3), 10),
-    ("replan-1000", (14, 24, 3), 11),
+    ("replan-1000", (14, 24, 3), 11), ("pins-bans-leave+fair-50+replan-200", (14, 24, 3), 12),
 ])
 def test_highs_peer_agrees_with_solve_on_small_rounds_of_every_kind(
     shape: str, dims: tuple[int, int, int], seed: int
@@ -272,6 +272,22 @@ def test_shapes_change_what_they_say() -> None:
 def test_unknown_shape_lists_the_shapes() -> None:
     with pytest.raises(KeyError, match="fair-20"):
         build_shape("fair-3", 10, 20, 2, 0)
+    with pytest.raises(KeyError, match="joined by"):
+        build_shape("fair-20+fair-3", 10, 20, 2, 0)
+
+
+def test_combined_shapes_apply_each_part_left_to_right() -> None:
+    p, l_, t, seed = 30, 50, 3, 4
+    both = build_shape("tight+fair-20", p, l_, t, seed)
+    tight = build_shape("tight", p, l_, t, seed)
+    assert both.weights.fairness == 20
+    assert both.model_copy(update={"weights": tight.weights}).to_data() == tight.to_data()
+    assert build_shape("one-stream+fair-5", p, l_, t, seed).streams == ()
+    hard = build_shape("pins-bans-leave+fair-50+replan-200", p, l_, t, seed)
+    assert (hard.weights.fairness, hard.weights.change) == (50, 200)
+    assert hard.reference
+    assert len(hard.bans) > len(build_shape("plain", p, l_, t, seed).bans)
+    assert "pins-bans-leave+fair-50+replan-200" in SHAPES  # part of --shapes all
 
 
 # ---- the command line ----------------------------------------------------------------------
