@@ -205,3 +205,42 @@ def test_search_with_small_neighbourhoods_stays_checked_and_near_optimal(
     assert result.bound is not None
     assert result.objective <= best <= result.bound
     assert best - result.objective <= 0.02 * abs(best)
+
+
+def test_fairness_steps_free_the_worst_off_and_the_holders_of_their_wishes() -> None:
+    """In a fairness round the search grows some neighbourhoods from the worst-off
+    pharmacists (all at the minimum together), and frees first whoever holds the
+    placements they asked for."""
+    from matcher.checker import objective
+    from matcher.solving import Budget, lns
+    from matcher.solving.state import FlowState
+
+    data = generate_round(60, 90, 3, seed=5).to_data()
+    data["weights"] = {**data["weights"], "fairness": 20}
+    rnd = parse_round(data)
+    res = solve(rnd, SolveParams(workers=1, time_limit_s=20))
+    assert res.has_solution
+    cand = candidates(rnd)
+    sc = scores(rnd, cand)
+    st = FlowState(rnd, cand, sc, SolveParams(workers=1), Budget(10.0))
+    (comp,) = st.comps  # the fairness term makes the round one component
+    chosen = cand.positions(rnd, res.allocation)
+    points = np.bincount(cand.pharmacist[chosen], weights=sc.points[chosen],
+                         minlength=len(rnd.pharmacists))
+    available = [i for i, ph in enumerate(rnd.pharmacists)
+                 if len(ph.unavailable) < len(rnd.periods)]
+    low = min(points[available])
+    assert low == objective(rnd, res.allocation).fairness_min
+    expected = [i for i in available if points[i] == low]
+    assert lns.worst_off(st, comp, chosen).tolist() == expected[:lns.WORST_OFF_SEEDS]
+
+    seed = expected[0]
+    wishes = {rnd.placement_index[w] for w in rnd.pharmacists[seed].preferences}
+    holders = {int(cand.pharmacist[i]) for i in chosen
+               if int(cand.placement[i]) in wishes} - {seed}
+    freed = set(lns.neighbourhood(st, comp, chosen, seeds=[seed], scale=0.05,
+                                  wished=True).tolist())
+    assert seed in freed
+    # Breadth first from the seed, its wishes' holders come next.
+    assert holders
+    assert len(holders & freed) == min(len(holders), len(freed) - 1)

@@ -45,6 +45,12 @@ FLOW_PATH_FROM = 250_000
 # machine; on a loaded one the search without it once ended 79 % short (28,514 against a
 # bound of 134,364), with it 0.05 %: the first stage is proven in about 5 s.
 FAIRNESS_START_SHARE = 0.3
+# The same share on rounds that take the flow path: there the fairness term makes the
+# whole round one component (M ties everyone), while the round without it splits into
+# components that the starts and the search handle far better; the term itself is worth
+# little against the rest (2,000x1,500x3 with fairness 5: M at most 19, 95 points of a
+# 2-million objective). With 0.3 that round ended 0.77 % short of its bound.
+FAIRNESS_START_SHARE_FLOW = 0.75
 # Candidates from which ``auto`` solves a round that splits into small independent
 # components one component at a time (smaller rounds: one model, no overhead); 300x400x3
 # (7 components) was proven in 2.7-3.1 s this way against 4.8 s as one model.
@@ -119,7 +125,9 @@ def _fairness_free_start(rnd: Round, cand: Candidates, sc: Scores, params: Solve
     """
     t0 = time.monotonic()
     plain = rnd.model_copy(update={"weights": rnd.weights.model_copy(update={"fairness": 0})})
-    share = Budget(budget.left() * FAIRNESS_START_SHARE, params.stop)
+    on_flow = choose_path(rnd, cand, sc, params.path) == "flow+lns"
+    share = Budget(budget.left() * (FAIRNESS_START_SHARE_FLOW if on_flow
+                                    else FAIRNESS_START_SHARE), params.stop)
     first = _solve_once(plain, cand, sc,
                         dataclasses.replace(params, progress=None, diagnose_s=0), share)
     seconds = round_s(time.monotonic() - t0)

@@ -125,6 +125,8 @@ def solve_flow_lns(rnd: Round, cand: Candidates, sc: Scores, params: SolveParams
         comp = open_[int(st.rng.choice(len(open_), p=gaps / gaps.sum()))]
         # Building the step's model is not in CP-SAT's limit: leave it some time.
         limit = min(budget.left() - 0.3, max(1.0, min(LNS_STEP_S, budget.left() / 4)))
+        if limit < 0.2:
+            break  # too little left to build and solve a step
         lns_step(st, comp, limit)
         steps += 1
     st.bound_components([k for k in comps if k.bound >= UNBOUNDED])

@@ -20,7 +20,7 @@ from matcher.solving.components import Component
 from matcher.solving.formulation import build_model
 from matcher.solving.state import FlowState
 
-__all__ = ["LNS_STEP_S", "free_solve", "lns_step", "neighbourhood", "repair"]
+__all__ = ["LNS_STEP_S", "free_solve", "lns_step", "neighbourhood", "repair", "worst_off"]
 
 IntArray = npt.NDArray[np.int64]
 
@@ -31,12 +31,21 @@ LNS_TARGET_CANDIDATES = 20_000
 LNS_MIN_PHARMACISTS = 8
 # Longest CP-SAT run of one LNS step (seconds).
 LNS_STEP_S = 4.0
+# Fairness rounds: share of the steps grown from the worst-off pharmacists, and how many
+# of them seed one step at most.
+WORST_OFF_SHARE = 0.5
+WORST_OFF_SEEDS = 24
 
 
 def neighbourhood(st: FlowState, comp: Component, base: IntArray,
-                  seeds: list[int] | None = None, scale: float = 1.0) -> IntArray:
+                  seeds: list[int] | None = None, scale: float = 1.0,
+                  wished: bool = False) -> IntArray:
     """Pharmacists to free: from the seeds (or a random pharmacist), those holding the
-    placements the freed ones like best, breadth first, up to a size target."""
+    placements the freed ones like best, breadth first, up to a size target.
+
+    ``wished``: the seeds' placements are taken in order of their preference points
+    first (the placements they asked for), then of score: the holders of what a worst-off
+    pharmacist wished for are freed before anyone else."""
     c = st.cand
     per_ph = max(1.0, len(comp.idx) / max(1, len(comp.pharmacists)))
     target = int(max(LNS_MIN_PHARMACISTS, scale * LNS_TARGET_CANDIDATES / per_ph))
@@ -62,7 +71,10 @@ def neighbourhood(st: FlowState, comp: Component, base: IntArray,
             continue
         free.add(p)
         lo, hi = np.searchsorted(pr.p, [p, p + 1])
-        top = np.arange(lo, hi)[np.argsort(-pr.score[lo:hi], kind="stable")]
+        if wished and seeds and p in seeds:
+            top = np.arange(lo, hi)[np.lexsort((-pr.score[lo:hi], -pr.points[lo:hi]))]
+        else:
+            top = np.arange(lo, hi)[np.argsort(-pr.score[lo:hi], kind="stable")]
         if not seeds or p not in seeds:
             top = top[:6]
         for li in pr.l[top].tolist():
@@ -132,17 +144,44 @@ def repair(st: FlowState, comp: Component, base: IntArray, deadline: float) -> N
         scale *= 2
 
 
+def worst_off(st: FlowState, comp: Component, chosen: IntArray) -> IntArray:
+    """The component's available pharmacists with the fewest preference points in
+    ``chosen`` (those that hold the worst-off minimum M down), at most
+    :data:`WORST_OFF_SEEDS` of them, drawn at random when there are more."""
+    c = st.cand
+    n_p = len(st.rnd.pharmacists)
+    pts = np.bincount(c.pharmacist[chosen], weights=st.sc.points[chosen], minlength=n_p)
+    who = comp.pharmacists[st.a_count[comp.pharmacists] >= 1]
+    if not len(who):
+        return np.zeros(0, np.int64)
+    low = who[pts[who] == pts[who].min()]
+    if len(low) > WORST_OFF_SEEDS:
+        low = np.sort(st.rng.choice(low, WORST_OFF_SEEDS, replace=False))
+    out: IntArray = low.astype(np.int64)
+    return out
+
+
 def lns_step(st: FlowState, comp: Component, time_limit: float) -> bool:
+    """One step of the search on ``comp``: free a neighbourhood, re-solve it from the
+    current allocation, keep the answer when it is better.
+
+    The neighbourhood grows from a pharmacist holding an empty slot (most of the time,
+    when there is one), else from a random one. In a fairness round half of the steps grow
+    it from the worst-off pharmacists together: M rises only when every one of them gains
+    at once, which a neighbourhood around one random pharmacist almost never frees."""
     assert comp.chosen is not None
     c = st.cand
-    # Seed with a pharmacist holding an empty slot (if any), else at random.
     held = np.bincount(c.pharmacist[comp.chosen], minlength=len(st.rnd.pharmacists))
     slots = st.avail.sum(axis=1) * len(st.rotating)
     short = comp.pharmacists[held[comp.pharmacists] < slots[comp.pharmacists]]
     seeds = None
-    if len(short) and st.rng.random() < 0.8:
+    wished = st.rnd.weights.fairness > 0 and st.rng.random() < WORST_OFF_SHARE
+    if wished:
+        seeds = worst_off(st, comp, comp.chosen).tolist() or None
+    elif len(short) and st.rng.random() < 0.8:
         seeds = [int(st.rng.choice(short))]
-    freed = neighbourhood(st, comp, comp.chosen, seeds=seeds)
+    freed = neighbourhood(st, comp, comp.chosen, seeds=seeds, wished=wished,
+                          scale=float(st.rng.uniform(0.5, 1.5)) if wished else 1.0)
     comp.stats["lns_steps"] = comp.stats.get("lns_steps", 0) + 1
     got = free_solve(st, comp, comp.chosen, freed, time_limit)
     return got is not None and st.accept(comp, got, "lns")
