@@ -21,6 +21,17 @@ its row in the summary is carried over with ``action`` = ``skipped`` (otherwise 
 and its status still counts towards the exit code, so a cron job keeps reporting a broken
 input until it is fixed. A cohort that crashed (``error``) is always run again.
 
+**Cohorts no longer there.** A folder of ``out_dir`` that holds a cohort's outputs (or is
+in the state file) but whose input is no longer in ``cohorts_dir`` (removed, or renamed: its
+outputs would otherwise sit beside the new name's, a stale plan a consumer may read as
+current) is moved, before anything is solved, to ``out_dir/_stale/<cohort>-<timestamp>/``
+with a ``MOVED-ASIDE.txt`` saying why; the run reports it (:attr:`BatchSummary.stale`) and
+forgets its state. Other folders and files of ``out_dir`` are left alone.
+
+**Postcodes.** ``settings.postcodes`` is the postcode lookup file for rounds that give
+locations as postcodes (:mod:`matcher.formats.postcodes`); a change to it (size or time)
+runs every cohort again.
+
 **Status and exit code.** Each cohort ends ``optimal``, ``feasible``, ``infeasible``,
 ``unknown`` (no allocation within the time limit), ``invalid`` (the input is not a valid
 round) or ``error`` (an unexpected failure, logged with its traceback). The run's exit code
@@ -60,6 +71,7 @@ from matcher.solving import SolveParams, solve
 
 __all__ = [
     "ROUND_SUFFIXES",
+    "STALE_DIR",
     "STATE_FILE",
     "STATUSES",
     "SUMMARY_COLUMNS",
@@ -67,6 +79,7 @@ __all__ = [
     "BatchSummary",
     "Cohort",
     "CohortOutcome",
+    "StaleOutput",
     "content_hash",
     "discover",
     "exit_code",
@@ -82,6 +95,9 @@ ROUND_SUFFIXES = (".json", ".xlsx", ".zip")
 STATE_FILE = ".matcher-batch.json"
 """The state file in the output folder (input hashes, settings, outcomes)."""
 STATE_FORMAT = "spin-batch-state/1"
+STALE_DIR = "_stale"
+"""The folder of ``out_dir`` that outputs of cohorts no longer present are moved into."""
+STALE_NOTE = "MOVED-ASIDE.txt"
 STATUSES = ("optimal", "feasible", "infeasible", "unknown", "invalid", "error")
 """Every cohort status."""
 OUTPUTS = ("result.json", "round.json", "report.html", "workbook.xlsx", "problems.txt")
@@ -103,7 +119,8 @@ class BatchSettings:
 
     ``workers`` is the search workers per solve (0: the machine's cores divided by the
     number of jobs); ``explain_seconds`` the re-solve budget of each report's explanations
-    (0: reasons without costs); ``order`` and ``seed`` the baseline's priority order.
+    (0: reasons without costs); ``order`` and ``seed`` the baseline's priority order;
+    ``postcodes`` the postcode lookup file for rounds that give postcodes.
     """
 
     time_limit_s: float = 60.0
@@ -111,13 +128,27 @@ class BatchSettings:
     seed: int = 0
     explain_seconds: float = 10.0
     order: str = "listed"
+    postcodes: str | None = None
 
     def fingerprint(self) -> str:
         """What, besides the input, changes a cohort's outputs (recorded for skipping);
-        the number of workers does not."""
+        the number of workers does not. The postcode lookup file counts by its path, size
+        and modification time (hashing a national directory on every run would be slow)."""
         settings = dataclasses.asdict(self)
         settings.pop("workers")
+        if self.postcodes is None:
+            settings.pop("postcodes")
+        else:
+            settings["postcodes"] = _file_stamp(Path(self.postcodes))
         return json.dumps(settings, sort_keys=True)
+
+
+def _file_stamp(path: Path) -> list[Any]:
+    try:
+        info = path.stat()
+    except OSError:
+        return [str(path), None, None]
+    return [str(path.resolve()), info.st_size, info.st_mtime_ns]
 
 
 @dataclass(frozen=True)
@@ -172,20 +203,63 @@ class CohortOutcome:
 
 
 @dataclass(frozen=True)
+class StaleOutput:
+    """Outputs of a cohort whose input is no longer in the cohorts folder, moved aside.
+
+    ``moved_to`` is the folder they are in now, relative to ``out_dir``
+    (``_stale/<cohort>-<timestamp>``); empty when they could not be moved (``message``
+    says why).
+    """
+
+    cohort: str
+    input: str = ""
+    moved_to: str = ""
+    message: str = ""
+
+
+@dataclass(frozen=True)
 class BatchSummary:
-    """The run: every cohort's outcome (in cohort order) and where the summary is."""
+    """The run: every cohort's outcome (in cohort order), where the summary is, and the
+    outputs of cohorts no longer present that were moved aside."""
 
     outcomes: tuple[CohortOutcome, ...]
     summary_path: Path
+    stale: tuple[StaleOutput, ...] = ()
 
     @property
     def exit_code(self) -> int:
         """0 all solved, 1 some input invalid, 2 some cohort without an allocation."""
         return exit_code(self.outcomes)
 
+    @property
+    def ran(self) -> tuple[CohortOutcome, ...]:
+        """The cohorts run this time."""
+        return tuple(o for o in self.outcomes if o.action != "skipped")
+
+    @property
+    def skipped(self) -> tuple[CohortOutcome, ...]:
+        """The cohorts skipped as unchanged (their outcome is their last run's)."""
+        return tuple(o for o in self.outcomes if o.action == "skipped")
+
     def failed(self) -> list[CohortOutcome]:
         """The cohorts without an allocation (invalid, infeasible, unknown, error)."""
         return [o for o in self.outcomes if not o.solved]
+
+    def headline(self) -> str:
+        """What ran and what was skipped, truthfully: ``5 cohort(s): ran 1 (1 with an
+        allocation, 0 without), skipped 4 unchanged (3 with an allocation from their last
+        run, 1 without)``; and the outputs moved aside, if any."""
+        ran, skipped = self.ran, self.skipped
+        ok_ran = sum(o.solved for o in ran)
+        ok_skipped = sum(o.solved for o in skipped)
+        text = (f"{len(self.outcomes)} cohort(s): ran {len(ran)} ({ok_ran} with an "
+                f"allocation, {len(ran) - ok_ran} without), skipped {len(skipped)} "
+                f"unchanged ({ok_skipped} with an allocation from their last run, "
+                f"{len(skipped) - ok_skipped} without)")
+        if self.stale:
+            text += (f"; outputs of {len(self.stale)} cohort(s) no longer in the cohorts "
+                     f"folder moved aside to {STALE_DIR}/")
+        return text
 
 
 def exit_code(outcomes: Sequence[CohortOutcome]) -> int:
@@ -264,7 +338,7 @@ def solve_cohort(cohort: Cohort, out_dir: Path, settings: BatchSettings,
             finished_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
 
     try:
-        rnd = load_round(cohort.path)
+        rnd = load_round(cohort.path, postcodes=settings.postcodes)
     except InvalidRoundError as exc:
         lines = [f"{cohort.path.name}: {len(exc.problems)} problem(s) to fix", *(
             f"  - {p.where}: {p.message}" for p in exc.problems)]
@@ -396,6 +470,9 @@ def run_batch(
         settings = dataclasses.replace(settings, workers=per_job)
     cohorts = discover(source, exclude=[target])
     state = _load_state(target)
+    stale = _move_stale(target, {c.name for c in cohorts}, state, source)
+    if stale:
+        _save_state(target, state)
     outcomes: dict[str, CohortOutcome] = {}
     todo: list[tuple[Cohort, str]] = []
     for cohort in cohorts:
@@ -428,9 +505,58 @@ def run_batch(
     ordered = tuple(outcomes[c.name] for c in cohorts)
     summary_path = target / "summary.csv"
     write_summary(ordered, summary_path)
-    summary = BatchSummary(ordered, summary_path)
-    log.info("batch: done, exit code %d", summary.exit_code)
+    summary = BatchSummary(ordered, summary_path, stale)
+    log.info("batch: done, exit code %d: %s", summary.exit_code, summary.headline())
     return summary
+
+
+def _move_stale(out_dir: Path, current: set[str], state: dict[str, Any],
+                cohorts_dir: Path) -> tuple[StaleOutput, ...]:
+    """Move aside the outputs of cohorts no longer in the cohorts folder (and forget them).
+
+    A folder is a former cohort's when the state file records it or it holds a batch
+    output file; hidden folders and :data:`STALE_DIR` are never touched.
+    """
+    folders = {p.name: p for p in out_dir.iterdir() if p.is_dir()
+               and not p.name.startswith(".") and p.name != STALE_DIR}
+    former = {name for name in folders if name not in current and (
+        name in state or any((folders[name] / o).is_file() for o in OUTPUTS))}
+    for name in [n for n in state if n not in current and n not in folders]:
+        state.pop(name)  # its outputs are gone already
+    moved = []
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    for name in sorted(former):
+        entry = state.pop(name, None)
+        recorded = entry.get("input", "") if isinstance(entry, Mapping) else ""
+        given = recorded if isinstance(recorded, str) else ""
+        dest = out_dir / STALE_DIR / f"{name}-{stamp}"
+        n = 1
+        while dest.exists():
+            n += 1
+            dest = out_dir / STALE_DIR / f"{name}-{stamp}-{n}"
+        try:
+            dest.parent.mkdir(exist_ok=True)
+            folders[name].rename(dest)
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            log.error("batch: cohort %s is no longer in the cohorts folder and its outputs "
+                      "could not be moved aside (%s)", name, reason)
+            moved.append(StaleOutput(name, given, "", f"its outputs could not be moved aside "
+                                     f"({reason}); remove {name}/ by hand"))
+            continue
+        note = (f"These are the outputs of cohort {name!r}"
+                + (f" (input {given!r})" if given else "")
+                + f" from an earlier run. On {time.strftime('%Y-%m-%d %H:%M:%S %z')} its "
+                f"input was no longer in {cohorts_dir.name or cohorts_dir}/, so they were "
+                "moved here: they are not a current plan.\n")
+        try:
+            write_atomic(dest / STALE_NOTE, note.encode("utf-8"))
+        except OSError:  # the move is what matters; the note only explains it
+            log.warning("batch: could not write %s in %s", STALE_NOTE, _rel(dest, out_dir))
+        log.warning("batch: cohort %s is no longer in the cohorts folder; its outputs were "
+                    "moved to %s", name, _rel(dest, out_dir))
+        moved.append(StaleOutput(name, given, _rel(dest, out_dir)))
+    return tuple(moved)
 
 
 def _run_all(todo: Sequence[tuple[Cohort, str]], out_dir: Path, settings: BatchSettings,

@@ -1,8 +1,10 @@
-"""Small helpers that put ids and counts into planners' sentences (diagnosis, explanations)."""
+"""Small helpers that put ids and counts into planners' sentences (diagnosis, explanations,
+validation's "did you mean")."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import difflib
+from collections.abc import Iterable, Sequence
 
 MAX_LISTED = 8
 """Ids listed in a message before "and N more"."""
@@ -27,3 +29,21 @@ def and_ids(ids: Sequence[str]) -> str:
 def count(n: int, noun: str) -> str:
     """'1 seat', '3 seats'."""
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def closest(value: str, choices: Iterable[str], *, cutoff: float = 0.75) -> str | None:
+    """The choice closest to ``value`` (ignoring case), if one is close enough to be a typo.
+
+    ``cutoff`` is difflib's similarity ratio (0 to 1) a choice must reach.
+    """
+    by_key: dict[str, str] = {}
+    for choice in choices:
+        by_key.setdefault(choice.lower(), choice)
+    found = difflib.get_close_matches(value.lower(), list(by_key), n=1, cutoff=cutoff)
+    return by_key[found[0]] if found else None
+
+
+def did_you_mean(value: str, choices: Iterable[str], *, cutoff: float = 0.75) -> str:
+    """``"; did you mean 'X'?"`` for the closest choice, or ``""`` when none is close."""
+    found = closest(value, choices, cutoff=cutoff)
+    return f"; did you mean {found!r}?" if found is not None else ""

@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     explain_time_limit_s: float = Field(10.0, gt=0, description="Budget of an explanation.")
     explain_max_resolves: int = Field(20, ge=0, description="Re-solves of an explanation.")
     run_jobs: bool = Field(True, description="Run the job runner in this process.")
+    postcodes: Path | None = Field(
+        None, description="Postcode lookup file (CSV in the ONS Postcode Directory layout: "
+        "pcds, lat, long) for submitted rounds that give homes or placements as postcodes.")
 
     def resolved_database_url(self) -> str:
         """The database URL in use: the configured one, else SQLite under ``data_dir``."""

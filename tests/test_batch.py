@@ -13,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from matcher.batch import (
+    STALE_DIR,
     STATE_FILE,
     SUMMARY_COLUMNS,
     BatchSettings,
@@ -168,8 +169,8 @@ def test_cli_batch(cohorts: Path, tmp_path: Path) -> None:
             "--explain-seconds", "0", "--workers", "1"]
     first = runner.invoke(app, args)
     assert first.exit_code == 2, first.output
-    assert "3 cohort(s): 2 solved, 1 without an allocation, 0 unchanged and skipped" in (
-        first.stdout)
+    assert ("3 cohort(s): ran 3 (2 with an allocation, 1 without), skipped 0 unchanged (0 "
+            "with an allocation from their last run, 0 without)") in first.stdout
     assert "  - havering: infeasible" in first.stdout
     assert f"wrote {out / 'summary.csv'}" in first.stdout
     # Not a terminal: plain log lines, no progress bar.
@@ -178,8 +179,13 @@ def test_cli_batch(cohorts: Path, tmp_path: Path) -> None:
     second = runner.invoke(app, args)
     assert second.exit_code == 2
     assert "[skip] tiny: optimal, objective 778 (unchanged, skipped)" in second.stderr
+    # All skipped: nothing is said to have been solved this time.
+    assert ("3 cohort(s): ran 0 (0 with an allocation, 0 without), skipped 3 unchanged (2 "
+            "with an allocation from their last run, 1 without)") in second.stdout
+    assert "solved" not in second.stdout
+    assert "  - havering: infeasible (last run): " in second.stdout
     third = runner.invoke(app, [*args, "--force"])
-    assert "0 unchanged and skipped" in third.stdout
+    assert "ran 3 (2 with an allocation, 1 without), skipped 0 unchanged" in third.stdout
     # A report of a batch result needs no --round: round.json is next to it.
     page = tmp_path / "again.html"
     done = runner.invoke(app, ["report", str(out / "tiny" / "result.json"), "--out",
@@ -190,3 +196,60 @@ def test_cli_batch(cohorts: Path, tmp_path: Path) -> None:
     assert ok.exit_code == 0
     missing = runner.invoke(app, ["batch", str(tmp_path / "nowhere"), "--out", str(out)])
     assert missing.exit_code == 2
+
+
+def test_outputs_of_a_renamed_cohort_are_moved_aside(cohorts: Path, tmp_path: Path,
+                                                     caplog: pytest.LogCaptureFixture) -> None:
+    out = tmp_path / "out"
+    run_batch(cohorts, out, settings=FAST)
+    (out / "notes").mkdir()
+    (out / "notes" / "todo.txt").write_text("the planner's own folder")
+    (cohorts / "tiny.json").rename(cohorts / "tiny-2027.json")
+    (cohorts / "havering.json").unlink()
+    caplog.set_level(logging.INFO)
+    summary = run_batch(cohorts, out, settings=FAST)
+    assert {o.cohort: o.action for o in summary.outcomes} == {"pilot": "skipped",
+                                                              "tiny-2027": "run"}
+    assert [(s.cohort, s.input) for s in summary.stale] == [("havering", "havering.json"),
+                                                            ("tiny", "tiny.json")]
+    # Nothing of the old names is left where a consumer reads current plans.
+    assert sorted(p.name for p in out.iterdir()) == [
+        ".matcher-batch.json", "_stale", "notes", "pilot", "summary.csv", "tiny-2027"]
+    assert set(summary_rows(out)) == {"pilot", "tiny-2027"}
+    state = json.loads((out / STATE_FILE).read_text())
+    assert set(state["cohorts"]) == {"pilot", "tiny-2027"}
+    moved = out / summary.stale[1].moved_to
+    assert moved.parent == out / STALE_DIR
+    assert moved.name.startswith("tiny-")
+    assert load_result(moved / "result.json").objective == 778
+    note = (moved / "MOVED-ASIDE.txt").read_text()
+    assert "cohort 'tiny' (input 'tiny.json')" in note
+    assert "not a current plan" in note
+    assert (out / "notes" / "todo.txt").is_file()
+    assert "cohort tiny is no longer in the cohorts folder" in caplog.text
+    assert summary.headline() == (
+        "2 cohort(s): ran 1 (1 with an allocation, 0 without), skipped 1 unchanged (1 with an "
+        "allocation from their last run, 0 without); outputs of 2 cohort(s) no longer in the "
+        "cohorts folder moved aside to _stale/")
+    # The next run has nothing more to move, and the moved outputs stay where they are.
+    again = run_batch(cohorts, out, settings=FAST)
+    assert again.stale == ()
+    assert {o.action for o in again.outcomes} == {"skipped"}
+    assert len(list((out / STALE_DIR).iterdir())) == 2
+
+
+def test_cli_batch_reports_the_outputs_it_moved_aside(cohorts: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    (cohorts / "havering.json").unlink()
+    args = ["batch", str(cohorts), "--out", str(out), "--time-limit", "20",
+            "--explain-seconds", "0", "--workers", "1"]
+    assert runner.invoke(app, args).exit_code == 0
+    (cohorts / "pilot.xlsx").rename(cohorts / "pilot-2027.xlsx")
+    done = runner.invoke(app, args)
+    assert done.exit_code == 0, done.output
+    assert ("2 cohort(s): ran 1 (1 with an allocation, 0 without), skipped 1 unchanged (1 "
+            "with an allocation from their last run, 0 without); outputs of 1 cohort(s) no "
+            "longer in the cohorts folder moved aside to _stale/") in done.stdout
+    moved = next((out / STALE_DIR).iterdir())
+    assert f"  - pilot: no longer in {cohorts}; its outputs moved to {moved}" in done.stdout
+    assert not (out / "pilot").exists()

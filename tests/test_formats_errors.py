@@ -114,7 +114,18 @@ def test_csv_unknown_column_is_named(tmp_path: Path) -> None:
     text = path.read_text(encoding="utf-8-sig").replace("id,start,weeks", "id,start,wekes", 1)
     path.write_text(text, encoding="utf-8")
     assert _problems(folder) == [
-        "error: periods.csv, row 1, column wekes: unknown column 'wekes'; the periods columns "
+        "error: periods.csv, row 1, column wekes: unknown column 'wekes': did you mean "
+        "'weeks'? Rename the column"
+    ]
+
+
+def test_csv_unknown_column_not_close_to_any_lists_the_columns(tmp_path: Path) -> None:
+    folder = _bundle(tmp_path)
+    path = folder / "periods.csv"
+    text = path.read_text(encoding="utf-8-sig").replace("id,start,weeks", "id,start,notes", 1)
+    path.write_text(text, encoding="utf-8")
+    assert _problems(folder) == [
+        "error: periods.csv, row 1, column notes: unknown column 'notes'; the periods columns "
         "are: id, start, weeks"
     ]
 
@@ -122,19 +133,26 @@ def test_csv_unknown_column_is_named(tmp_path: Path) -> None:
 def test_csv_unknown_nested_column_lists_the_per_period_columns(tmp_path: Path) -> None:
     folder = _bundle(tmp_path)
     path = folder / "placements.csv"
+    text = path.read_text(encoding="utf-8-sig").replace("location.lon", "location.where", 1)
+    path.write_text(text, encoding="utf-8")
+    assert _problems(folder) == [
+        "error: placements.csv, row 1, column location.where: unknown column "
+        "'location.where'; the placements columns are: id, name, organisation, stream, "
+        "sector, place, location.lat, location.lon, capacity, min_fill, hard_to_recruit, "
+        "population_health, requires.independent_prescriber, requires.min_experience_years, "
+        "requires.skills (and capacity.<period>, min_fill.<period>)",
+        "error: placements.csv, row 1: no column 'location.lon'; it is required: add it",
+    ]
+
+
+def test_csv_misspelt_required_column_is_one_line_not_one_per_row(tmp_path: Path) -> None:
+    folder = _bundle(tmp_path)
+    path = folder / "placements.csv"
     text = path.read_text(encoding="utf-8-sig").replace("location.lon", "location.lng", 1)
     path.write_text(text, encoding="utf-8")
-    problems = _problems(folder)
-    assert problems[0] == (
-        "error: placements.csv, row 1, column location.lng: unknown column 'location.lng'; "
-        "the placements columns are: id, name, organisation, stream, sector, place, "
-        "location.lat, location.lon, capacity, min_fill, hard_to_recruit, population_health, "
-        "requires.independent_prescriber, requires.min_experience_years, requires.skills "
-        "(and capacity.<period>, min_fill.<period>)"
-    )
-    assert problems[1:] == [
-        f"error: placements.csv, row {row}, column location.lon: required field is missing"
-        for row in (2, 3, 4, 5)
+    assert _problems(folder) == [
+        "error: placements.csv, row 1, column location.lng: no column 'location.lon'; found "
+        "'location.lng': did you mean 'location.lon'? Rename the column"
     ]
 
 
@@ -298,7 +316,8 @@ def test_excel_duplicate_ids_point_at_the_row(tmp_path: Path) -> None:
     _cell(wb, "pharmacists", 2, "unavailable").value = None
     wb.save(path)
     assert _problems(path) == [
-        "error: periods, row 2, column id: id 'R1' is used by 2 periods; ids must be unique"
+        "error: periods, row 2, column id: id 'R1' appears 2 times: rows 2 and 4; each "
+        "period needs its own id"
     ]
 
 

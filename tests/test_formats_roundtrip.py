@@ -275,8 +275,8 @@ def test_headers_and_sheet_names_ignore_case_and_spaces(full_round: Round, tmp_p
 
 def _planner_workbook(path: Path) -> None:
     """A workbook typed by a planner: numbers in id columns, date cells, TRUE/FALSE cells,
-    a per-period column, a blank row, a typed-as-text number and a formula with no saved
-    value (formulas are never evaluated)."""
+    a per-period column, a blank row, a typed-as-text number and a sector typed as its label
+    ("Hospital"). (A formula with no saved value is an error: tests/test_hostile_files.py.)"""
     wb = openpyxl.Workbook()
     ws = wb.create_sheet("Periods")
     wb.remove(wb["Sheet"])
@@ -286,7 +286,7 @@ def _planner_workbook(path: Path) -> None:
     placements = wb.create_sheet("placements")
     placements.append(["id", "sector", "location.lat", "location.lon", "capacity",
                        "capacity.2", "requires.independent_prescriber", "name"])
-    placements.append([101, "hospital", 51.5, -0.1, 2, None, True, "=1+1"])
+    placements.append([101, "Hospital", 51.5, -0.1, 2, None, True, None])
     placements.append([None] * 8)
     placements.append(["GP-1", "general_practice", "51.6", "0.1", None, 1, "FALSE", 12.5])
     pharmacists = wb.create_sheet("pharmacists")
@@ -355,16 +355,14 @@ def test_template_has_every_sheet_headers_dropdowns_and_instructions(tmp_path: P
     def dropdowns(sheet: str) -> dict[str, str]:
         return {str(v.sqref): v.formula1 for v in wb[sheet].data_validations.dataValidation}
 
-    places = '"Barking and Dagenham,City and Hackney,Havering,Newham,Redbridge,Tower Hamlets,' \
-        'Waltham Forest"'
+    # No place list by default: place is free text (tests/test_template_places.py).
     assert dropdowns("placements") == {
         "E2:E1048576": '"general_practice,community_pharmacy,hospital,mental_health,'
         'community_services,integrated_care"',
-        "F2:F1048576": places,
         "D2:D1048576": "'streams'!$A$2:$A$1000",
         "C2:C1048576": "'organisations'!$A$2:$A$1000",
     }
-    assert dropdowns("organisations") == {"D2:D1048576": places}
+    assert dropdowns("organisations") == {}
     assert dropdowns("supervisors") == {"D2:D1048576": '"all,non_prescribers,early_years"'}
     explained = {(r[0], r[1]) for r in wb["instructions"].iter_rows(values_only=True)}
     for name in TABLE_NAMES:

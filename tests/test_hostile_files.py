@@ -23,7 +23,7 @@ import pytest
 from openpyxl.utils import get_column_letter
 from test_formats_roundtrip import full_round_data
 
-from matcher.errors import FormatError
+from matcher.errors import FormatError, InvalidRoundError
 from matcher.formats import (
     MAX_BYTES,
     load_round,
@@ -297,7 +297,11 @@ def test_formulas_in_a_workbook_are_not_evaluated(tmp_path: Path) -> None:
     wb = openpyxl.load_workbook(path)
     wb["periods"]["C2"] = "=WEBSERVICE(\"http://example.invalid\")"
     wb.save(path)
-    assert load_round(path).periods[0].weeks is None  # no saved value: the cell is empty
+    with pytest.raises(InvalidRoundError) as caught:  # never run: reported, without a value
+        load_round(path)
+    assert [str(p) for p in caught.value.problems] == [
+        "error: periods, row 2, column weeks: the cell holds a formula Excel has not "
+        "calculated; open and save the file in Excel"]
 
 
 # ---- formula injection in what we write ---------------------------------------------------------

@@ -122,7 +122,9 @@ def test_duplicate_ids(name: str) -> None:
     dup = [p for p in problems_of(data) if p.code == "duplicate_id"]
     assert len(dup) == 1
     rid = data[name][0]["id"]
-    assert dup[0].message == f"id {rid!r} is used by 2 {name}; ids must be unique"
+    last = len(data[name])
+    assert dup[0].message == (f"id {rid!r} appears 2 times: entries #1 and #{last}; each "
+                              f"{name.removesuffix('s')} needs its own id")
     assert dup[0].where == f"{name}[{rid}].id"
 
 
@@ -307,7 +309,7 @@ def test_two_pins_same_slot() -> None:
     p = only(data)
     assert p.code == "pin_conflict"
     assert p.message == ("PH-1 is pinned to CP-1 in R1 but is also pinned to HOSP-1 in the same "
-                         "period and stream 'host' (pin #1)")
+                         "period and stream 'host' (entry #1)")
 
 
 def test_placement_without_stream_when_streams_declared() -> None:
@@ -498,3 +500,114 @@ def test_generated_round_with_streams_off_and_checks_at_scale() -> None:
     single = generate_round(30, 40, 2, seed=1, streams=False)
     assert [s.id for s in single.effective_streams] == ["rotation"]
     assert all(pl.stream is None for pl in single.placements)
+
+
+# ---- messy input: failed records, labels, near misses, locations -----------------------------
+
+
+def test_cross_record_checks_see_records_that_fail_their_own_checks() -> None:
+    data = base()
+    bad = copy.deepcopy(data["pharmacists"][0])
+    bad["home"]["lat"] = "north"
+    bad["preferences"] = ["GP-01"]
+    data["pharmacists"].append(bad)  # entry #3: a bad number, a duplicate id, a near miss
+    assert [(p.where, p.message) for p in problems_of(data)] == [
+        ("pharmacists[PH-1].home.lat", "must be a number"),
+        ("pharmacists[PH-1].id",
+         "id 'PH-1' appears 2 times: entries #1 and #3; each pharmacist needs its own id"),
+        ("pharmacists[PH-1].preferences.1",
+         "unknown placement id 'GP-01'; did you mean 'GP-1'?"),
+    ]
+    dup = [p for p in problems_of(data) if p.code == "duplicate_id"]
+    assert dup[0].index == 0
+
+
+def test_positions_stay_the_planner_s_after_failed_records() -> None:
+    data = base()
+    data["placements"][0]["capacity"] = -1
+    data["placements"].append({**copy.deepcopy(data["placements"][2]), "hard_to_recruit": 9})
+    found = {p.code: p for p in problems_of(data)}
+    assert found["duplicate_id"].index == 2  # CP-1, third entry, not shifted by GP-1's error
+    assert found["duplicate_id"].message.startswith("id 'CP-1' appears 2 times: entries #3 "
+                                                    "and #4")
+    assert found["less_than_equal"].index == 3
+
+
+def test_a_near_miss_is_suggested_only_with_the_same_numbers() -> None:
+    data = base()
+    data["pharmacists"][0]["preferences"] = ["HOSP-01", "GP-2", "hosp-1"]
+    assert [p.message for p in problems_of(data)] == [
+        "unknown placement id 'HOSP-01'; did you mean 'HOSP-1'?",
+        "unknown placement id 'GP-2'",  # GP-1 is another record, not a typo of it
+        "unknown placement id 'hosp-1'; did you mean 'HOSP-1'?",
+    ]
+
+
+def test_a_missing_list_is_one_problem_not_a_cascade_of_unknown_ids() -> None:
+    data = base()
+    del data["pharmacists"]
+    assert [(p.where, p.code) for p in problems_of(data)] == [("pharmacists", "missing")]
+
+
+def test_a_misspelt_field_is_one_problem_with_a_suggestion() -> None:
+    data = base()
+    data["placements"][0]["sectr"] = data["placements"][0].pop("sector")
+    data["placements"][1]["colour"] = "red"
+    assert [(p.where, p.message) for p in problems_of(data)] == [
+        ("placements[GP-1].sectr", "unknown field 'sectr'; did you mean 'sector'?"),
+        ("placements[HOSP-1].colour", "unknown field 'colour'; allowed fields are: id, name, "
+         "organisation, stream, sector, place, location, capacity, min_fill, hard_to_recruit, "
+         "population_health, requires"),
+    ]
+
+
+def test_the_labels_people_type_are_accepted_for_choices() -> None:
+    data = base()
+    data["placements"][0]["sector"] = "General Practice"
+    data["placements"][2]["sector"] = " community-pharmacy "
+    data["supervisors"][0]["supervises"] = "Non Prescribers"
+    data["rules"]["required_sectors"] = ["Hospital", "general practice"]
+    rnd = parse_round(data)
+    assert [pl.sector for pl in rnd.placements] == [
+        "general_practice", "hospital", "community_pharmacy"]
+    assert rnd.supervisors[0].supervises == "non_prescribers"
+    assert rnd.rules.required_sectors == ("hospital", "general_practice")
+    data["placements"][1]["sector"] = "Hospitals"  # not a label of any choice: still an error
+    assert only(data).where == "placements[HOSP-1].sector"
+
+
+@pytest.mark.parametrize(
+    ("home", "code", "message"),
+    [
+        ({"lat": 0.005, "lon": 51.505}, "swapped_coordinates",
+         "the home is outside the UK, but would be inside it with latitude and longitude "
+         "swapped; put the latitude (about 50 to 61) in home.lat and the longitude (about -8 "
+         "to 2) in home.lon"),
+        ({"lat": 40.4, "lon": -3.7}, "outside_uk",
+         "the home is outside the UK; check home.lat and home.lon (decimal degrees, latitude "
+         "first)"),
+        ({"lat": 55.95, "lon": -3.19}, "far_from_placements",
+         "the home is more than 150 km from every placement; check home.lat and home.lon "
+         "(decimal degrees, latitude first)"),
+    ],
+)
+def test_locations_that_are_surely_mistakes_warn_without_the_coordinates(
+    home: dict[str, float], code: str, message: str
+) -> None:
+    data = base()
+    data["pharmacists"][1]["home"] = home
+    found = [w for w in round_warnings(parse_round(data)) if w.list == "pharmacists"]
+    assert [(w.where, w.code, w.message) for w in found] == [
+        ("pharmacists[PH-2].home.lat", code, message)]  # and nothing that follows from it
+    assert not any(str(v) in message for v in home.values())
+
+
+def test_location_warnings_come_with_the_errors_of_an_invalid_round() -> None:
+    data = base()
+    data["placements"][2]["location"] = {"lat": 0.01, "lon": 51.51}
+    data["pharmacists"][0]["experience_years"] = -1
+    with pytest.raises(InvalidRoundError) as info:
+        parse_round(data)
+    assert [p.where for p in info.value.problems] == ["pharmacists[PH-1].experience_years"]
+    assert [(w.where, w.code) for w in info.value.warnings] == [
+        ("placements[CP-1].location.lat", "swapped_coordinates")]

@@ -12,7 +12,12 @@ they are parsed; see :mod:`matcher.formats.safety`.
 * ``.xlsx``: the workbook, one sheet per list (``instructions`` is ignored);
 * :func:`round_to_frames` / :func:`round_from_frames`: pandas DataFrames.
 
-The tables' layout is described in :mod:`matcher.formats.tabular`.
+:func:`load_round_checked` (and :func:`load_round_bytes_checked`) also return the round's
+warnings, located like its errors (file or sheet, row and column).
+
+The tables' layout is described in :mod:`matcher.formats.tabular`. Homes and placements may
+be given as postcodes, resolved from a lookup file the caller supplies (``postcodes=``; see
+:mod:`matcher.formats.postcodes`).
 """
 
 from __future__ import annotations
@@ -24,8 +29,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from matcher.domain import Round
-from matcher.errors import FormatError
+from matcher.errors import FormatError, Problem
 from matcher.formats import json_io, safety
+from matcher.formats.loaded import Loaded
+from matcher.formats.postcodes import PostcodeLookup, Postcodes, as_lookup
 from matcher.formats.safety import MAX_BYTES
 
 # The CSV, Excel and DataFrame modules pull in pandas and openpyxl (about 0.35 s): they
@@ -58,9 +65,12 @@ __all__ = [
     "MAX_BYTES",
     "Format",
     "FormatError",
+    "PostcodeLookup",
     "detect_format",
     "load_round",
     "load_round_bytes",
+    "load_round_bytes_checked",
+    "load_round_checked",
     "round_bytes",
     "round_from_frames",
     "round_to_frames",
@@ -105,33 +115,50 @@ def detect_format(path: str | os.PathLike[str], *, fmt: str | None = None) -> Fo
                   "files"), name, "unknown_format")
 
 
-def load_round(source: str | os.PathLike[str], *, fmt: str | None = None) -> Round:
+def load_round(source: str | os.PathLike[str], *, fmt: str | None = None,
+               postcodes: Postcodes = None) -> Round:
     """Read and validate a round from a file or folder.
 
     The format comes from ``fmt`` or the suffix: ``.json``; ``.zip`` or a folder (a CSV
-    bundle); ``.xlsx``. Raises :class:`~matcher.errors.FormatError` for a file that cannot
-    be read at all (missing, too large, corrupt, hostile) and
+    bundle); ``.xlsx``. ``postcodes`` is the postcode lookup file (a path or a
+    :class:`PostcodeLookup`) for homes and placements given as postcodes (see
+    :mod:`matcher.formats.postcodes`). Raises :class:`~matcher.errors.FormatError` for a
+    file that cannot be read at all (missing, too large, corrupt, hostile) and
     :class:`~matcher.errors.InvalidRoundError` listing every problem of an invalid round.
     """
+    return _load(source, fmt=fmt, postcodes=postcodes).round
+
+
+def load_round_checked(source: str | os.PathLike[str], *, fmt: str | None = None,
+                       postcodes: Postcodes = None) -> tuple[Round, list[Problem]]:
+    """:func:`load_round`, and the round's warnings (:func:`~matcher.validation.round_warnings`)
+    located like its errors: file or sheet, row and column for a CSV bundle or workbook,
+    ``list[id].field`` for JSON. Raises like :func:`load_round`."""
+    loaded = _load(source, fmt=fmt, postcodes=postcodes)
+    return loaded.round, loaded.warnings()
+
+
+def _load(source: str | os.PathLike[str], *, fmt: str | None, postcodes: Postcodes) -> Loaded:
     path = Path(source)
     name = path.name or str(path)
     kind = detect_format(path, fmt=fmt)
+    lookup = as_lookup(postcodes)
     if kind == "csv":
         if not path.is_dir():
             raise safety.refuse("folder not found", name, "not_found")
         from matcher.formats import csv_io  # lazy: each format's reader loads on use
-        return csv_io.read_csv_folder(path)
+        return csv_io.read_csv_folder(path, lookup)
     try:
         size = path.stat().st_size
         safety.check_size(size, name)
         with path.open("rb") as handle:
             if kind == "json":
-                return json_io.parse_json_bytes(handle.read(), name)
+                return json_io.parse_json_bytes(handle.read(), name, lookup)
             if kind == "zip":
                 from matcher.formats import csv_io  # lazy: each format's reader loads on use
-                return csv_io.read_csv_zip(handle, name)
+                return csv_io.read_csv_zip(handle, name, lookup)
             from matcher.formats import excel_io  # lazy: each format's reader loads on use
-            return excel_io.read_workbook(handle, name)
+            return excel_io.read_workbook(handle, name, lookup)
     except FileNotFoundError:
         raise safety.refuse("file not found", name, "not_found") from None
     except IsADirectoryError:
@@ -145,22 +172,40 @@ def load_round(source: str | os.PathLike[str], *, fmt: str | None = None) -> Rou
 
 
 def load_round_bytes(
-    data: bytes, fmt: Literal["json", "xlsx", "zip"], *, source: str | None = None
+    data: bytes, fmt: Literal["json", "xlsx", "zip"], *, source: str | None = None,
+    postcodes: Postcodes = None,
 ) -> Round:
     """Read and validate a round from uploaded bytes (``zip`` is a zipped CSV bundle).
 
-    ``source`` names the upload in messages. Raises like :func:`load_round`.
+    ``source`` names the upload in messages; ``postcodes`` as for :func:`load_round`.
+    Raises like :func:`load_round`.
     """
+    return _load_bytes(data, fmt, source=source, postcodes=postcodes).round
+
+
+def load_round_bytes_checked(
+    data: bytes, fmt: Literal["json", "xlsx", "zip"], *, source: str | None = None,
+    postcodes: Postcodes = None,
+) -> tuple[Round, list[Problem]]:
+    """:func:`load_round_bytes`, and the round's warnings located like its errors (as
+    :func:`load_round_checked`)."""
+    loaded = _load_bytes(data, fmt, source=source, postcodes=postcodes)
+    return loaded.round, loaded.warnings()
+
+
+def _load_bytes(data: bytes, fmt: Literal["json", "xlsx", "zip"], *, source: str | None,
+                postcodes: Postcodes) -> Loaded:
     label = source or f"upload.{fmt}"
     safety.check_size(len(data), label)
+    lookup = as_lookup(postcodes)
     if fmt == "json":
-        return json_io.parse_json_bytes(data, label)
+        return json_io.parse_json_bytes(data, label, lookup)
     if fmt == "zip":
         from matcher.formats import csv_io  # lazy: each format's reader loads on use
-        return csv_io.read_csv_zip(io.BytesIO(data), label)
+        return csv_io.read_csv_zip(io.BytesIO(data), label, lookup)
     if fmt == "xlsx":
         from matcher.formats import excel_io  # lazy: each format's reader loads on use
-        return excel_io.read_workbook(io.BytesIO(data), label)
+        return excel_io.read_workbook(io.BytesIO(data), label, lookup)
     raise safety.refuse(f"unknown upload format {str(fmt)[:20]!r}; use json, xlsx or zip",
                         label, "unknown_format")
 

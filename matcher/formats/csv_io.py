@@ -18,8 +18,10 @@ from typing import IO
 from matcher.domain import Round
 from matcher.errors import FormatError, Problem
 from matcher.formats import safety
+from matcher.formats.loaded import Loaded
+from matcher.formats.postcodes import Postcodes
 from matcher.formats.table_writer import round_to_tables
-from matcher.formats.tabular import Dialect, OutTable, RawTable, tables_to_round
+from matcher.formats.tabular import Dialect, OutTable, RawTable, read_tables
 
 SUFFIX = ".csv"
 _IGNORED_PREFIXES = ("__MACOSX/",)
@@ -40,8 +42,10 @@ DIALECT = Dialect(
 # ---- reading ------------------------------------------------------------------------------
 
 
-def read_csv_folder(folder: Path) -> Round:
-    """Read a round from a folder of ``<table>.csv`` files (other files are ignored)."""
+def read_csv_folder(folder: Path, postcodes: Postcodes = None) -> Loaded:
+    """Read a round, with where its records came from, from a folder of ``<table>.csv``
+    files (other files are ignored); ``postcodes`` is the lookup file for ``postcode``
+    columns."""
     files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() == SUFFIX)
     total = 0
     tables = []
@@ -51,18 +55,20 @@ def read_csv_folder(folder: Path) -> Round:
         total += size
         safety.check_size(total, folder.name or str(folder), what="the CSV files come to")
         tables.append(_parse_csv(path.read_bytes(), path.name))
-    return tables_to_round(tables, DIALECT)
+    return read_tables(tables, DIALECT, postcodes)
 
 
-def read_csv_zip(file: IO[bytes], source: str) -> Round:
-    """Read a round from a zip of ``<table>.csv`` files (in its root or one folder)."""
+def read_csv_zip(file: IO[bytes], source: str, postcodes: Postcodes = None) -> Loaded:
+    """Read a round, with where its records came from, from a zip of ``<table>.csv``
+    files (in its root or one folder); ``postcodes`` is the lookup file for ``postcode``
+    columns."""
     with safety.open_zip(file, source) as archive:
         members = _csv_members(archive, source)
         tables = [
             _parse_csv(safety.read_member(archive, info, source), PurePosixPath(info.filename).name)
             for info in members
         ]
-    return tables_to_round(tables, DIALECT)
+    return read_tables(tables, DIALECT, postcodes)
 
 
 def _csv_members(archive: zipfile.ZipFile, source: str) -> list[zipfile.ZipInfo]:

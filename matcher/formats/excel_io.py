@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
+import zipfile
 from collections.abc import Mapping, Sequence
 from typing import IO, Any, Literal
 
@@ -23,20 +25,23 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter, quote_sheetname
 from openpyxl.worksheet._read_only import ReadOnlyWorksheet  # noqa: PLC2701 (no public path)
 from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.worksheet.formula import ArrayFormula, DataTableFormula
 from openpyxl.worksheet.worksheet import Worksheet
 
 from matcher.domain import SECTORS, Round
 from matcher.errors import FormatError, Problem
 from matcher.formats import guide, safety
+from matcher.formats.loaded import Loaded
+from matcher.formats.postcodes import Postcodes
 from matcher.formats.table_writer import round_to_tables
 from matcher.formats.tabular import (
+    UNCALCULATED,
     Dialect,
     OutTable,
     RawTable,
     is_empty,
-    tables_to_round,
+    read_tables,
 )
-from matcher.places import NEL_PLACES
 
 _LAST_ROW = 1_048_576  # Excel's last row: dropdowns cover the whole column below the header
 MAX_COLUMNS = 1000
@@ -56,13 +61,85 @@ DIALECT = Dialect(
 # ---- reading ------------------------------------------------------------------------------
 
 
-def read_workbook(file: IO[bytes], source: str) -> Round:
-    """Read a round from an .xlsx workbook (file object positioned at its start)."""
+def read_workbook(file: IO[bytes], source: str, postcodes: Postcodes = None) -> Loaded:
+    """Read a round, with where its records came from, from an .xlsx workbook (file
+    object positioned at its start); ``postcodes`` is the lookup file for ``postcode``
+    columns."""
+    return read_tables(read_sheets(file, source), DIALECT, postcodes)
+
+
+def read_sheets(file: IO[bytes], source: str) -> list[RawTable]:
+    """Every data sheet of an .xlsx workbook as a raw table (row 1 as the header, then the
+    non-blank rows), after the safety checks; the instructions sheet is skipped."""
     safety.ensure_defused_xml(source)
     with safety.open_zip(file, source, what="Excel workbook (.xlsx)") as archive:
         safety.refuse_xml_declarations(archive, source)
+        formulas = _has_formulas(archive, source)
     file.seek(0)
-    return tables_to_round(_sheets(file, source), DIALECT)
+    tables = _sheets(file, source)
+    if formulas:
+        file.seek(0)
+        tables = _mark_uncalculated(tables, _formula_cells(file, source))
+    return tables
+
+
+_FORMULA = re.compile(rb"<(?:\w+:)?f[\s>/]")
+
+
+def _has_formulas(archive: zipfile.ZipFile, source: str) -> bool:
+    """Whether any worksheet holds a formula (a cheap scan before a second, slower pass)."""
+    for info in archive.infolist():
+        name = info.filename.lower()
+        if (name.startswith("xl/worksheets/") and name.endswith(".xml")
+                and _FORMULA.search(safety.read_member(archive, info, source))):
+            return True
+    return False
+
+
+def _formula_cells(file: IO[bytes], source: str) -> dict[str, set[tuple[int, int]]]:
+    """Per sheet, the (row, 0-based column) of every formula cell."""
+    try:
+        workbook = load_workbook(file, read_only=True, data_only=False, keep_links=False)
+    except Exception as exc:  # openpyxl raises many kinds on damaged or hostile files
+        raise _unreadable(source, exc) from None
+    try:
+        found: dict[str, set[tuple[int, int]]] = {}
+        for title in workbook.sheetnames:
+            sheet = workbook[title]
+            if not isinstance(sheet, ReadOnlyWorksheet):
+                continue
+            sheet.reset_dimensions()
+            cells = found.setdefault(title, set())
+            for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+                if number > _LAST_ROW:
+                    break
+                cells.update((number, col) for col, value in enumerate(values[:MAX_COLUMNS])
+                             if _is_formula(value))
+        return found
+    except Exception as exc:  # sheets are parsed lazily, so damage can surface here too
+        raise _unreadable(source, exc) from None
+    finally:
+        workbook.close()
+
+
+def _is_formula(value: Any) -> bool:
+    return (isinstance(value, str) and value.startswith("=")) or isinstance(
+        value, ArrayFormula | DataTableFormula)
+
+
+def _mark_uncalculated(tables: list[RawTable], formulas: Mapping[str, set[tuple[int, int]]]
+                       ) -> list[RawTable]:
+    """The tables with :data:`UNCALCULATED` in every formula cell that has no saved value
+    (a file written by a program and never opened in Excel), so it is reported as such
+    rather than as an empty cell."""
+    out = []
+    for table in tables:
+        cells = formulas.get(table.source, set())
+        rows = [(number, [UNCALCULATED if value is None and (number, col) in cells else value
+                          for col, value in enumerate(values)])
+                for number, values in table.rows] if cells else table.rows
+        out.append(RawTable(table.name, table.source, table.header, rows))
+    return out
 
 
 def _sheets(file: IO[bytes], source: str) -> list[RawTable]:
@@ -146,22 +223,30 @@ def _from_defusedxml(exc: BaseException | None) -> bool:
 
 
 def workbook_bytes(rnd: Round) -> bytes:
-    """The round as an .xlsx workbook (with the instructions sheet and dropdowns)."""
-    return tables_workbook_bytes(round_to_tables(rnd))
+    """The round as an .xlsx workbook (with the instructions sheet and dropdowns; the place
+    dropdowns offer the places the round's placements and organisations name)."""
+    named = {pl.place for pl in rnd.placements if pl.place}
+    named |= {org.place for org in rnd.organisations if org.place}
+    return tables_workbook_bytes(round_to_tables(rnd), places=sorted(named))
 
 
-def tables_workbook_bytes(tables: Mapping[str, OutTable]) -> bytes:
-    """A workbook of the given tables, with instructions, header help and dropdowns."""
+def tables_workbook_bytes(tables: Mapping[str, OutTable], places: Sequence[str] = ()) -> bytes:
+    """A workbook of the given tables, with instructions, header help and dropdowns.
+
+    ``places`` are listed at the end of the instructions sheet and offered in the place
+    dropdowns (a place not listed can still be typed, after Excel asks to confirm it); with
+    none, place is a free-text column without a dropdown.
+    """
     workbook = Workbook()
     instructions = workbook.active
     assert isinstance(instructions, Worksheet)  # a new workbook starts with one worksheet
-    _write_instructions(instructions)
+    places_range = _write_instructions(instructions, places)
     sheets = {}
     for table in tables.values():
         sheet = workbook.create_sheet(table.name)
         _write_table(sheet, table)
         sheets[table.name] = sheet
-    _add_dropdowns(sheets, tables)
+    _add_dropdowns(sheets, tables, places_range)
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
@@ -206,28 +291,37 @@ def _shown(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def _write_instructions(sheet: Worksheet) -> None:
+def _write_instructions(sheet: Worksheet, places: Sequence[str]) -> str | None:
+    """Write the instructions sheet; return the range holding the places (``None`` when
+    there are none), the last rows of column B."""
     sheet.title = guide.INSTRUCTIONS_SHEET
     wrap = Alignment(wrap_text=True, vertical="top")
-    for values in guide.instruction_rows():
+    for values in guide.instruction_rows(places):
         sheet.append([safety.neutralise(v) for v in values])
         for cell in sheet[sheet.max_row]:
             cell.alignment = wrap
-            if values[0] == "Sheet":
+            if values[0] in ("Sheet", guide.PLACES_HEADING):
                 cell.font = Font(bold=True)
                 cell.fill = _HEADER_FILL
     sheet["A1"].font = Font(bold=True, size=14)
     sheet.column_dimensions["A"].width = 16
     sheet.column_dimensions["B"].width = 60
     sheet.column_dimensions["C"].width = 90
+    if not places:
+        return None
+    last = sheet.max_row
+    first = last - len(places) + 1
+    return f"{quote_sheetname(guide.INSTRUCTIONS_SHEET)}!$B${first}:$B${last}"
 
 
-def _add_dropdowns(sheets: Mapping[str, Worksheet], tables: Mapping[str, OutTable]) -> None:
-    """Dropdowns for columns with fixed or referenced choices."""
+def _add_dropdowns(sheets: Mapping[str, Worksheet], tables: Mapping[str, OutTable],
+                   places: str | None) -> None:
+    """Dropdowns for columns with fixed or referenced choices (``places``: the range of the
+    place list, or ``None`` for no place dropdown)."""
     choices: dict[tuple[str, str], tuple[str | None, Literal["stop", "warning"]]] = {
         ("placements", "sector"): (_inline(SECTORS), "stop"),
-        ("placements", "place"): (_inline(NEL_PLACES), "warning"),
-        ("organisations", "place"): (_inline(NEL_PLACES), "warning"),
+        ("placements", "place"): (places, "warning"),
+        ("organisations", "place"): (places, "warning"),
         ("supervisors", "supervises"): (_inline(guide.SUPERVISES), "stop"),
         ("placements", "stream"): (_ids_of("streams", tables), "stop"),
         ("placements", "organisation"): (_ids_of("organisations", tables), "warning"),

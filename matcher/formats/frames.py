@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from matcher.domain import Round
+from matcher.formats.postcodes import Postcodes
 from matcher.formats.table_writer import round_to_tables
 from matcher.formats.tabular import Dialect, RawTable, tables_to_round
 
@@ -37,8 +38,10 @@ def round_to_frames(rnd: Round) -> dict[str, pd.DataFrame]:
     return frames
 
 
-def round_from_frames(frames: Mapping[str, pd.DataFrame]) -> Round:
-    """Validate a round from DataFrames keyed by table name (optional tables may be absent).
+def round_from_frames(frames: Mapping[str, pd.DataFrame], postcodes: Postcodes = None
+                      ) -> Round:
+    """Validate a round from DataFrames keyed by table name (optional tables may be absent);
+    ``postcodes`` is the lookup file for ``postcode`` columns.
 
     Raises :class:`matcher.errors.InvalidRoundError` listing every problem, with ``index``
     the row's position in its frame and ``column`` the column it came from.
@@ -52,7 +55,7 @@ def round_from_frames(frames: Mapping[str, pd.DataFrame]) -> Round:
         )
         for name, frame in frames.items()
     ]
-    return tables_to_round(tables, DIALECT)
+    return tables_to_round(tables, DIALECT, postcodes)
 
 
 def _cells(row: Sequence[Any]) -> list[Any]:

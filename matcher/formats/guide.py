@@ -8,6 +8,7 @@ offered in dropdowns.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel
@@ -59,6 +60,10 @@ GENERAL_NOTES: tuple[str, ...] = (
     "true/false columns take TRUE or FALSE. Dates are date cells or text like 2027-01-04. "
     "Locations are decimal degrees (latitude 51.53, longitude 0.11; west of Greenwich is "
     "negative).",
+    "Instead of latitude and longitude, placements and pharmacists may give a postcode: add "
+    "a column named postcode and leave the latitude and longitude empty on that row (when "
+    "a row has both, latitude and longitude are used). Postcodes are looked up in a file "
+    "you supply (the ONS Postcode Directory CSV: matcher validate ROUND --postcodes FILE).",
     "Ids must be unique within their sheet, and other sheets must use them exactly as written.",
     "Only the sheets listed here are read (this instructions sheet is ignored); rename or "
     "delete any other sheet. Formulas are not recalculated: the value last saved by Excel is "
@@ -85,10 +90,12 @@ _COLUMN_TEXT: dict[tuple[str, str], str] = {
 }
 """Planner wording that replaces a model description written for the JSON form."""
 
+_PLACE_NOTE = ("Type the place's name, or pick it from the list when the workbook offers one "
+               "(see 'Places' at the end of the instructions sheet).")
 _COLUMN_NOTES: dict[tuple[str, str], str] = {
     ("placements", "sector"): "Pick one: " + ", ".join(SECTORS) + ".",
-    ("placements", "place"): "Pick a place, or type another.",
-    ("organisations", "place"): "Pick a place, or type another.",
+    ("placements", "place"): _PLACE_NOTE,
+    ("organisations", "place"): _PLACE_NOTE,
     ("placements", "organisation"): "Pick one from the organisations sheet.",
     ("supervisors", "supervises"): "Pick one: " + ", ".join(SUPERVISES) + ".",
     ("supervisors", "placements"): "Placement ids separated by semicolons.",
@@ -137,8 +144,14 @@ def _shown(value: Any) -> str:
     return str(value)
 
 
-def instruction_rows() -> list[list[str]]:
-    """The rows of the instructions sheet: general notes, then sheet, column and help."""
+PLACES_HEADING = "Places"
+"""First cell of the row that heads the place list (the place dropdowns' choices)."""
+
+
+def instruction_rows(places: Sequence[str] = ()) -> list[list[str]]:
+    """The rows of the instructions sheet: general notes, then sheet, column and help, then
+    (when ``places`` are given) the places offered in the place dropdowns, one per row in
+    column B of the last rows."""
     rows: list[list[str]] = [
         ["SPIN Matcher round workbook", "", ""],
         [f"Format {FORMAT}. How to fill it in:", "", ""],
@@ -149,4 +162,10 @@ def instruction_rows() -> list[list[str]]:
     for name in TABLE_NAMES:
         rows.append([name, "", SHEET_PURPOSE[name]])
         rows += [[name, h, column_help(name, h)] for h in TABLES[name].base_headers()]
+    if places:
+        rows.append(["", "", ""])
+        rows.append([PLACES_HEADING, "", "The place dropdowns of the placements and "
+                     "organisations sheets offer these places of the ICS. A place not listed "
+                     "can still be typed: Excel asks you to confirm it."])
+        rows += [["", place, ""] for place in places]
     return rows

@@ -7,18 +7,22 @@ from typing import Any
 
 from matcher.domain import Round
 from matcher.formats import safety
-from matcher.validation import parse_round
+from matcher.formats.loaded import Loaded
+from matcher.formats.postcodes import Postcodes, parse_round_with_postcodes
 
 
-def parse_json_bytes(data: bytes, source: str | None) -> Round:
-    """Validate a round from JSON bytes (UTF-8, a byte-order mark tolerated).
+def parse_json_bytes(data: bytes, source: str | None, postcodes: Postcodes = None
+                     ) -> Loaded:
+    """Validate a round from JSON bytes (UTF-8, a byte-order mark tolerated), as
+    :class:`Loaded` (JSON problems are already where they belong).
 
-    Raises :class:`FormatError` when the text is too large, not UTF-8, or not JSON (with
-    the line and column of the mistake), and :class:`InvalidRoundError` when the round is
-    not valid.
+    ``postcodes`` is the lookup file for locations given as ``{"postcode": ...}`` (see
+    :mod:`matcher.formats.postcodes`). Raises :class:`FormatError` when the text is too
+    large, not UTF-8, or not JSON (with the line and column of the mistake), and
+    :class:`InvalidRoundError` when the round is not valid.
     """
 
-    return parse_round(json_document(data, source))
+    return Loaded(parse_round_with_postcodes(json_document(data, source), postcodes))
 
 
 def json_document(data: bytes, source: str | None) -> Any:

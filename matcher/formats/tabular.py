@@ -17,17 +17,26 @@ the pydantic models in :mod:`matcher.domain`, so a new field appears here by its
   is empty is left out (capacity 0 there). Giving both in one row is an error. Writers add
   per-period columns only when some placement needs them;
 * ``reference.terms`` (ignored by the solver) is written as ``terms.<name>`` columns;
+* placements and pharmacists may give their location as a ``postcode`` column instead of
+  latitude and longitude, resolved from a lookup file by :mod:`matcher.formats.postcodes`
+  (readers take ``postcodes=``; writers always write coordinates);
 * an empty cell means the field is absent, so its default applies; blank rows are skipped;
 * the ``round`` table may be missing, and an empty ``format`` cell means ``spin-round/1``;
   every list except ``periods``, ``placements`` and ``pharmacists`` may be missing;
 * unknown tables and unknown columns are errors, never silently dropped; table and column
-  names are matched ignoring case and surrounding spaces.
+  names are matched ignoring case and surrounding spaces, and a name close to an expected
+  one is answered with "did you mean". A missing required column (or table) is one problem,
+  not one per row (or per reference to its records);
+* a formula cell without a saved value (:data:`UNCALCULATED`, from the Excel reader) is an
+  error saying so, never read as an empty cell.
 
 Readers (CSV, Excel, frames) turn their files into :class:`RawTable` s and call
-:func:`tables_to_round`; writers call
+:func:`read_tables` (or :func:`tables_to_round`); writers call
 :func:`matcher.formats.table_writer.round_to_tables`. Problems found by
 validation are moved onto the file or sheet, the row as the planner sees it and the
-column the value came from.
+column the value came from, and so are the warnings of the round read
+(:meth:`~matcher.formats.loaded.Loaded.warnings`). The problems of each file come in row
+order.
 """
 
 from __future__ import annotations
@@ -46,8 +55,11 @@ from pydantic_core import PydanticUndefined
 
 from matcher.domain import FORMAT, LIST_MODELS, SECTION_MODELS, Round
 from matcher.errors import InvalidRoundError, Problem
+from matcher.formats.loaded import Loaded
+from matcher.formats.postcodes import LOCATION_FIELDS, Postcodes, parse_round_with_postcodes
 from matcher.formats.safety import unneutralise
-from matcher.validation import parse_round
+from matcher.validation import Origin
+from matcher.wording import closest
 
 LIST_SEPARATOR = ";"
 """Separator of the items of a list-valued cell."""
@@ -235,6 +247,9 @@ TABLES: dict[str, TableSpec] = _build_specs()
 
 def resolve_column(spec: TableSpec, header: str) -> Column | None:
     """Which field a column header fills, or ``None`` if the table has no such column."""
+    postcode = _postcode_column(spec, header)
+    if postcode is not None:
+        return postcode
     head, dot, rest = header.strip().partition(".")
     f = spec.field(head.strip().lower())
     if f is None:
@@ -257,7 +272,34 @@ def resolve_column(spec: TableSpec, header: str) -> Column | None:
     return None
 
 
+def _postcode_column(spec: TableSpec, header: str) -> Column | None:
+    """``postcode`` (or ``location.postcode`` / ``home.postcode``) in the placements and
+    pharmacists tables: the location given as a postcode, resolved before validation by
+    :mod:`matcher.formats.postcodes`."""
+    target = LOCATION_FIELDS.get(spec.name)
+    f = spec.field(target) if target is not None else None
+    head, dot, rest = header.strip().partition(".")
+    name = f"{head.strip()}{dot}{rest.strip()}".lower()
+    if f is None or name not in ("postcode", f"{target}.postcode"):
+        return None
+    return Column(header, f"{target}.postcode", f, "postcode", Kind.TEXT)
+
+
 # ---- cells --------------------------------------------------------------------------------
+
+
+class Uncalculated:
+    """A formula cell that was never calculated: the file holds the formula but no value
+    (written by a program, not saved by Excel). Readers put :data:`UNCALCULATED` there."""
+
+    def __repr__(self) -> str:
+        return "UNCALCULATED"
+
+
+UNCALCULATED = Uncalculated()
+"""The cell of a formula without a saved value (see :class:`Uncalculated`)."""
+UNCALCULATED_MESSAGE = ("the cell holds a formula Excel has not calculated; open and save the "
+                        "file in Excel")
 
 
 def is_empty(value: Any) -> bool:
@@ -275,9 +317,10 @@ def cell_value(value: Any, kind: Kind, *, quoted: bool) -> Any:
     Text is trimmed (and, when ``quoted``, stripped of the writers' formula neutralisation);
     numbers typed into a text field become text (a spreadsheet turns ``001`` into 1, an id
     ``2027`` into a number); date-times at midnight become dates. Everything else is passed
-    on unchanged for pydantic to check.
+    on unchanged for pydantic to check. An uncalculated formula is ``None`` (its reader
+    reports it).
     """
-    if is_empty(value):
+    if is_empty(value) or value is UNCALCULATED:
         return None
     if isinstance(value, str):
         text = value.strip()
@@ -324,25 +367,58 @@ class _Read:
     records: list[dict[str, Any]] = field(default_factory=list)
     rows: list[int] = field(default_factory=list)  # row number of each record
     ids: dict[str, int] = field(default_factory=dict)  # id -> index of its first record
+    # (record index, or None for every row; field) whose "missing" is already explained
+    # by a missing column or an uncalculated formula
+    explained: set[tuple[int | None, str]] = field(default_factory=set)
+
+    def explains(self, p: Problem) -> bool:
+        """Whether a validation problem repeats what reading this table already said."""
+        if p.code != "missing" or p.field is None:
+            return False
+        return any(
+            (index is None or index == p.index)
+            and (key == p.field or key.startswith(p.field + "."))
+            for index, key in self.explained
+        )
 
 
-def tables_to_round(tables: Iterable[RawTable], dialect: Dialect) -> Round:
+def tables_to_round(tables: Iterable[RawTable], dialect: Dialect,
+                    postcodes: Postcodes = None) -> Round:
     """Interpret raw tables as a round, validate it and report problems where they are.
+
+    ``postcodes`` is the lookup file for ``postcode`` columns (see
+    :mod:`matcher.formats.postcodes`).
 
     Raises :class:`InvalidRoundError` listing the layout problems (unknown, missing or
     duplicate tables and columns...) together with every validation problem, each moved
     onto its file or sheet, row and column.
     """
+    return read_tables(tables, dialect, postcodes).round
+
+
+def read_tables(tables: Iterable[RawTable], dialect: Dialect,
+                postcodes: Postcodes = None) -> Loaded:
+    """:func:`tables_to_round`, keeping the way from each record back to its row and column
+    (:class:`~matcher.formats.loaded.Loaded`), so warnings can be located like errors.
+
+    A table that is missing is one problem, not one per reference to it: a misnamed sheet
+    or file is reported once, with the name it probably should have ("did you mean"), and
+    references to its records are not checked. A missing column is one problem for the
+    table, not one per row; so is a missing column with a misspelt header beside it.
+    """
+    tables = list(tables)
     problems: list[Problem] = []
     reads: dict[str, _Read] = {}
+    present = {raw.name.strip().lower() for raw in tables} & set(TABLES)
+    misnamed: set[str] = set()
     for raw in tables:
         name = raw.name.strip().lower()
         spec = TABLES.get(name)
         if spec is None:
-            problems.append(Problem(
-                f"unknown {dialect.noun} {raw.source!r}; the {dialect.noun}s are: "
-                + ", ".join(dialect.source_of(t) for t in TABLE_NAMES),
-                source=raw.source, code="unknown_table"))
+            guess = closest(name, [t for t in TABLE_NAMES if t not in present | misnamed])
+            if guess is not None:
+                misnamed.add(guess)
+            problems.append(_unknown_table(raw, guess, dialect))
             continue
         if name in reads:
             problems.append(Problem(
@@ -354,26 +430,55 @@ def tables_to_round(tables: Iterable[RawTable], dialect: Dialect) -> Round:
         problems += _read_table(raw, read, dialect)
         reads[name] = read
     for name in REQUIRED_TABLES:
-        if name not in reads:
+        if name not in reads and name not in misnamed:
             problems.append(Problem(
                 f"the {dialect.container} has no {dialect.source_of(name)!r} {dialect.noun}; "
                 f"it is required and lists at least one {_singular(name)}",
                 list=name, source=dialect.source_of(name), code="missing_table"))
     data = _assemble(reads)
-    try:
+    origin = Origin(rows={name: read.rows for name, read in reads.items()},
+                    sheet_rows=dialect.planner_rows, columns=True,
+                    unreadable=frozenset(misnamed))
 
-        rnd = parse_round(data)
+    def locate(p: Problem) -> Problem:
+        return _relocate(p, reads, dialect)
+
+    try:
+        rnd = parse_round_with_postcodes(data, postcodes, origin=origin)
     except InvalidRoundError as exc:
         relocated = [
-            _relocate(p, reads, dialect)
+            locate(p)
             for p in exc.problems
             if not (p.code == "missing" and p.list in REQUIRED_TABLES and p.list not in reads)
+            and not (p.list in reads and reads[p.list].explains(p))
         ]
-        warnings = [_relocate(p, reads, dialect) for p in exc.warnings]
-        raise InvalidRoundError(problems + relocated, warnings) from None
+        warnings = [locate(p) for p in exc.warnings]
+        raise InvalidRoundError(_row_by_row(problems + relocated), warnings) from None
     if problems:
-        raise InvalidRoundError(problems)
-    return rnd
+        raise InvalidRoundError(_row_by_row(problems))
+    return Loaded(rnd, locate)
+
+
+def _row_by_row(problems: list[Problem]) -> list[Problem]:
+    """The problems of each file or sheet in row order (the files in the order their first
+    problem came; the problems of one row in the order they were found)."""
+    first: dict[str | None, int] = {}
+    for p in problems:
+        first.setdefault(p.source, len(first))
+    return sorted(problems, key=lambda p: (first[p.source], p.row or 0))
+
+
+def _unknown_table(raw: RawTable, guess: str | None, dialect: Dialect) -> Problem:
+    noun = dialect.noun
+    if guess is None:
+        return Problem(
+            f"unknown {noun} {raw.source!r}; the {noun}s are: "
+            + ", ".join(dialect.source_of(t) for t in TABLE_NAMES),
+            source=raw.source, code="unknown_table")
+    wanted = dialect.source_of(guess)
+    return Problem(
+        f"no {noun} {wanted!r}; found {raw.source!r}: did you mean {wanted!r}? Rename the "
+        f"{noun}", list=guess, source=raw.source, code="misnamed_table")
 
 
 def _singular(name: str) -> str:
@@ -394,6 +499,7 @@ def _read_table(raw: RawTable, read: _Read, dialect: Dialect) -> list[Problem]:
                        code=code)
 
     header_row = 1 if dialect.planner_rows else None
+    unknown: list[tuple[str, int]] = []  # unknown headers and where their problems are
     for position, cell in enumerate(raw.header):
         text = cell_value(cell, Kind.TEXT, quoted=False)
         if text is None:
@@ -403,8 +509,8 @@ def _read_table(raw: RawTable, read: _Read, dialect: Dialect) -> list[Problem]:
         header = str(text)
         column = resolve_column(spec, header)
         if column is None:
-            problems.append(at(header_row, header, _unknown_column(spec, header),
-                               "unknown_column"))
+            unknown.append((header, len(problems)))
+            problems.append(at(header_row, header, "", "unknown_column"))
         elif column.key in read.columns:
             problems.append(at(header_row, header,
                                f"column {header!r} appears twice; keep one", "duplicate_column"))
@@ -424,6 +530,12 @@ def _read_table(raw: RawTable, read: _Read, dialect: Dialect) -> list[Problem]:
                 problems.append(at(row_number, dialect.column_label(position),
                                    "this value is in a column without a header; name the "
                                    "column in row 1 or delete the value", "unnamed_column"))
+        for position, cell in enumerate(cells):
+            column = columns[position] if position < len(columns) else None
+            if cell is UNCALCULATED and column is not None:
+                problems.append(at(row_number, column.header, UNCALCULATED_MESSAGE,
+                                   "uncalculated_formula"))
+                read.explained.add((len(read.records), column.key))
         record, conflicts = _record(columns, cells, dialect.quoted)
         for fname in conflicts:
             problems.append(at(row_number, read.columns.get(fname, fname),
@@ -439,7 +551,45 @@ def _read_table(raw: RawTable, read: _Read, dialect: Dialect) -> list[Problem]:
             read.ids[rec_id] = len(read.records)
         read.records.append(record)
         read.rows.append(row_number)
+    missing = _missing_columns(spec, read) if read.records else []
+    for key in missing:
+        read.explained.add((None, key))
+        found = closest(key, [header for header, _ in unknown])
+        if found is None:
+            problems.append(at(header_row, None, f"no column {key!r}; it is required: add it",
+                               "missing_column"))
+            continue
+        claimed = next(u for u in unknown if u[0] == found)
+        unknown.remove(claimed)
+        problems[claimed[1]] = at(
+            header_row, found, f"no column {key!r}; found {found!r}: did you mean {key!r}? "
+            "Rename the column", "misnamed_column")
+    absent = [h for h in spec.base_headers() if h not in read.columns and h not in missing]
+    for header, index in unknown:
+        guess = closest(header, absent)
+        message = (_unknown_column(spec, header) if guess is None else
+                   f"unknown column {header!r}: did you mean {guess!r}? Rename the column")
+        problems[index] = problems[index].at(message=message)
     return problems
+
+
+def _missing_columns(spec: TableSpec, read: _Read) -> list[str]:
+    """The required columns a table lacks (a per-period field is there when any of its
+    columns is; a location given by a postcode column needs no lat and lon)."""
+    out = []
+    for f in spec.fields:
+        if not f.required:
+            continue
+        if f.kind is Kind.MODEL:
+            if f"{f.name}.postcode" in read.columns:
+                continue
+            keys = [f"{f.name}.{s.name}" for s in f.sub if s.required]
+        elif f.kind is Kind.PER_PERIOD and any(k.startswith(f"{f.name}.") for k in read.columns):
+            continue
+        else:
+            keys = [f.name]
+        out += [k for k in keys if k not in read.columns]
+    return out
 
 
 def _unknown_column(spec: TableSpec, header: str) -> str:

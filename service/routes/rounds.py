@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from pathlib import PurePath
+from pathlib import Path, PurePath
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
@@ -12,8 +12,8 @@ from starlette.datastructures import UploadFile
 
 from matcher.domain import Round
 from matcher.errors import InvalidRoundError
-from matcher.formats import load_round_bytes, round_bytes
-from matcher.validation import parse_round, round_warnings
+from matcher.formats import load_round_bytes_checked, round_bytes
+from matcher.validation import parse_round
 from service.auth import StoreDep, TenantDep
 from service.routes import errors
 from service.schemas import (
@@ -62,16 +62,17 @@ class Invalid(Exception):
         self.problems = exc.problems
 
 
-def _parse(data: bytes, fmt: Upload, source: str | None) -> tuple[Round, list[dict[str, Any]]]:
-
-    rnd = load_round_bytes(data, fmt, source=source)
-    return rnd, [w.to_dict() for w in round_warnings(rnd)]
+def _parse(data: bytes, fmt: Upload, source: str | None, postcodes: Path | None = None
+           ) -> tuple[Round, list[dict[str, Any]]]:
+    """The round and its warnings, located like its errors (sheet, row and column)."""
+    rnd, warnings = load_round_bytes_checked(data, fmt, source=source, postcodes=postcodes)
+    return rnd, [w.to_dict() for w in warnings]
 
 
 def _store_round(store: Store, tenant: str, data: bytes, fmt: Upload,
-                 source: str | None) -> RoundRecord:
+                 source: str | None, postcodes: Path | None = None) -> RoundRecord:
 
-    rnd, warnings = _parse(data, fmt, source)
+    rnd, warnings = _parse(data, fmt, source, postcodes)
     return store.add_round(tenant, round_id=rnd.round.id,
                            document=round_bytes(rnd, "json").decode("utf-8"),
                            summary=rnd.summary(), warnings=warnings)
@@ -127,7 +128,8 @@ async def submit_round(request: Request, store: StoreDep, tenant: TenantDep) -> 
     """
     data, fmt, source = await _read_upload(request)
     try:
-        record = await run_in_threadpool(_store_round, store, tenant, data, fmt, source)
+        record = await run_in_threadpool(_store_round, store, tenant, data, fmt, source,
+                                         request.app.state.settings.postcodes)
     except InvalidRoundError as exc:
         raise Invalid(exc) from None
     request.app.state.metrics.rounds_submitted.inc()
