@@ -29,7 +29,10 @@ Definitions (each is tested on hand-checkable rounds in ``tests/test_kpis.py``):
   counted by reason; ``pharmacists_unassigned`` counts pharmacists with at least one;
 - **fairness**: each available pharmacist's preference points (sum of pref(p, l), §4) over
   the round; ``worst_off_points`` is the smallest (§4's M), ``points_spread`` the largest
-  minus the smallest, ``points_std`` the population standard deviation.
+  minus the smallest, ``points_std`` the population standard deviation;
+- **plan quality** (when the objective's parts are given): the §4 objective without the
+  change penalty, ``total + weights.change * C``; with a reference it says what the plan
+  is worth as a plan, apart from what moving people costs.
 
 Pure Python over the round's records (travel vectorised with numpy): no solver, no
 personal data (ids only).
@@ -238,8 +241,10 @@ def compute(
     ``allocation`` is anything :func:`matcher.allocation.as_assignments` accepts;
     ``unassigned`` the empty slots with reasons (a result's ``unassigned``). ``breakdown``
     (the checker's :meth:`~matcher.checker.ObjectiveBreakdown.to_dict`) adds ``changes``,
-    ``fairness_min`` (``None`` unless ``weights.fairness`` > 0, as in §4) and
-    ``objective_parts``.
+    ``fairness_min`` (``None`` unless ``weights.fairness`` > 0, as in §4),
+    ``objective_parts`` and ``plan_quality``: the objective without the change penalty
+    (``total + weights.change * changes``), what a re-plan is worth as a plan, comparable
+    with the objective of a plan solved without a reference.
     """
     m = _Measured(rnd, allocation, unassigned)
     n = len(m.items)
@@ -261,6 +266,9 @@ def compute(
         kpis["changes"] = breakdown.get("changes", 0)
         kpis["fairness_min"] = breakdown.get("fairness_min")
         kpis["objective_parts"] = dict(breakdown)
+        if breakdown.get("total") is not None:
+            kpis["plan_quality"] = (breakdown["total"]
+                                    + rnd.weights.change * (breakdown.get("changes") or 0))
     return kpis
 
 

@@ -5,8 +5,13 @@ Exit codes are stable for scheduled runs:
 * 0: success (``validate``: the round is valid, warnings allowed);
 * 1: invalid input (every problem is printed, each with where it is);
 * 2: wrong usage (unknown option, missing argument), as typer reports it; for ``solve``,
-  also a round with no allocation: ``infeasible`` or ``unknown`` (see the printed status);
-  for ``report``, a round that cannot be found next to the result (pass ``--round``).
+  ``replan`` and ``scenario``, also a round with no allocation: ``infeasible`` or
+  ``unknown`` (see the printed status); for ``report``, a round that cannot be found next
+  to the result (pass ``--round``).
+
+The what-if commands (``replan``, ``scenario``, ``diff``) are in :mod:`matcher_cli.whatif`;
+what the commands share (exit codes, problem and progress output) in
+:mod:`matcher_cli.common`.
 
 ``batch`` exits 0 when every cohort has an allocation, 1 when any input is invalid, else 2
 when any cohort is infeasible, unknown or failed; ``summary.csv`` says which.
@@ -26,11 +31,23 @@ from typing import Annotated, Any
 import typer
 
 from matcher.errors import InvalidRoundError, Problem
+from matcher_cli import whatif
+from matcher_cli.common import (
+    EXIT_INVALID,
+    EXIT_NO_SOLUTION,
+    EXIT_OK,
+    EXIT_USAGE,
+    PostcodesOpt,
+    RoundPath,
+    check_result_out,
+    end_progress,
+    live_progress,
+    load_round,
+)
+from matcher_cli.common import problem_lines as _problem_lines
+from matcher_cli.common import report_invalid as _report_invalid
 
-EXIT_OK = 0
-EXIT_INVALID = 1
-EXIT_USAGE = 2
-EXIT_NO_SOLUTION = 2  # solve: infeasible, or no solution within the time limit
+__all__ = ["EXIT_INVALID", "EXIT_NO_SOLUTION", "EXIT_OK", "EXIT_USAGE", "app", "main"]
 
 app = typer.Typer(
     name="matcher",
@@ -39,11 +56,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-
-RoundPath = Annotated[
-    Path,
-    typer.Argument(help="A round: .json, a CSV bundle (folder or .zip) or an .xlsx workbook."),
-]
 
 
 @app.callback()
@@ -58,44 +70,33 @@ def _main(
     )
 
 
-def _problem_lines(problems: list[Problem]) -> list[str]:
-    return [f"  - {p.where}: {p.message}" for p in problems]
-
-
-def _report_invalid(exc: InvalidRoundError, *, as_json: bool) -> None:
-    if as_json:
-        typer.echo(json.dumps({"valid": False,
-                               "errors": [p.to_dict() for p in exc.problems],
-                               "warnings": [p.to_dict() for p in exc.warnings]}, indent=2))
-        return
-    n = len(exc.problems)
-    typer.echo(f"INVALID: {n} problem{'s' if n != 1 else ''} to fix", err=False)
-    for line in _problem_lines(exc.problems):
-        typer.echo(line)
-
-
 @app.command()
 def validate(
     round_path: RoundPath,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON report.")] = False,
+    postcodes: PostcodesOpt = None,
 ) -> None:
     """Check a round; print every problem and warning. Exit 0 valid, 1 invalid."""
     # lazy: each command loads only what it uses (start-up time)
-    from matcher.formats import load_round
-    from matcher.validation import round_warnings
+    from matcher.formats import load_round_checked
 
     try:
-        rnd = load_round(round_path)
+        rnd, warnings = load_round_checked(round_path, postcodes=postcodes)
     except InvalidRoundError as exc:
         _report_invalid(exc, as_json=as_json)
+        if exc.warnings and not as_json:
+            _echo_warnings(exc.warnings)
         raise typer.Exit(EXIT_INVALID) from None
-    warnings = round_warnings(rnd)
     if as_json:
         typer.echo(json.dumps({"valid": True, "errors": [],
                                "warnings": [w.to_dict() for w in warnings],
                                "summary": rnd.summary()}, indent=2))
         return
     typer.echo(f"VALID: {_summary_line(rnd.summary())}")
+    _echo_warnings(warnings)
+
+
+def _echo_warnings(warnings: list[Problem]) -> None:
     if warnings:
         typer.echo(f"{len(warnings)} warning{'s' if len(warnings) != 1 else ''}:")
         for line in _problem_lines(warnings):
@@ -114,10 +115,18 @@ def template(
     out: Annotated[Path, typer.Argument(help="Where to write the empty .xlsx workbook.")],
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")]
     = False,
+    places: Annotated[str | None, typer.Option(
+        "--places", help="The ICS's places for the place dropdowns, separated by commas "
+        "(\"Barking and Dagenham,Havering\"); 'nel' stands for North East London's 7. "
+        "Default: no list (place is typed freely).")] = None,
+    places_from: Annotated[Path | None, typer.Option(
+        "--places-from", help="A file of places: text or CSV with one per line, or an .xlsx "
+        "workbook (its 'places' sheet, or the places an earlier round's workbook names).")]
+    = None,
 ) -> None:
     """Write an empty round workbook for planners: headers, dropdowns, instructions."""
     # lazy: each command loads only what it uses (start-up time)
-    from matcher.formats import write_template
+    from matcher.formats.template import template_places, write_template
 
     if out.suffix.lower() != ".xlsx":
         typer.echo(f"error: the template is an Excel workbook; give a name ending in .xlsx, "
@@ -126,8 +135,15 @@ def template(
     if out.exists() and not force:
         typer.echo(f"error: {out} exists; pass --force to overwrite it", err=True)
         raise typer.Exit(EXIT_USAGE)
-    write_template(out)
-    typer.echo(f"wrote {out}")
+    try:
+        offered = template_places(places, places_from)
+    except InvalidRoundError as exc:
+        _report_invalid(exc, as_json=False)
+        raise typer.Exit(EXIT_INVALID) from None
+    write_template(out, offered)
+    typer.echo(f"wrote {out} (" + (f"place dropdowns offer {len(offered)} place(s)" if offered
+                                   else "no place list: place is typed freely; --places "
+                                   "offers a dropdown") + ")")
 
 
 @app.command()
@@ -137,16 +153,18 @@ def convert(
         help="Output: .json, .xlsx, .zip (CSV bundle) or a folder (CSV bundle).")],
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing output.")]
     = False,
+    postcodes: PostcodesOpt = None,
 ) -> None:
-    """Convert a round between JSON, CSV bundle and Excel (validated on the way)."""
+    """Convert a round between JSON, CSV bundle and Excel (validated on the way; postcodes
+    are written out as their latitude and longitude)."""
     # lazy: each command loads only what it uses (start-up time)
-    from matcher.formats import load_round, save_round
+    from matcher.formats import save_round
 
     if dest.exists() and not force and not (dest.is_dir() and not any(dest.iterdir())):
         typer.echo(f"error: {dest} exists; pass --force to overwrite it", err=True)
         raise typer.Exit(EXIT_USAGE)
     try:
-        rnd = load_round(source)
+        rnd = load_round(source, postcodes)
         # Saving can refuse too (a ';' inside a list item cannot be written to CSV or Excel).
         save_round(rnd, dest)
     except InvalidRoundError as exc:
@@ -166,51 +184,48 @@ def solve(
         "--workers", min=0, help="Search workers (0: one per core).")] = 0,
     seed: Annotated[int, typer.Option("--seed", help="Random seed of the search.")] = 0,
     reference: Annotated[Path | None, typer.Option(
-        "--reference", help="An earlier result (.json) of this round: re-plan with little "
-        "disruption (weights.change) and warm-start from it.")] = None,
+        "--reference", help="An earlier result (.json) of this round: warm-start from it and "
+        "charge the round's weights.change per changed slot. With weights.change 0 nothing "
+        "stops the solve moving anyone, served periods included: to re-plan safely, use "
+        "`matcher replan`.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
     = False,
+    postcodes: PostcodesOpt = None,
 ) -> None:
     """Solve a round. Exit 0 optimal or feasible, 2 infeasible or unknown, 1 invalid input."""
     # lazy: each command loads only what it uses (start-up time)
-    from matcher.formats import load_round
     from matcher.formats.results import load_result, save_result
-    from matcher.solving import Progress, SolveParams
+    from matcher.solving import SolveParams
     from matcher.solving import solve as run_solve
     from matcher.validation import with_changes
 
     try:
-        rnd = load_round(round_path)
+        rnd = load_round(round_path, postcodes)
         hint = None
         if reference is not None:
             hint = load_result(reference)
             if hint.round != rnd.round.id:
                 typer.echo(f"note: the reference is a result of round {hint.round!r}, not "
                            f"{rnd.round.id!r}", err=True)
+            if not rnd.weights.change:
+                typer.echo("warning: weights.change is 0, so --reference only warm-starts "
+                           "the search: nothing stops it moving people, served periods "
+                           "included; to re-plan keeping served periods and charging every "
+                           "move, use `matcher replan ROUND --reference EARLIER.json --from "
+                           "PERIOD`", err=True)
             rnd = with_changes(rnd, reference=[
                 {"pharmacist": a.pharmacist, "period": a.period, "placement": a.placement}
                 for a in hint.assignments])
-        if out is not None and out.suffix.lower() not in (".json", ".csv", ".xlsx"):
-            typer.echo(f"error: --out must end in .json, .csv or .xlsx, not {out.name!r}",
-                       err=True)
-            raise typer.Exit(EXIT_USAGE)
+        check_result_out(out)
     except InvalidRoundError as exc:
         _report_invalid(exc, as_json=False)
         raise typer.Exit(EXIT_INVALID) from None
 
-    live = sys.stderr.isatty() and not as_json
-
-    def progress(p: Progress) -> None:
-        gap = (p.bound - p.objective) / max(1.0, abs(p.bound))
-        sys.stderr.write(f"\r  {p.elapsed:7.1f} s  objective {p.objective:>12,}  "
-                         f"bound {p.bound:>14,.0f}  gap {gap:7.3%}  ")
-        sys.stderr.flush()
-
+    progress = live_progress(as_json)
     params = SolveParams(time_limit_s=time_limit, workers=workers, seed=seed, hint=hint,
-                         progress=progress if live else None)
+                         progress=progress)
     result = run_solve(rnd, params)
-    if live:
-        sys.stderr.write("\n")
+    end_progress(progress)
     if out is not None:
         save_result(result, out)
     if as_json:
@@ -236,6 +251,17 @@ DatabaseUrlOpt = Annotated[str | None, typer.Option(
     "(env MATCHER_DATABASE_URL); overrides --data-dir.")]
 
 
+def _require_service() -> None:
+    """Exit 2, saying what to install, when the service extra is not installed."""
+    from matcher.extras import MissingExtraError, require  # lazy: service commands only
+
+    try:
+        require("service", "the HTTP service")
+    except MissingExtraError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(
@@ -245,7 +271,10 @@ def serve(
     data_dir: DataDirOpt = None,
     database_url: DatabaseUrlOpt = None,
 ) -> None:
-    """Run the HTTP service (other settings from MATCHER_* environment variables)."""
+    """Run the HTTP service (other settings from MATCHER_* environment variables).
+
+    Needs the service extra: pip install 'spin-matcher[service]'."""
+    _require_service()
     # lazy: the service stack loads only for service commands
     from service.cli import serve as run_service
     from service.cli import settings_with
@@ -266,6 +295,7 @@ def keys_create(
     database_url: DatabaseUrlOpt = None,
 ) -> None:
     """Print a new API key for TENANT (only its hash is stored; keep the key safe)."""
+    _require_service()
     # lazy: the service stack loads only for service commands
     from service.cli import create_key, settings_with
 
@@ -284,6 +314,7 @@ def keys_revoke(
     database_url: DatabaseUrlOpt = None,
 ) -> None:
     """Revoke an API key at once. Exit 1 when the key is unknown."""
+    _require_service()
     # lazy: the service stack loads only for service commands
     from service.cli import revoke_key, settings_with
 
@@ -330,6 +361,7 @@ def report(
         "random (seeded by --seed).")] = "listed",
     seed: Annotated[int, typer.Option("--seed", help="Seed of a random baseline order.")]
     = 0,
+    postcodes: PostcodesOpt = None,
 ) -> None:
     """Write a planner's report of a result: HTML page and/or Excel workbook.
 
@@ -338,7 +370,6 @@ def report(
     """
     # lazy: each command loads only what it uses (start-up time)
     from matcher.baseline import ORDERS
-    from matcher.formats import load_round
     from matcher.formats.results import load_result
     from matcher.planner_workbook import write_workbook
     from matcher.report import ResultMismatchError, prepare, write_report
@@ -364,7 +395,7 @@ def report(
                        f"for: {', '.join(tried)})", err=True)
             raise typer.Exit(EXIT_USAGE)
     try:
-        rnd = load_round(round_path)
+        rnd = load_round(round_path, postcodes)
         built = prepare(rnd, result, order=order, seed=seed, explain_seconds=explain_seconds)
     except InvalidRoundError as exc:
         _report_invalid(exc, as_json=False)
@@ -400,11 +431,13 @@ def batch(
         "--explain-seconds", min=0.0, help="Re-solve budget of each report's explanations "
         "(0: reasons only).")] = 10.0,
     seed: Annotated[int, typer.Option("--seed", help="Random seed of the search.")] = 0,
+    postcodes: PostcodesOpt = None,
 ) -> None:
     """Solve every cohort in a folder: result, report and workbook per cohort, summary.csv.
 
-    Unchanged inputs (by content hash) are skipped unless --force. Exit 0 every cohort
-    solved, 1 some input invalid, 2 some cohort infeasible, unknown or failed (1 wins).
+    Unchanged inputs (by content hash) are skipped unless --force; outputs of cohorts no
+    longer in the folder are moved to OUT/_stale/. Exit 0 every cohort has an allocation,
+    1 some input invalid, 2 some cohort infeasible, unknown or failed (1 wins).
     """
     # lazy: each command loads only what it uses (start-up time)
     from matcher.batch import BatchSettings, CohortOutcome, run_batch
@@ -413,7 +446,8 @@ def batch(
         typer.echo(f"error: {cohorts_dir} is not a folder of rounds", err=True)
         raise typer.Exit(EXIT_USAGE)
     settings = BatchSettings(time_limit_s=time_limit, workers=workers, seed=seed,
-                             explain_seconds=explain_seconds)
+                             explain_seconds=explain_seconds,
+                             postcodes=None if postcodes is None else str(postcodes))
     live = sys.stderr.isatty()
     bar: Any = None
     done = 0
@@ -450,13 +484,14 @@ def batch(
     finally:
         if bar is not None:
             bar.close()
-    outcomes = summary.outcomes
-    solved = sum(1 for o in outcomes if o.solved)
-    skipped = sum(1 for o in outcomes if o.action == "skipped")
-    typer.echo(f"{len(outcomes)} cohort(s): {solved} solved, {len(outcomes) - solved} "
-               f"without an allocation, {skipped} unchanged and skipped")
+    typer.echo(summary.headline())
     for o in summary.failed():
-        typer.echo(f"  - {o.cohort}: {o.status}" + (f": {o.message}" if o.message else ""))
+        typer.echo(f"  - {o.cohort}: {o.status}" + (" (last run)" if o.action == "skipped"
+                                                     else "")
+                   + (f": {o.message}" if o.message else ""))
+    for gone in summary.stale:
+        what = f"moved to {out / gone.moved_to}" if gone.moved_to else gone.message
+        typer.echo(f"  - {gone.cohort}: no longer in {cohorts_dir}; its outputs {what}")
     typer.echo(f"wrote {summary.summary_path}")
     if summary.exit_code:
         raise typer.Exit(summary.exit_code)
@@ -475,16 +510,16 @@ def explain_command(
         "cost.")] = 50,
     time_limit: Annotated[float, typer.Option(
         "--time-limit", min=0.0, help="Seconds for all the re-solves together.")] = 30.0,
+    postcodes: PostcodesOpt = None,
 ) -> None:
     """Explain a result: score terms, ranks, why better-ranked placements went elsewhere,
     why seats stayed empty. Exit 0, or 1 when the round or result cannot be read."""
     # lazy: each command loads only what it uses (start-up time)
     from matcher.explanations import explain
-    from matcher.formats import load_round
     from matcher.formats.results import load_result
 
     try:
-        rnd = load_round(round_path)
+        rnd = load_round(round_path, postcodes)
         result = load_result(result_path)
     except InvalidRoundError as exc:
         _report_invalid(exc, as_json=as_json)
@@ -497,30 +532,11 @@ def explain_command(
     typer.echo(json.dumps(explanation.to_dict(), indent=2) if as_json else explanation.to_text())
 
 
-@app.command(name="diff")
-def diff_command(
-    before: Annotated[Path, typer.Argument(help="A result (.json, spec §5): the plan before.")],
-    after: Annotated[Path, typer.Argument(help="A result (.json, spec §5): the plan after.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print the diff as JSON.")] = False,
-    max_moves: Annotated[int, typer.Option(
-        "--max-moves", min=0, help="Most moves listed in the text.")] = 200,
-    all_kpis: Annotated[bool, typer.Option(
-        "--all-kpis", help="List every KPI, not only those that changed.")] = False,
-) -> None:
-    """Compare two results: who moved (pharmacist, period, stream: from -> to), objective
-    and KPI deltas. Exit 0, or 1 when a result cannot be read."""
-    # lazy: each command loads only what it uses (start-up time)
-    from matcher.formats.results import load_result
-    from matcher.whatif import diff
+# ---- what-if: re-plan, scenario, diff (matcher_cli/whatif.py) ------------------------------
 
-    try:
-        first, second = load_result(before), load_result(after)
-    except InvalidRoundError as exc:
-        _report_invalid(exc, as_json=as_json)
-        raise typer.Exit(EXIT_INVALID) from None
-    found = diff(first, second, labels=(before.name, after.name))
-    typer.echo(json.dumps(found.to_dict(), indent=2) if as_json
-               else found.to_text(max_moves=max_moves, all_kpis=all_kpis))
+app.command(name="replan")(whatif.replan_command)
+app.command(name="scenario")(whatif.scenario_command)
+app.command(name="diff")(whatif.diff_command)
 
 
 def main() -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from matcher.result import Result
 from matcher.validation import parse_round
-from matcher.whatif import Move, ResultDiff, diff
+from matcher.whatif import Move, ResultDiff, Scenario, diff, plan_quality
 
 
 def _result(rows: list[tuple[str, str, str, str]], objective: int, kpis: dict[str, Any],
@@ -177,3 +177,64 @@ def test_the_diff_command(before: Result, after: Result, tmp_path: Any) -> None:
     bad = CliRunner().invoke(app, ["diff", str(a), str(tmp_path / "bad.json")])
     assert bad.exit_code == 1
     assert "not a spin-result/1 JSON document" in bad.output
+
+
+def test_the_headline_leads_with_plan_quality_when_a_change_penalty_is_paid(
+    before: Result,
+) -> None:
+    # A re-plan: one slot moved, charged 100,000 (the objective alone reads as a collapse).
+    replanned = _result(
+        [(a.pharmacist, a.period, a.stream, a.placement) for a in before.assignments],
+        -99_020, {"changes": 1, "plan_quality": 980,
+                  "objective_parts": {"total": -99_020, "preference": 580, "changes": 1}})
+    d = diff(before, replanned, labels=("plan", "re-plan"))
+    assert d.quality == (1000, 980)
+    assert d.quality_delta == -20
+    assert d.change_penalty
+    assert d.to_text().splitlines()[0] == (
+        "plan -> re-plan: status optimal -> optimal, plan quality 1,000 -> 980 (-20); "
+        "objective with the change penalty: 1,000 -> -99,020")
+    assert "plan_quality" not in d.to_text()  # the headline has it; no KPI line repeats it
+    data = d.to_dict()
+    assert data["plan_quality"] == {"before": 1000, "after": 980, "delta": -20}
+    assert data["objective"]["total"] == {"before": 1000, "after": -99_020,
+                                          "delta": -100_020}  # the old field, unchanged
+    assert data["kpis"]["plan_quality"] == {"before": None, "after": 980, "delta": None}
+    parts = d.to_frames().objective.set_index("part")
+    assert parts.loc["plan_quality"].tolist() == [1000, 980, -20]
+
+
+def test_plan_quality_of_results_that_do_not_record_it(before: Result, after: Result) -> None:
+    # No changes counted: the objective is the plan quality. Changes counted but no
+    # plan_quality (a result written before it existed): unknown, and the headline stays
+    # the objective's.
+    assert plan_quality(before) == 1000
+    assert plan_quality(after) is None
+    assert plan_quality(Result(round="hand", status="infeasible")) is None
+    d = diff(before, after)
+    assert d.quality == (1000, None)
+    assert not d.change_penalty
+    assert d.to_dict()["plan_quality"] == {"before": 1000, "after": None, "delta": None}
+    assert d.to_text().splitlines()[0].endswith("objective 1,000 -> 950 (-50)")
+
+
+def test_a_solved_result_records_its_plan_quality() -> None:
+    from bruteforce import random_tiny_round
+
+    from matcher.solving import SolveParams, solve
+    from matcher.validation import with_changes
+
+    rnd = random_tiny_round(3)
+    one = solve(rnd, SolveParams(workers=1, time_limit_s=10))
+    assert one.kpis["plan_quality"] == one.objective
+    target = one.assignments[0]
+    charged = with_changes(
+        Scenario("ban", rnd, [{"op": "ban", "pharmacist": target.pharmacist,
+                               "placement": target.placement,
+                               "period": target.period}]).apply(),
+        reference=[{"pharmacist": a.pharmacist, "period": a.period, "placement": a.placement}
+                   for a in one.assignments],
+        weights={**rnd.weights.model_dump(), "change": 1000})
+    other = solve(charged, SolveParams(workers=1, time_limit_s=10))
+    assert other.kpis["changes"] >= 1
+    assert other.kpis["plan_quality"] == other.objective + 1000 * other.kpis["changes"]

@@ -246,3 +246,31 @@ def test_nel_sample_only_the_displaced_move() -> None:
     moves = diff(before, after).moves
     assert {(m.pharmacist, m.period, m.stream) for m in moves} == displaced
     assert after.kpis["changes"] == len(displaced)
+
+
+def test_empty_slots_of_served_periods_stay_empty(
+    closure: tuple[Round, Result, Round],
+) -> None:
+    """Pins keep what the reference held; a slot it left empty in a served period stays
+    empty too (nobody is placed in the past), and someone who joined since is unavailable
+    in the served periods."""
+    base, before, _ = closure
+    gap = next(a for a in before.assignments if a.period == "R1")
+    held = [a for a in before.assignments if a != gap]
+    # (Two sectors, so that sitting R1 out leaves the gap's pharmacist a feasible plan.)
+    joined = Scenario("PH-4 joins", base, [
+        {"op": "set_rules", "rules": {"min_distinct_sectors": 2}},
+        {"op": "add_pharmacist", "pharmacist": {"id": "PH-4", "home": {"lat": 51.51, "lon": 0},
+                                                "preferences": ["HOSP-1", "GP-1", "CP-1"]}},
+    ]).apply()
+    planned = replan_round(joined, held, from_period="R2")
+    assert planned.pharmacist("PH-4").unavailable == ("R1",)
+    assert {(b.pharmacist, b.period) for b in planned.bans} == {(gap.pharmacist, "R1")}
+    after = solve(planned, ONE)
+    assert after.status == "optimal"
+    r1 = {(a.pharmacist, a.placement) for a in after.assignments if a.period == "R1"}
+    assert r1 == {(a.pharmacist, a.placement) for a in held if a.period == "R1"}
+    # Without the bans the solver fills the gap: the unassigned penalty outweighs any score.
+    loose = with_changes(planned, bans=[])
+    filled = solve(loose, ONE)
+    assert gap.pharmacist in {a.pharmacist for a in filled.assignments if a.period == "R1"}

@@ -21,7 +21,7 @@ The modules, each importable on its own:
   attribute every problem to the override at fault;
 - :mod:`~matcher.whatif.scenario`: :class:`Scenario` and its ``spin-scenario/1`` document;
 - :mod:`~matcher.whatif.diffing`: :func:`diff` of two results (:class:`ResultDiff`: who
-  moved, objective and KPI deltas, as DataFrames, JSON or text);
+  moved, plan quality, objective and KPI deltas, as DataFrames, JSON or text);
 - :mod:`~matcher.whatif.replanning`: :func:`replan` after a change mid-programme, with as
   little disruption as possible;
 - :mod:`~matcher.whatif.sweep`: :func:`solve_many` scenarios in parallel (a local process
@@ -65,6 +65,7 @@ _EXPORTS: dict[str, str] = {
     "Move": "matcher.whatif.diffing",
     "ResultDiff": "matcher.whatif.diffing",
     "diff": "matcher.whatif.diffing",
+    "plan_quality": "matcher.whatif.diffing",
     "minimal_change_weight": "matcher.whatif.replanning",
     "replan": "matcher.whatif.replanning",
     "replan_round": "matcher.whatif.replanning",
@@ -118,6 +119,7 @@ __all__ = [
     "minimal_change_weight",
     "outcomes_frame",
     "parse_overrides",
+    "plan_quality",
     "replan",
     "replan_round",
     "solve_many",
@@ -127,7 +129,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from matcher.whatif.apply import apply_overrides, parse_overrides
-    from matcher.whatif.diffing import DiffFrames, Move, ResultDiff, diff
+    from matcher.whatif.diffing import DiffFrames, Move, ResultDiff, diff, plan_quality
     from matcher.whatif.overrides import (
         OVERRIDE_MODELS,
         OVERRIDE_OPS,

@@ -2,15 +2,16 @@
 
 :func:`replan` sets the round's ``reference`` to an earlier result and ``weights.change``
 (by default :func:`minimal_change_weight`: as few moves as possible), keeps the periods
-already served (pins) and warm-starts the solver from that result; :func:`replan_round` is
-the round it solves.
+already served exactly as they were (their assignments pinned, their empty slots kept
+empty) and warm-starts the solver from that result; :func:`replan_round` is the round it
+solves.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from matcher.domain import Round
@@ -63,9 +64,11 @@ def minimal_change_weight(round: Round) -> int:
 
 def replan_round(round: Round, reference: Result | Iterable[Any], *,
                  from_period: str | None = None, change_weight: int | None = None) -> Round:
-    """The round to re-plan with: ``reference`` set, ``weights.change`` set, and every
-    reference assignment in a period before ``from_period`` pinned (those periods are
-    already served and are kept as they were).
+    """The round to re-plan with: ``reference`` set, ``weights.change`` set, and the
+    periods before ``from_period`` (already served) kept exactly as they were: every
+    reference assignment in them pinned, every slot the reference left empty in them kept
+    empty (bans from that stream's placements in that period), and a pharmacist with no
+    reference assignment at all (someone who joined since) unavailable in them.
 
     ``reference`` is an earlier result of this round (or a variant of it), or its
     assignments. Reference entries whose pharmacist or placement is no longer in the round
@@ -97,10 +100,52 @@ def replan_round(round: Round, reference: Result | Iterable[Any], *,
                 code="unknown_reference")])
         start = round.period_index[from_period]
         pins += [r for r in ref if round.period_index[r["period"]] < start and r not in pins]
+        served: Sequence[str] = round.period_ids[:start]
+    else:
+        served = ()
     # The swing of the other terms does not depend on pins or the reference.
     weight = minimal_change_weight(round) if change_weight is None else change_weight
-    return with_changes(round, reference=ref, pins=pins,
-                        weights={**round.weights.model_dump(), "change": weight})
+    changes: dict[str, Any] = {"reference": ref, "pins": pins,
+                               "weights": {**round.weights.model_dump(), "change": weight}}
+    bans, joined = _served_gaps(round, known, served)
+    if bans:
+        changes["bans"] = [b.model_dump(mode="json") for b in round.bans] + bans
+    if joined:
+        changes["pharmacists"] = [
+            ph.model_dump(mode="json") | (
+                {"unavailable": [t for t in round.period_ids
+                                 if t in ph.unavailable or t in joined[ph.id]]}
+                if ph.id in joined else {})
+            for ph in round.pharmacists]
+    return with_changes(round, **changes)
+
+
+def _served_gaps(round: Round, known: list[Any], served: Sequence[str]
+                 ) -> tuple[list[dict[str, str]], dict[str, list[str]]]:
+    """What keeps the served periods' empty slots empty: bans of each pharmacist from the
+    placements of a stream in a served period where the reference left that slot empty,
+    and the served periods of pharmacists the reference never placed (who joined since),
+    in which they become unavailable."""
+    if not served:
+        return [], {}
+    streams = {pl.id: round.stream_of(pl).id for pl in round.placements}
+    held = {(a.pharmacist, a.period, streams[a.placement]) for a in known}
+    placed = {a.pharmacist for a in known}
+    banned = {(b.pharmacist, b.placement, b.period) for b in round.bans}
+    bans: list[dict[str, str]] = []
+    joined: dict[str, list[str]] = {}
+    for ph in round.pharmacists:
+        periods = [t for t in served if t not in ph.unavailable]
+        if ph.id not in placed:
+            if periods:
+                joined[ph.id] = periods
+            continue
+        for t in periods:
+            for pl in round.placements:
+                if ((ph.id, t, streams[pl.id]) not in held and pl.capacity_in(t) > 0
+                        and not {(ph.id, pl.id, t), (ph.id, pl.id, None)} & banned):
+                    bans.append({"pharmacist": ph.id, "placement": pl.id, "period": t})
+    return bans, joined
 
 
 def replan(round: Round, reference: Result, *, from_period: str | None = None,

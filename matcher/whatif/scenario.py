@@ -4,12 +4,17 @@ A :class:`Scenario` is a name, a base :class:`~matcher.domain.Round` and a list 
 overrides (:mod:`matcher.whatif.overrides`), applied in order by :meth:`Scenario.apply`.
 The base is never mutated; the round that comes out is validated like any other, and when
 it is not valid every problem names the override at fault. Its document
-(:meth:`Scenario.to_dict`) has the format :data:`SCENARIO_FORMAT`.
+(:meth:`Scenario.to_dict`) has the format :data:`SCENARIO_FORMAT`:
+``{"format": "spin-scenario/1", "name": ..., "overrides": [...], "base": {...}}``
+(``format`` optional; ``base`` optional when the base round is given separately, as
+``matcher scenario BASE SCENARIO.json`` does). :func:`document_problems` lists every
+problem of such a document short of applying it.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -19,10 +24,13 @@ from matcher.errors import InvalidRoundError, Problem
 from matcher.whatif.apply import apply_overrides, parse_overrides
 from matcher.whatif.overrides import Override
 
-__all__ = ["SCENARIO_FORMAT", "Scenario"]
+__all__ = ["DOCUMENT_KEYS", "SCENARIO_FORMAT", "Scenario", "document_problems"]
 
 SCENARIO_FORMAT = "spin-scenario/1"
 """The ``format`` of a scenario document (:meth:`Scenario.to_dict`)."""
+
+DOCUMENT_KEYS = ("format", "name", "overrides", "base")
+"""The keys a scenario document may have."""
 
 
 @dataclass(frozen=True)
@@ -71,20 +79,69 @@ class Scenario:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], base: Round | None = None) -> Scenario:
-        """Read a scenario document (:meth:`to_dict`); ``base`` stands in for a missing one.
+        """Read a scenario document (:meth:`to_dict`); ``base`` stands in for the
+        document's own (which is then not read).
 
-        Raises :class:`InvalidRoundError` for an invalid base round or malformed overrides.
+        Raises :class:`InvalidRoundError` listing every problem at once: those of
+        :func:`document_problems`, then those of the document's base round.
         """
-        fmt = data.get("format", SCENARIO_FORMAT)
-        if fmt != SCENARIO_FORMAT:
-            raise InvalidRoundError([Problem(f"'format' must be \"{SCENARIO_FORMAT}\"",
-                                             field="format", code="format")])
-        if base is None:
-            if "base" not in data:
-                raise InvalidRoundError([Problem("the scenario has no base round",
-                                                 field="base", code="missing")])
+        problems = document_problems(data, needs_base=base is None)
+        if base is None and isinstance(data, Mapping) and isinstance(data.get("base"),
+                                                                     Mapping):
             from matcher.validation import parse_round  # lazy: it loads numpy
 
-            base = parse_round(data["base"])
+            try:
+                base = parse_round(data["base"])
+            except InvalidRoundError as exc:
+                problems += exc.problems
+        if problems or base is None:
+            raise InvalidRoundError(problems)
         return cls(name=str(data.get("name") or "scenario"), base=base,
                    overrides=tuple(data.get("overrides", ())))  # parsed in __post_init__
+
+
+def document_problems(data: Any, *, needs_base: bool = False) -> list[Problem]:
+    """Every problem of a scenario document short of applying it, all at once.
+
+    The document must be an object with only the keys of :data:`DOCUMENT_KEYS` (a close
+    misspelling is named), ``format`` (optional) :data:`SCENARIO_FORMAT`, ``name`` (optional)
+    a string, ``overrides`` a list of well-formed overrides (each problem at
+    ``overrides[#n]``, as :func:`~matcher.whatif.apply.parse_overrides` reports them) and,
+    when ``needs_base``, a ``base`` round object (its own validity is checked on reading).
+    Whether the overrides *apply* to the base is :meth:`Scenario.apply`'s to say.
+    """
+    if not isinstance(data, Mapping):
+        shape = "a list" if isinstance(data, list) else f"a {type(data).__name__}"
+        hint = (": write it as {\"name\": ..., \"overrides\": [the list]}"
+                if isinstance(data, list) else "")
+        return [Problem(f"a scenario is a JSON object with \"name\" and \"overrides\", "
+                        f"not {shape}{hint}", list="scenario", code="type")]
+    problems: list[Problem] = []
+    for key in data:
+        if key not in DOCUMENT_KEYS:
+            close = difflib.get_close_matches(str(key), DOCUMENT_KEYS, n=1, cutoff=0.6)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            problems.append(Problem(
+                f"unknown key {str(key)[:40]!r}{hint}; a scenario has the keys "
+                + ", ".join(DOCUMENT_KEYS), list="scenario", field=str(key)[:40],
+                code="unknown_field"))
+    if data.get("format", SCENARIO_FORMAT) != SCENARIO_FORMAT:
+        problems.append(Problem(f"'format' must be \"{SCENARIO_FORMAT}\" (or left out)",
+                                list="scenario", field="format", code="format"))
+    if "name" in data and not (isinstance(data["name"], str) and data["name"].strip()):
+        problems.append(Problem("'name' must be a non-empty string", list="scenario",
+                                field="name", code="type"))
+    if "overrides" not in data:
+        problems.append(Problem("the scenario has no \"overrides\": give the list of "
+                                "changes, each an object with an \"op\"", list="scenario",
+                                field="overrides", code="missing"))
+    else:
+        try:
+            parse_overrides(data["overrides"])
+        except InvalidRoundError as exc:
+            problems += exc.problems
+    if needs_base and not isinstance(data.get("base"), Mapping):
+        what = "has no base round" if "base" not in data else "has a base that is not a round"
+        problems.append(Problem(f"the scenario {what}: give the base round as \"base\"",
+                                list="scenario", field="base", code="missing"))
+    return problems

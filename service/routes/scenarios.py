@@ -84,6 +84,10 @@ class DiffPublic(BaseModel):
     moved_pharmacists: list[str]
     objective: dict[str, DeltaPublic] = Field(description="The objective and its parts.")
     kpis: dict[str, DeltaPublic] = Field(description="Every numeric KPI.")
+    plan_quality: DeltaPublic | None = Field(
+        None, description="The objective without the change penalty (weights.change times "
+        "the changed slots): what a re-plan is worth as a plan. Null sides: no solution, or "
+        "a result that does not record it.")
 
 
 def _scenario_round(store: Store, tenant: str, round_pk: str, body: ScenarioCreate
