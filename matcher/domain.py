@@ -1,12 +1,13 @@
 """The rotation round: immutable, validated pydantic models of spec §1.
 
 Every record is frozen and rejects unknown fields. This module is the bottom layer: it
-imports nothing else of the library. Rounds come from
-:func:`matcher.validation.parse_round` (what every reader uses), which checks them field by
-field *and* across records (ids unique, references resolve, pins eligible), with every
-problem reported at once as :class:`matcher.errors.InvalidRoundError`;
+imports nothing else of the library but :mod:`matcher.display` (HTML tables, stdlib only).
+Rounds come from :func:`matcher.validation.parse_round` (what every reader uses), which
+checks them field by field *and* across records (ids unique, references resolve, pins
+eligible), with every problem reported at once as :class:`matcher.errors.InvalidRoundError`;
 ``Round.model_validate(data)`` checks fields only. Make a validated variant with
-:func:`matcher.validation.with_changes`.
+:func:`matcher.validation.with_changes`. In a notebook a round shows as a table of its size
+and shape (``_repr_html_``: counts and ids only, never names or homes).
 
 Index helpers (``round.placement_index``, ``round.capacity(l, t)``...) are computed once per
 round and cached: the model is immutable, so they never go stale.
@@ -20,6 +21,8 @@ from functools import cached_property
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from matcher.display import key_values
 
 FORMAT = "spin-round/1"
 IMPLICIT_STREAM_ID = "rotation"
@@ -403,6 +406,30 @@ class Round(Record):
             "travel_overrides": len(self.travel),
             "reference_assignments": len(self.reference),
         }
+
+    def _repr_html_(self) -> str:
+        """The round's size and shape as an HTML table (notebooks): counts and ids only."""
+        s = self.summary()
+        return key_values([
+            ("pharmacists", s["pharmacists"]),
+            ("placements", s["placements"]),
+            ("seats (capacity over all periods)", s["seats"]),
+            ("periods", f"{s['periods']} ({', '.join(self.period_ids)})"),
+            ("streams", s["streams"]),
+            ("organisations", s["organisations"]),
+            ("supervisors", s["supervisors"]),
+            ("pins", s["pins"]),
+            ("bans", s["bans"]),
+            ("travel overrides", s["travel_overrides"]),
+            ("reference assignments", s["reference_assignments"]),
+        ], caption=f"round {self.round.id} ({self.format})")
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        """IPython's plain-text display: one line of counts (the repr lists every record)."""
+        s = self.summary()
+        printer.text(f"round {s['round']}: {s['pharmacists']} pharmacists, {s['placements']} "
+                     f"placements ({s['seats']} seats), {s['periods']} periods, streams "
+                     f"{', '.join(s['streams'])}")
 
 
 def plain(value: Any) -> Any:

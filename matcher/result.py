@@ -2,7 +2,8 @@
 
 A result mirrors the §5 JSON exactly (:meth:`Result.to_dict` / :meth:`Result.from_dict`
 round-trip), knows its allocation (:attr:`Result.allocation`), gives pandas tables for
-notebooks (:meth:`Result.to_frames`) and summarises itself (:meth:`Result.summary`).
+notebooks (:meth:`Result.to_frames`) and summarises itself (:meth:`Result.summary`; in a
+notebook, a table of status, objective, bound, gap and the headline KPIs).
 
 :func:`make_result` builds one from the chosen candidates of any solve path, with the
 score terms of :mod:`matcher.scoring`, planner-readable reasons for every empty slot and
@@ -17,9 +18,11 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
+from pydantic import ConfigDict, with_config
 
 from matcher import kpis
 from matcher.allocation import Assignment
+from matcher.display import html_table, key_values
 from matcher.domain import Round
 from matcher.eligibility import Candidates
 from matcher.scoring import TERM_NAMES, Scores
@@ -38,11 +41,17 @@ __all__ = [
     "make_result",
 ]
 
-FORMAT = "spin-result/1"
+ResultFormat = Literal["spin-result/1"]
+FORMAT: ResultFormat = "spin-result/1"
 Status = Literal["optimal", "feasible", "infeasible", "unknown"]
 STATUSES: tuple[str, ...] = ("optimal", "feasible", "infeasible", "unknown")
 
 IntArray = npt.NDArray[np.int64]
+
+_SCHEMA = ConfigDict(use_attribute_docstrings=True,
+                     json_schema_serialization_defaults_required=True)
+"""How the §5 records describe themselves in the JSON Schema of :mod:`matcher.schema`: each
+field's docstring is its description, and every field is in every document written."""
 
 REASONS: dict[str, str] = {
     "no_eligible": "no eligible placement in this period and stream",
@@ -56,16 +65,24 @@ REASONS: dict[str, str] = {
 """Reason texts for an empty (pharmacist, period, stream) slot, by code."""
 
 
+@with_config(_SCHEMA)
 @dataclass(frozen=True, slots=True)
 class ResultAssignment:
     """One assignment of a result, with its score and weighted terms (spec §5)."""
 
     pharmacist: str
+    """Pharmacist id."""
     period: str
+    """Period id."""
     stream: str
+    """Stream id (``rotation`` when the round declares no streams)."""
     placement: str
+    """Placement id."""
     score: int
+    """score(p, l) of spec §4: the sum of ``terms``."""
     terms: Mapping[str, int]
+    """The weighted terms of the score: ``preference``, ``hard_to_recruit``,
+    ``population_health`` and ``travel`` (negative)."""
 
     def to_dict(self) -> dict[str, Any]:
         """The §5 JSON object."""
@@ -73,14 +90,19 @@ class ResultAssignment:
                 "placement": self.placement, "score": self.score, "terms": dict(self.terms)}
 
 
+@with_config(_SCHEMA)
 @dataclass(frozen=True, slots=True)
 class Unassigned:
     """An empty (pharmacist, period, stream) slot where the pharmacist is available."""
 
     pharmacist: str
+    """Pharmacist id."""
     period: str
+    """Period id."""
     stream: str
+    """Stream id."""
     reason: str
+    """Why the slot is empty, in planners' words."""
 
     def to_dict(self) -> dict[str, Any]:
         """The §5 JSON object."""
@@ -96,6 +118,7 @@ class Frames(NamedTuple):
     kpis: pd.DataFrame
 
 
+@with_config(_SCHEMA)
 @dataclass(frozen=True)
 class Result:
     """The answer to a round (spec §5).
@@ -109,16 +132,27 @@ class Result:
     """
 
     round: str
+    """The id of the round answered (``round.id`` of the round)."""
     status: Status
+    """``optimal``, ``feasible``, ``infeasible`` or ``unknown``."""
     objective: int | None = None
+    """The §4 objective of the assignments; null without a solution."""
     bound: int | None = None
+    """An upper bound on the objective of any allocation; null when unknown."""
     gap: float | None = None
+    """(bound - objective) / max(1, |bound|); 0 when optimal, null when either is null."""
     assignments: tuple[ResultAssignment, ...] = ()
+    """Every assignment, one per (pharmacist, period, stream) filled."""
     unassigned: tuple[Unassigned, ...] = ()
+    """Every empty (pharmacist, period, stream) slot of an available pharmacist."""
     kpis: Mapping[str, Any] = field(default_factory=dict)
+    """The KPIs (``matcher.kpis``): counts, shares, travel, fairness, breakdowns."""
     diagnosis: tuple[Any, ...] = ()
+    """For an infeasible round, the rules and records in conflict, in planners' words."""
     stats: Mapping[str, Any] = field(default_factory=dict)
-    format: str = FORMAT
+    """How it was solved: path, times, workers, seed (informational)."""
+    format: ResultFormat = FORMAT
+    """Always ``spin-result/1``."""
 
     @property
     def has_solution(self) -> bool:
@@ -222,6 +256,34 @@ class Result:
                 f"solve {st.get('solve_seconds', 0):.2f} s, workers {st.get('workers', '?')}"
             )
         return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        """Status, objective, bound, gap, the headline KPIs and any diagnosis as HTML tables
+        (notebooks): ids and counts only."""
+        st = self.stats
+        head = [("status", self.status), ("objective", self.objective),
+                ("bound", self.bound),
+                ("gap", None if self.gap is None else f"{self.gap:.4%}"),
+                ("assignments", len(self.assignments)),
+                ("empty slots", len(self.unassigned))]
+        if st:
+            head.append(("solved by", f"{st.get('path', '?')} in "
+                                      f"{st.get('solve_seconds', 0):.2f} s"))
+        parts = [key_values(head, caption=f"result of round {self.round}")]
+        shown = [(f"{what} ({name})", self.kpis[name])
+                 for name, what in kpis.HEADLINE.items() if name in self.kpis]
+        if shown:
+            parts.append(key_values(shown, caption="KPIs"))
+        findings = [d.to_dict() if hasattr(d, "to_dict") else d for d in self.diagnosis]
+        if findings:
+            parts.append(html_table(
+                [(i, f.get("message", f) if isinstance(f, dict) else f)
+                 for i, f in enumerate(findings, start=1)], caption="diagnosis"))
+        return "".join(parts)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        """IPython's plain-text display: :meth:`summary` (the repr lists every assignment)."""
+        printer.text(self.summary())
 
 
 def gap_of(objective: int | None, bound: int | None) -> float | None:

@@ -25,7 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from matcher import __version__
 from service.jobs import SPAWN, JobRunner
-from service.routes import health, jobs, rounds, scenarios
+from service.routes import health, jobs, rounds, scenarios, schema
 from service.routes.rounds import Invalid
 from service.schemas import ErrorPublic, ProblemPublic
 from service.settings import Settings
@@ -36,7 +36,8 @@ __all__ = ["create_app"]
 log = logging.getLogger("service.access")
 
 DESCRIPTION = """Rotation rounds in, durable solve jobs, live progress, results and
-explanations out. Every route but `/v1/health` needs `Authorization: Bearer KEY` (a key from
+explanations out. Every route but `/v1/health` and the JSON Schemas of the contract
+(`/v1/schema/round`, `/v1/schema/result`) needs `Authorization: Bearer KEY` (a key from
 `matcher keys create TENANT`); every round, job and result belongs to the key's tenant, and
 another tenant's id answers 404 like an id that does not exist."""
 
@@ -266,7 +267,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             errors=[ProblemPublic.model_validate(p.to_dict()) for p in exc.problems])
         return JSONResponse(body.model_dump(), status_code=422)
 
-    for router in (rounds.router, jobs.router, scenarios.router, health.router):
+    for router in (rounds.router, jobs.router, scenarios.router, health.router,
+                   schema.router):
         app.include_router(router, prefix="/v1")
     app.add_api_route("/health", health.health, include_in_schema=False)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)

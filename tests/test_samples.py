@@ -221,6 +221,35 @@ def test_nel_sample_ships_as_csv_and_excel_loading_to_the_same_round(copy: str) 
     assert load_round(SAMPLES / copy) == load_round(SAMPLES / "nel-2027-c1.json")
 
 
+# ---- matcher.samples: the same files, from any folder -------------------------------------
+# (That an installed wheel ships exactly these files is tests/test_packaging.py.)
+
+
+def test_matcher_samples_finds_the_samples_by_name() -> None:
+    from matcher import samples
+
+    assert samples.names() == sorted(n.removesuffix(".json") for n in SAMPLE_FILES)
+    for name in SAMPLE_FILES:
+        stem = name.removesuffix(".json")
+        assert samples.path(stem).read_bytes() == (SAMPLES / name).read_bytes()
+        assert samples.path(name) == samples.path(stem)
+    assert samples.path("nel-2027-c1.xlsx").read_bytes() == (
+        SAMPLES / "nel-2027-c1.xlsx").read_bytes()
+    assert samples.path("nel-2027-c1-csv").is_dir()
+    assert samples.path("README.md").is_file()
+
+
+@pytest.mark.parametrize("name", ["nel-2027-c2", "../README.md", "nel-2027-c1.xls"])
+def test_an_unknown_sample_names_the_samples_there_are(name: str) -> None:
+    from matcher import samples
+
+    with pytest.raises(LookupError) as caught:
+        samples.path(name)
+    assert str(caught.value) == (
+        f"no sample round named {name!r}; the samples are infeasible, nel-2027-c1, "
+        "single-stream, tiny (also README.md, nel-2027-c1-csv, nel-2027-c1.xlsx)")
+
+
 # ---- North East London, cohort 1 ------------------------------------------------------------
 
 

@@ -84,12 +84,28 @@ def test_local_process_pool(pilot: Round) -> None:
 def test_dask_local_cluster(pilot: Round) -> None:
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster, \
-            distributed.Client(cluster) as client:
-        outcomes = list(solve_many(_scenarios(pilot), PARAMS, executor=client,
-                                   progress=False))
-        assert len(client.scheduler_info()["workers"]) == 2
-    _check(outcomes, pilot)
+                                  dashboard_address=None) as cluster:
+        with distributed.Client(cluster) as client:
+            outcomes = list(solve_many(_scenarios(pilot), PARAMS, executor=client,
+                                       progress=False))
+            assert len(client.scheduler_info()["workers"]) == 2
+        _check(outcomes, pilot)
+        # The scheduler's address: the sweep makes its own client and closes it after.
+        by_address = list(solve_many(_scenarios(pilot), PARAMS,
+                                     executor=cluster.scheduler_address, progress=False))
+        _check(by_address, pilot)
+        assert not cluster.scheduler.clients.keys() - {"fire-and-forget"}
+
+
+def test_without_the_dask_extra_the_sweep_says_what_to_install() -> None:
+    from matcher.extras import MissingExtraError, missing, require
+
+    assert missing("dask", ["dask", "no_such_module_here"]) == ("no_such_module_here",)
+    with pytest.raises(MissingExtraError) as caught:
+        require("dask", "the Dask sweep backend", ["no_such_module_here"])
+    assert str(caught.value) == (
+        "the Dask sweep backend needs the dask extra: pip install 'spin-matcher[dask]'")
+    assert isinstance(caught.value, ImportError)
 
 
 def test_an_unexpected_error_is_a_failure_too(
@@ -173,9 +189,29 @@ def test_outcomes_frame(pilot: Round) -> None:
     frame = outcomes_frame(outcomes)
     assert list(frame.scenario) == ["htr=0", "htr=30", "broken", "htr=90"]
     assert list(frame.status) == ["optimal", "optimal", "invalid", "optimal"]
-    assert frame.loc[2, "error"].startswith("the round has 1 problem")
+    assert frame.loc[2, "error"] == (
+        "the round has 1 problem: overrides[#1].placement: remove_placement NO-SUCH: "
+        "unknown placement id 'NO-SUCH'")
     assert frame.loc[0, "hard_to_recruit_fill"] == outcomes[0].outcome.kpis[  # type: ignore[union-attr]
         "hard_to_recruit_fill"]
+
+
+def test_the_error_column_holds_the_whole_error(pilot: Round) -> None:
+    two = Scenario("two typos", pilot, [
+        {"op": "remove_placement", "placement": "NO-SUCH"},
+        {"op": "set_unavailable", "pharmacist": "PH-NOBODY", "periods": ["R1"]},
+    ])
+    (_, failure), = solve_many([two], PARAMS, executor=InlineExecutor())
+    assert isinstance(failure, ScenarioFailure)
+    error = outcomes_frame([ScenarioOutcome("two typos", failure)]).loc[0, "error"]
+    assert error == "the round has 2 problems: " + "; ".join(
+        f"{p.where}: {p.message}" for p in failure.problems)
+    assert "NO-SUCH" in error
+    assert "PH-NOBODY" in error
+    crashed = ScenarioFailure("error", "RuntimeError: solver exploded\nat R2\n"
+                              "Traceback (most recent call last):\n  File ...")
+    frame = outcomes_frame([ScenarioOutcome("crashed", crashed)])
+    assert frame.loc[0, "error"] == "RuntimeError: solver exploded at R2"
 
 
 def test_weight_sensitivity_tabulates_and_plots(pilot: Round) -> None:

@@ -7,7 +7,9 @@
   state) with one process per core, shut down when the sweep ends;
 - a ``dask.distributed.Client``: the scenarios go to its cluster through
   ``client.get_executor()`` (the standard executor interface; nothing here is specific to
-  Dask beyond that call);
+  Dask beyond that call); or a Dask scheduler's address (``"tcp://scheduler:8786"``): a
+  client of that scheduler is made for the sweep and closed after it (this needs the
+  ``dask`` extra, and says so when it is missing);
 - any other executor, used as given and left running (:class:`InlineExecutor` solves in
   the calling process, one after another and in order: for debugging and for timing a
   serial sweep).
@@ -19,8 +21,10 @@ search workers, **1 by default** (``workers=0`` is taken as 1 here): a sweep par
 across scenarios, and more search threads per solve would only compete for the same cores.
 Pass ``workers >= 2`` explicitly for long solves on a cluster with spare cores per worker.
 
-A progress bar (tqdm, on standard error) is shown when standard error is a terminal, or
-when ``progress=True``.
+A progress bar (``tqdm.auto``: a widget in a notebook, text on standard error elsewhere) is
+shown when standard error is a terminal, in a Jupyter notebook, or when ``progress=True``.
+In a notebook without the ``notebook`` extra (no ipywidgets) the bar is text, with a
+warning saying what to install.
 
 :func:`weight_sensitivity` varies one weight over values and tabulates (and plots) the
 trade-off, for example the hard-to-recruit fill against the first-choice rate.
@@ -34,6 +38,7 @@ import multiprocessing
 import os
 import sys
 import traceback
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -41,6 +46,7 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple, ParamSpec, Protocol,
 
 from matcher.domain import Round
 from matcher.errors import InvalidRoundError, Problem
+from matcher.extras import MissingExtraError, missing, require
 from matcher.kpis import HEADLINE
 from matcher.result import Result
 from matcher.solving.params import SolveParams
@@ -101,6 +107,18 @@ class ScenarioFailure:
         """A JSON-ready dict."""
         return {"kind": self.kind, "message": self.message,
                 "problems": [p.to_dict() for p in self.problems]}
+
+    @property
+    def text(self) -> str:
+        """The whole error on one line, for tables: every problem of an invalid scenario
+        (``"the round has 2 problems: overrides[#1]...: ...; overrides[#2]...: ..."``), or
+        an error's exception (its traceback left out; it stays in ``message``)."""
+        if self.kind == "invalid" and self.problems:
+            n = len(self.problems)
+            return (f"the round has {n} problem{'s' if n != 1 else ''}: "
+                    + "; ".join(f"{p.where}: {p.message}" for p in self.problems))
+        text = self.message.split("\nTraceback (most recent call last):", 1)[0]
+        return " ".join(line.strip() for line in text.splitlines() if line.strip())
 
     def __str__(self) -> str:
         return f"{self.kind}: {self.message}"
@@ -165,27 +183,34 @@ def _sweep_params(params: SolveParams | None) -> SolveParams:
     return dataclasses.replace(params, progress=None, workers=params.workers or 1)
 
 
-def _executor(executor: Executor | ExecutorProvider | None, n: int,
-              max_workers: int | None) -> tuple[Executor, bool]:
-    """The executor to use and whether this sweep owns it (and must shut it down)."""
+def _executor(executor: Executor | ExecutorProvider | str | None, n: int,
+              max_workers: int | None) -> tuple[Executor, Callable[[], None] | None]:
+    """The executor to use, and how to close it when this sweep made it (else ``None``)."""
     if executor is None:
         workers = max(1, min(n, max_workers or os.cpu_count() or 1))
-        return ProcessPoolExecutor(max_workers=workers,
-                                   mp_context=multiprocessing.get_context("spawn")), True
+        pool = ProcessPoolExecutor(max_workers=workers,
+                                   mp_context=multiprocessing.get_context("spawn"))
+        return pool, lambda: pool.shutdown(wait=True, cancel_futures=True)
+    if isinstance(executor, str):  # a Dask scheduler's address
+        require("dask", "the Dask sweep backend")
+        from dask.distributed import Client  # lazy: Dask is an extra
+
+        client = Client(executor)  # type: ignore[no-untyped-call]
+        return client.get_executor(pure=False), client.close  # type: ignore[no-untyped-call]
     if isinstance(executor, Executor):
-        return executor, False
+        return executor, None
     if hasattr(executor, "get_executor"):  # a dask.distributed.Client
         # pure=False: every scenario runs, even two that hash alike.
-        return executor.get_executor(pure=False), False
-    raise TypeError("executor must be a concurrent.futures.Executor or have get_executor() "
-                    "(a dask.distributed.Client)")
+        return executor.get_executor(pure=False), None
+    raise TypeError("executor must be a concurrent.futures.Executor, have get_executor() "
+                    "(a dask.distributed.Client) or be a Dask scheduler's address")
 
 
 def solve_many(
     scenarios: Iterable[Scenario],
     params: SolveParams | None = None,
     *,
-    executor: Executor | ExecutorProvider | None = None,
+    executor: Executor | ExecutorProvider | str | None = None,
     max_workers: int | None = None,
     progress: bool | None = None,
 ) -> Iterator[ScenarioOutcome]:
@@ -193,13 +218,14 @@ def solve_many(
     completes.
 
     ``executor``: ``None`` for a local spawn process pool (``max_workers`` processes, by
-    default one per core, at most one per scenario), a ``dask.distributed.Client`` for its
+    default one per core, at most one per scenario), a ``dask.distributed.Client`` or a
+    Dask scheduler's address (``"tcp://scheduler:8786"``; needs the ``dask`` extra) for its
     cluster, or any :class:`concurrent.futures.Executor`. ``params`` apply to every
     scenario (default :data:`DEFAULT_PARAMS`: 60 s, one search worker; ``progress``
-    callbacks are dropped). ``progress``: a tqdm bar on standard error (default: when it is
-    a terminal). Scenario names must be unique. It is a generator: the work starts when
-    the first outcome is asked for, and stopping early (leaving the loop) cancels the
-    scenarios not yet started.
+    callbacks are dropped). ``progress``: a ``tqdm.auto`` bar (default: when standard error
+    is a terminal or in a Jupyter notebook). Scenario names must be unique. It is a
+    generator: the work starts when the first outcome is asked for, and stopping early
+    (leaving the loop) cancels the scenarios not yet started.
     """
     todo = list(scenarios)
     names = [s.name for s in todo]
@@ -209,7 +235,7 @@ def solve_many(
     if not todo:
         return
     run_params = _sweep_params(params)
-    pool, owned = _executor(executor, len(todo), max_workers)
+    pool, close = _executor(executor, len(todo), max_workers)
     bar = _progress_bar(len(todo), progress)
     futures: dict[Future[Result | ScenarioFailure], str] = {}
     log.info("sweep: %d scenarios on %s", len(todo), type(pool).__name__)
@@ -238,8 +264,8 @@ def solve_many(
             future.cancel()
         if bar is not None:
             bar.close()
-        if owned:
-            pool.shutdown(wait=True, cancel_futures=True)
+        if close is not None:
+            close()
 
 
 def _track(futures: dict[Future[_T], str], future: Future[_T], name: str) -> Future[_T]:
@@ -247,20 +273,34 @@ def _track(futures: dict[Future[_T], str], future: Future[_T], name: str) -> Fut
     return future
 
 
+def _in_notebook() -> bool:
+    """Whether this runs in a Jupyter kernel (where a progress bar is a widget)."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    return shell is not None and "IPKernelApp" in getattr(shell, "config", {})
+
+
 def _progress_bar(total: int, progress: bool | None) -> Any:
+    notebook = _in_notebook()
     if progress is None:
-        progress = sys.stderr.isatty()
+        progress = sys.stderr.isatty() or notebook
     if not progress:
         return None
-    from tqdm import tqdm  # the text bar: works in terminals and notebooks alike
+    if notebook and missing("notebook", ["ipywidgets"]):
+        warnings.warn(str(MissingExtraError("a progress bar in a notebook", "notebook",
+                                            ["ipywidgets"])), stacklevel=3)
+        from tqdm.std import tqdm  # lazy: tqdm loads only when a bar is shown
 
-    return tqdm(total=total, unit="scenario", desc="scenarios", file=sys.stderr)
+        return tqdm(total=total, unit="scenario", desc="scenarios", file=sys.stderr)
+    from tqdm.auto import tqdm as auto_tqdm  # a widget in a notebook, text elsewhere
+
+    return auto_tqdm(total=total, unit="scenario", desc="scenarios")
 
 
 def outcomes_frame(outcomes: Iterable[ScenarioOutcome],
                    kpis: Sequence[str] = SENSITIVITY_KPIS) -> pd.DataFrame:
     """One row per outcome: name, status (or ``invalid``/``error``), objective, KPIs and
-    the failure message; in the order given."""
+    the whole failure (every problem: :attr:`ScenarioFailure.text`); in the order given."""
     import pandas as pd  # lazy: pandas costs about 0.3 s at start-up
 
     rows = []
@@ -274,7 +314,7 @@ def outcomes_frame(outcomes: Iterable[ScenarioOutcome],
         else:
             row |= {"status": outcome.kind, "objective": None, "changes": None}
             row |= dict.fromkeys(kpis)
-            row["error"] = outcome.message.splitlines()[0] if outcome.message else None
+            row["error"] = outcome.text or None
         rows.append(row)
     return pd.DataFrame(rows, columns=["scenario", "status", "objective", "changes", *kpis,
                                        "error"])
@@ -318,7 +358,7 @@ def weight_sensitivity(
     values: Iterable[int],
     params: SolveParams | None = None,
     *,
-    executor: Executor | ExecutorProvider | None = None,
+    executor: Executor | ExecutorProvider | str | None = None,
     max_workers: int | None = None,
     progress: bool | None = None,
 ) -> Sensitivity:

@@ -1,4 +1,5 @@
-"""One router per resource: rounds, jobs, health (with metrics)."""
+"""One router per resource: rounds, jobs, scenarios, health (with metrics), and the
+contract's JSON Schemas."""
 
 from __future__ import annotations
 

@@ -87,6 +87,20 @@ def test_submit_xlsx_and_zip_uploads_load_the_same_round(idle: Api) -> None:
         assert doc["round"] == rnd.to_data()
 
 
+def test_warnings_of_an_upload_are_located_like_its_errors(idle: Api) -> None:
+    data = load_round(NEL_JSON).to_data()
+    home = data["pharmacists"][1]["home"]
+    data["pharmacists"][1]["home"] = {"lat": home["lon"], "lon": home["lat"]}  # swapped
+    book = round_bytes(load_round_bytes(json.dumps(data).encode(), "json"), "xlsx")
+    r = idle.client.post("/v1/rounds", headers=idle.h(), files={"file": ("nel.xlsx", book)})
+    assert r.status_code == 201, r.text
+    (warning,) = r.json()["warnings"]
+    assert {k: warning[k] for k in ("code", "where", "source", "row", "column")} == {
+        "code": "swapped_coordinates", "where": "pharmacists, row 3, column home.lat",
+        "source": "pharmacists", "row": 3, "column": "home.lat"}
+    assert str(home["lat"]) not in r.text
+
+
 def test_a_round_downloads_as_xlsx_and_zip(idle: Api) -> None:
     pk = idle.submit(NEL_JSON)["id"]
     rnd = load_round(NEL_JSON)
@@ -332,12 +346,15 @@ def test_openapi_documents_every_status(idle: Api) -> None:
         ("GET", "/v1/jobs/{job_id}/result"), ("GET", "/v1/jobs/{job_id}/explain"),
         ("DELETE", "/v1/jobs/{job_id}"), ("GET", "/v1/health"), ("GET", "/v1/metrics"),
     }
+    anonymous = {"/v1/health", "/v1/schema/{name}"}
     for (method, path), op in ops.items():
         codes = set(op["responses"])
-        if path != "/v1/health":
+        if path not in anonymous:
             assert "401" in codes, (method, path)
         if "{" in path:
-            assert {"404", "422"} <= codes, (method, path)
+            # The schema's name is one of two words: any other is a 422, nothing a 404.
+            expected = {"422"} if path == "/v1/schema/{name}" else {"404", "422"}
+            assert expected <= codes, (method, path)
     assert {"201", "413", "415", "422"} <= set(ops["POST", "/v1/rounds"]["responses"])
     assert {"202", "413", "429"} <= set(ops["POST", "/v1/rounds/{round_pk}/solve"]["responses"])
     assert {"200", "202"} <= set(ops["DELETE", "/v1/jobs/{job_id}"]["responses"])
