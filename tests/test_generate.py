@@ -8,7 +8,6 @@ an independent numpy recomputation of spec §2 over all pairs.
 from __future__ import annotations
 
 import re
-import time
 from collections import Counter, defaultdict
 from functools import cache
 
@@ -402,9 +401,7 @@ def test_bans_and_travel_overrides_are_plausible() -> None:
 
 
 @pytest.mark.slow
-def test_national_scale_generates_in_seconds() -> None:
-    start = time.perf_counter()
+def test_national_scale_generates() -> None:
+    # How long it takes is a benchmark figure (benchmarks/scale_probe.py), not a test.
     rnd = generate_round(5000, 2500, 4, seed=1)
-    elapsed = time.perf_counter() - start
     assert (len(rnd.pharmacists), len(rnd.placements), len(rnd.periods)) == (5000, 2500, 4)
-    assert elapsed < 15  # about 2-3 s on a 2-core machine; generous for busy CI
