@@ -237,6 +237,11 @@ class Result:
         if self.gap is not None:
             head += f", gap {self.gap:.4%}"
         lines = [head]
+        quality = self.kpis.get("plan_quality")
+        if self.has_solution and quality is not None and quality != self.objective:
+            # A re-plan's objective holds the change penalty: say what the plan is worth.
+            lines.append(f"plan quality {quality} (the objective without the change "
+                         f"penalty of {self.kpis.get('changes', 0)} changed slot(s))")
         if self.has_solution:
             k = self.kpis
             lines.append(
