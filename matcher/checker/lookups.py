@@ -47,6 +47,9 @@ class Lookups:
         self.available = {ph.id: round.available_periods(ph) for ph in round.pharmacists}
         self.stream: dict[str, Stream] = {pl.id: round.stream_of(pl) for pl in round.placements}
         self.distance: dict[tuple[str, str], int] = {}
+        # (pharmacist, placement, period) -> eligibility failures, computed on first use:
+        # the explanations check thousands of allocations that differ in a few assignments.
+        self.failures: dict[tuple[str, str, str], tuple[str, ...]] = {}
 
 
 # One Lookups per live round, found by identity (a Round is immutable, so it never goes
@@ -109,6 +112,18 @@ def eligibility_failures(
 
 
 def eligibility_failures_of(
+    round: Round, lookups: Lookups, ph: Pharmacist, pl: Placement, period: str
+) -> list[str]:
+    """:func:`eligibility_failures` of records, remembered in ``lookups`` (the round is
+    immutable, so the answer never changes)."""
+    key = (ph.id, pl.id, period)
+    known = lookups.failures.get(key)
+    if known is None:
+        known = lookups.failures[key] = tuple(_failures(round, lookups, ph, pl, period))
+    return list(known)
+
+
+def _failures(
     round: Round, lookups: Lookups, ph: Pharmacist, pl: Placement, period: str
 ) -> list[str]:
     failures: list[str] = []
