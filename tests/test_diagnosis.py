@@ -295,9 +295,11 @@ def _tight_round(kind: str, n: int = 150) -> Round:
 
 
 def test_large_round_gets_a_family_level_finding_within_the_budget() -> None:
-    # The budget is passed, not timed here: the machines are shared and timings noisy.
+    # The budget is passed, not timed here: the machines are shared and timings noisy. The
+    # stages share it by the clock (the family stage gets what the conflict search leaves),
+    # so it is generous: on a loaded CI machine 8 s once left the round unexplained.
     rnd = _tight_round("orgcap")
-    findings = diagnose(rnd, time_limit_s=8)
+    findings = diagnose(rnd, time_limit_s=15)
     assert [f.kind for f in findings] == ["families"]
     f = findings[0]
     assert "organisation_cap" in f.rules
