@@ -261,3 +261,36 @@ def test_an_unproven_cp_sat_answer_reports_the_better_of_its_bound_and_the_flow_
     assert result.bound <= flow_bound
     if result.objective is not None:
         assert result.objective <= result.bound
+
+
+def test_a_round_that_charges_changes_starts_from_its_reference() -> None:
+    """Without a hint, the plan in force is the warm start of a round with
+    ``weights.change`` > 0: its lines that are still candidates (a closed placement's are
+    not), and nothing when changes are free."""
+    from matcher.eligibility import candidates
+    from matcher.solving.warmstart import hint_positions
+
+    rnd = generate_round(30, 50, 3, seed=2)
+    plan = solve(rnd, SolveParams(workers=1, time_limit_s=20))
+    assert plan.status == "optimal"
+    closed = plan.allocation[0].placement
+    data = rnd.to_data()
+    for pl in data["placements"]:
+        if pl["id"] == closed:
+            pl["capacity"] = 0
+            pl["min_fill"] = 0
+    data["pins"] = [p for p in data.get("pins", []) if p["placement"] != closed]
+    reference = [{"pharmacist": a.pharmacist, "period": a.period, "placement": a.placement}
+                 for a in plan.allocation]
+    charged = with_changes(rnd, placements=data["placements"], pins=data["pins"],
+                           reference=reference,
+                           weights={**rnd.weights.model_dump(), "change": 100})
+    cand = candidates(charged)
+    warm = hint_positions(charged, cand, None)
+    assert warm is not None
+    kept = {a for a in plan.allocation if a.placement != closed}
+    assert set(cand.assignments(charged, warm)) == kept
+    free = with_changes(charged, weights={**charged.weights.model_dump(), "change": 0})
+    assert hint_positions(free, candidates(free), None) is None
+    res = solve(charged, SolveParams(workers=1, time_limit_s=20))
+    assert res.status == "optimal"

@@ -17,8 +17,18 @@ IntArray = npt.NDArray[np.int64]
 
 def hint_positions(rnd: Round, cand: Candidates, result: Result | None) -> IntArray | None:
     """Candidate positions (sorted, distinct) of a previous result's assignments that are
-    still candidates of this round; None without a result or a solution."""
-    if result is None or not result.has_solution:
+    still candidates of this round.
+
+    Without a result, a round that charges changes (``weights.change`` > 0) starts from its
+    ``reference``: the plan in force is what the objective pulls towards, and the lines
+    that are still candidates are usually most of the answer (the solver repairs what a
+    mid-programme change broke). None otherwise."""
+    if result is None:
+        if rnd.weights.change > 0 and rnd.reference:
+            pos = cand.positions(rnd, rnd.reference)
+            return np.unique(pos[pos >= 0]).astype(np.int64)
+        return None
+    if not result.has_solution:
         return None
     pos = cand.positions(rnd, result.allocation)
     return np.unique(pos[pos >= 0]).astype(np.int64)
