@@ -16,11 +16,13 @@ round and cached: the model is immutable, so they never go stale.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from functools import cached_property
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
 from matcher.display import key_values
 
@@ -45,9 +47,57 @@ SECTORS: tuple[str, ...] = (
 )
 SupervisesWhom = Literal["all", "non_prescribers", "early_years"]
 
-Id = Annotated[str, Field(min_length=1, description="A non-empty identifier.")]
-NonNegInt = Annotated[int, Field(ge=0)]
+MAX_ID_LENGTH = 100
+"""Longest id (characters)."""
+MAX_TEXT_LENGTH = 500
+"""Longest free text: a name, a place, a kind, a role."""
+MAX_COUNT = 100_000
+"""Largest count of pharmacists: a capacity, a min_fill, an organisation's or a supervisor's
+cap. The spec sets no upper bound; this one keeps every sum of the model far inside 64 bits."""
+MAX_COST = 100_000
+"""Largest travel cost and furthest travel (in the round's travel unit)."""
+MAX_WEIGHT = 1_000_000
+"""Largest objective weight: the objective stays far inside 64 bits with every other
+number at its own limit."""
+MAX_CHANGE_WEIGHT = 10**12
+"""Largest ``weights.change``: room for the lexicographic weight re-planning picks
+(:func:`matcher.whatif.replanning.minimal_change_weight`) on a national round, while the
+change penalty of every slot still fits in 64 bits."""
+MAX_WEEKS = 520
+"""Longest period (weeks: ten years)."""
+MAX_IGNORED = 2**63 - 1
+"""Bound of the ignored numbers of a reused result (``score``, ``terms``): 64 bits."""
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _printable(value: str) -> str:
+    """An id is printable text: no control characters, tabs, line breaks, unusual spaces or
+    invisible formatting characters (they break exports, databases and look-alikes)."""
+    if not value.isprintable():
+        raise PydanticCustomError(
+            "id_not_printable", "an id must be printable text: no control characters, "
+            "tabs, line breaks, non-breaking or other unusual spaces, or invisible "
+            "formatting characters")
+    return value
+
+
+def _storable(value: str) -> str:
+    """Free text holds no control characters but tab and line breaks (what a workbook
+    cell can store)."""
+    if _CONTROL.search(value):
+        raise PydanticCustomError(
+            "text_control_characters", "must not hold control characters (only letters, "
+            "digits, punctuation, spaces, tabs and line breaks)")
+    return value
+
+
+Id = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH,
+                          description="A non-empty identifier: printable text, at most "
+                          f"{MAX_ID_LENGTH} characters."), AfterValidator(_printable)]
+Text = Annotated[str, Field(max_length=MAX_TEXT_LENGTH), AfterValidator(_storable)]
+NonNegInt = Annotated[int, Field(ge=0, le=MAX_COUNT)]
 PerPeriodInt = NonNegInt | dict[Id, NonNegInt]
+Weight = Annotated[int, Field(ge=0, le=MAX_WEIGHT)]
 
 
 class Record(BaseModel):
@@ -60,8 +110,8 @@ class RoundInfo(Record):
     """Identity of the round."""
 
     id: Id = Field("round", description="Identifier of the round, echoed in the result.")
-    name: str | None = Field(None, description="Human-readable title of the round.")
-    ics: str | None = Field(None, description="The Integrated Care System running the round.")
+    name: Text | None = Field(None, description="Human-readable title of the round.")
+    ics: Text | None = Field(None, description="The Integrated Care System running the round.")
 
 
 class Period(Record):
@@ -69,7 +119,8 @@ class Period(Record):
 
     id: Id = Field(description="Unique period id, for example 'R1'.")
     start: dt.date | None = Field(None, description="First day of the period (ISO date).")
-    weeks: int | None = Field(None, ge=1, description="Length of the period in weeks.")
+    weeks: int | None = Field(None, ge=1, le=MAX_WEEKS,
+                              description="Length of the period in weeks.")
 
 
 class Stream(Record):
@@ -90,14 +141,15 @@ class Organisation(Record):
     """A practice, PCN, trust or community pharmacy company hosting placements."""
 
     id: Id = Field(description="Unique organisation id.")
-    name: str | None = Field(None, description="Display name; defaults to the id.")
-    kind: str | None = Field(
+    name: Text | None = Field(None, description="Display name; defaults to the id.")
+    kind: Text | None = Field(
         None, description="Kind of organisation, for example 'pcn', 'acute_trust'."
     )
-    place: str | None = Field(None, description="Place (borough) the organisation is in.")
+    place: Text | None = Field(None, description="Place (borough) the organisation is in.")
     max_pharmacists: int | None = Field(
         None,
         ge=0,
+        le=MAX_COUNT,
         description="At most this many pharmacists across its placements in one period.",
     )
 
@@ -125,13 +177,13 @@ class Placement(Record):
     """One offered seat type: who hosts it, where, how many, how much it matters."""
 
     id: Id = Field(description="Unique placement id.")
-    name: str | None = Field(None, description="Display name; defaults to the id.")
+    name: Text | None = Field(None, description="Display name; defaults to the id.")
     organisation: Id | None = Field(None, description="Id of the hosting organisation.")
     stream: Id | None = Field(
         None, description="Stream the placement belongs to (required when streams are declared)."
     )
     sector: Sector = Field(description="Sector of practice.")
-    place: str | None = Field(None, description="Place (borough) of the placement.")
+    place: Text | None = Field(None, description="Place (borough) of the placement.")
     location: Location = Field(description="Where the placement is.")
     capacity: PerPeriodInt = Field(
         description="Most pharmacists per period: an integer, or {period_id: integer} "
@@ -169,15 +221,16 @@ class Supervisor(Record):
     """A supervisor (for example a designated prescribing practitioner) over some placements."""
 
     id: Id = Field(description="Unique supervisor id.")
-    name: str | None = Field(None, description="Display name; defaults to the id.")
-    role: str | None = Field(None, description="Role, for example 'prescribing' or 'educational'.")
+    name: Text | None = Field(None, description="Display name; defaults to the id.")
+    role: Text | None = Field(None, description="Role, for example 'prescribing' or 'educational'.")
     supervises: SupervisesWhom = Field(
         "all",
         description="Whom the supervisor counts: 'all', 'non_prescribers' (not independent "
         "prescribers) or 'early_years' (experience_years below 2).",
     )
     placements: tuple[Id, ...] = Field(description="Placements the supervisor covers.")
-    capacity: int = Field(ge=0, description="Most counted pharmacists per period.")
+    capacity: int = Field(ge=0, le=MAX_COUNT,
+                          description="Most counted pharmacists per period.")
 
     def counts(self, pharmacist: Pharmacist) -> bool:
         """Whether this supervisor counts the pharmacist against its capacity."""
@@ -195,10 +248,11 @@ class Pharmacist(Record):
     """A pharmacist in the cohort."""
 
     id: Id = Field(description="Unique pharmacist id.")
-    name: str | None = Field(None, description="Name (personal data: never logged).")
+    name: Text | None = Field(None, description="Name (personal data: never logged).")
     home: Location = Field(description="Home location (personal data: never logged).")
     max_travel_km: float | None = Field(
-        None, ge=0, description="Furthest travel accepted; defaults to rules.max_travel_km."
+        None, ge=0, le=MAX_COST,
+        description="Furthest travel accepted; defaults to rules.max_travel_km."
     )
     independent_prescriber: bool = Field(False, description="Is an independent prescriber.")
     experience_years: float = Field(0, ge=0, le=60, description="Years of experience.")
@@ -239,7 +293,8 @@ class TravelCost(Record):
 
     pharmacist: Id = Field(description="Pharmacist id.")
     placement: Id = Field(description="Placement id.")
-    cost: int = Field(ge=0, description="Cost in the unit of max_travel_km (whole units).")
+    cost: int = Field(ge=0, le=MAX_COST,
+                      description="Cost in the unit of max_travel_km (whole units).")
 
 
 class ReferenceAssignment(Record):
@@ -251,8 +306,9 @@ class ReferenceAssignment(Record):
     stream: Id | None = Field(
         None, description="Stream (optional; it follows from the placement)."
     )
-    score: int | None = Field(None, description="Ignored: accepted so results can be reused.")
-    terms: dict[str, int] | None = Field(
+    score: int | None = Field(None, ge=-MAX_IGNORED, le=MAX_IGNORED,
+                              description="Ignored: accepted so results can be reused.")
+    terms: dict[str, Annotated[int, Field(ge=-MAX_IGNORED, le=MAX_IGNORED)]] | None = Field(
         None, description="Ignored: accepted so results can be reused."
     )
 
@@ -267,7 +323,7 @@ class Rules(Record):
         (), description="Sectors every available pharmacist must cover."
     )
     max_travel_km: float | None = Field(
-        None, ge=0, description="Default furthest travel (null: no limit)."
+        None, ge=0, le=MAX_COST, description="Default furthest travel (null: no limit)."
     )
     max_preferences: int = Field(10, ge=1, le=1000, description="Longest preference list.")
     allow_unassigned: bool = Field(
@@ -278,14 +334,15 @@ class Rules(Record):
 class Weights(Record):
     """Weights of the objective's terms (non-negative integers)."""
 
-    preference: int = Field(10, ge=0, description="Per preference point.")
-    hard_to_recruit: int = Field(30, ge=0, description="Per hard-to-recruit level.")
-    population_health: int = Field(1, ge=0, description="Per population-health point.")
-    travel: int = Field(1, ge=0, description="Per unit of travel (subtracted).")
-    unassigned: int = Field(10000, ge=0, description="Per unfilled pharmacist-period-stream.")
-    shortfall: int = Field(1000, ge=0, description="Per seat below min_fill.")
-    fairness: int = Field(0, ge=0, description="Per preference point of the worst-off.")
-    change: int = Field(0, ge=0, description="Per assignment changed from the reference.")
+    preference: Weight = Field(10, description="Per preference point.")
+    hard_to_recruit: Weight = Field(30, description="Per hard-to-recruit level.")
+    population_health: Weight = Field(1, description="Per population-health point.")
+    travel: Weight = Field(1, description="Per unit of travel (subtracted).")
+    unassigned: Weight = Field(10000, description="Per unfilled pharmacist-period-stream.")
+    shortfall: Weight = Field(1000, description="Per seat below min_fill.")
+    fairness: Weight = Field(0, description="Per preference point of the worst-off.")
+    change: Annotated[int, Field(ge=0, le=MAX_CHANGE_WEIGHT)] = Field(
+        0, description="Per assignment changed from the reference.")
 
 
 class Round(Record):

@@ -37,6 +37,12 @@ class Problem:
     row: int | None = None
     column: str | None = None
 
+    def __post_init__(self) -> None:
+        # An id that is itself the problem (a control character, half a character, a
+        # thousand characters) is not shown: the record is named by its position instead.
+        if self.id is not None and (not self.id.isprintable() or len(self.id) > 100):
+            object.__setattr__(self, "id", None)
+
     @property
     def where(self) -> str:
         """Where the problem is, as a planner would look for it."""

@@ -398,6 +398,11 @@ def _message(kind: str, msg: str, ctx: Mapping[str, Any] | None) -> str:
             return f"must be at most {hi}"
     if kind == "string_too_short":
         return "must not be empty"
+    if kind == "string_too_long":
+        return f"must be at most {ctx.get('max_length')} characters long"
+    if kind == "string_unicode":
+        return ("must be valid text: it holds a lone surrogate (half of a character), "
+                "which is not Unicode text")
     if kind == "too_short":
         return "must not be empty"
     if kind == "int_from_float":

@@ -35,7 +35,8 @@ def json_document(data: bytes, source: str | None) -> Any:
             f"the file is not UTF-8 text (byte {exc.start + 1} is not valid)", source, "not_utf8"
         ) from None
     try:
-        return json.loads(text, parse_constant=_no_constant, object_pairs_hook=_no_duplicates)
+        return json.loads(text, parse_constant=_no_constant, parse_int=_whole_number,
+                          object_pairs_hook=_no_duplicates)
     except json.JSONDecodeError as exc:
         raise safety.refuse(
             f"not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}", source,
@@ -52,6 +53,18 @@ class _Refused(ValueError):
 
 def _no_constant(name: str) -> Any:
     raise _Refused(f"{name} is not a JSON number; write a number or leave the field out")
+
+
+HUGE = 10**30
+"""What a whole number of more than 30 digits reads as (with its sign): beyond every limit of
+a round, so validation refuses it at its field ("must be at most ...") instead of Python
+refusing to convert a number of thousands of digits."""
+
+
+def _whole_number(text: str) -> int:
+    if len(text) > 31:
+        return -HUGE if text.startswith("-") else HUGE
+    return int(text)
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
