@@ -7,7 +7,14 @@ result, ``--jobs`` times. Solves run in the service's child processes meanwhile,
 status reads are measured while solves run. Prints throughput, p50/p99 latency per kind of
 request, errors, and lost jobs (accepted but never finished with exactly one result).
 
+The per-tenant limit is in force (``--limit``, the service's default 20): a submission
+answered 429 (too many jobs) or 503 (the database busy) is retried after its
+``Retry-After`` with the same ``Idempotency-Key``, as a client should, and counted apart
+from errors. ``--database-url`` runs the server on PostgreSQL instead of SQLite.
+
     .venv/bin/python benchmarks/load_service.py --clients 50
+    .venv/bin/python benchmarks/load_service.py --clients 60 --tenants 2 --limit 20 \
+        --database-url postgresql+psycopg://postgres@127.0.0.1:5432/load
 """
 
 from __future__ import annotations
@@ -30,6 +37,8 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 ROUND = ROOT / "data" / "samples" / "tiny.json"
 TERMINAL = {"succeeded", "failed", "cancelled"}
+RETRIED = (429, 503)
+"""Answers a client waits out (``Retry-After``) and sends again: not errors."""
 
 
 class Stats:
@@ -38,6 +47,7 @@ class Stats:
     def __init__(self) -> None:
         self.latency: dict[str, list[float]] = defaultdict(list)
         self.errors: dict[str, int] = defaultdict(int)
+        self.refused: dict[int, int] = defaultdict(int)  # 429s and 503s, retried
 
     async def call(self, kind: str, client: httpx.AsyncClient, method: str, url: str,
                    expect: int, **kw: Any) -> httpx.Response | None:
@@ -48,6 +58,9 @@ class Stats:
             self.errors[kind] += 1
             return None
         self.latency[kind].append(time.perf_counter() - start)
+        if r.status_code in RETRIED:
+            self.refused[r.status_code] += 1
+            return r
         if r.status_code != expect:
             self.errors[kind] += 1
             return None
@@ -66,14 +79,14 @@ async def one_client(n: int, url: str, key: str, jobs: int, poll: float, stats: 
     data = ROUND.read_bytes()
     async with httpx.AsyncClient(base_url=url, headers=headers, timeout=60) as client:
         for i in range(jobs):
-            r = await stats.call("submit round", client, "POST", "/v1/rounds", 201,
-                                 content=data, headers={"content-type": "application/json"})
+            r = await _retried(stats, "submit round", client, "/v1/rounds", 201,
+                               content=data, headers={"content-type": "application/json"})
             if r is None:
                 continue
-            r = await stats.call("submit solve", client, "POST",
-                                 f"/v1/rounds/{r.json()['id']}/solve", 202,
-                                 json={"time_limit_s": 10, "workers": 1},
-                                 headers={"Idempotency-Key": f"load-{n}-{i}"})
+            r = await _retried(stats, "submit solve", client,
+                               f"/v1/rounds/{r.json()['id']}/solve", 202,
+                               json={"time_limit_s": 10, "workers": 1},
+                               headers={"Idempotency-Key": f"load-{n}-{i}"})
             if r is None:
                 continue
             job_id = r.json()["id"]
@@ -85,6 +98,20 @@ async def one_client(n: int, url: str, key: str, jobs: int, poll: float, stats: 
                 if r is not None and r.json()["state"] in TERMINAL:
                     break
             await stats.call("fetch result", client, "GET", f"/v1/jobs/{job_id}/result", 200)
+
+
+async def _retried(stats: Stats, kind: str, client: httpx.AsyncClient, url: str,
+                   expect: int, **kw: Any) -> httpx.Response | None:
+    """POST until it is not refused (429/503), waiting each ``Retry-After`` (10 min at most)."""
+    deadline = time.monotonic() + 600
+    while True:
+        r = await stats.call(kind, client, "POST", url, expect, **kw)
+        if r is None or r.status_code not in RETRIED:
+            return r
+        if time.monotonic() > deadline:
+            stats.errors[kind] += 1
+            return None
+        await asyncio.sleep(float(r.headers.get("retry-after", "1")))
 
 
 async def audit(url: str, accepted: list[tuple[str, str]]) -> int:
@@ -100,10 +127,13 @@ async def audit(url: str, accepted: list[tuple[str, str]]) -> int:
     return lost
 
 
-def start_server(data_dir: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(data_dir: Path, log: Path, limit: int, database_url: str | None
+                 ) -> tuple[subprocess.Popen[bytes], str]:
     """``matcher serve`` on a free port of 127.0.0.1; returns the process and its URL."""
-    env = {**os.environ, "MATCHER_MAX_ACTIVE_JOBS_PER_TENANT": "1000",
+    env = {**os.environ, "MATCHER_MAX_ACTIVE_JOBS_PER_TENANT": str(limit),
            "MATCHER_LOG_LEVEL": "INFO"}
+    if database_url:
+        env["MATCHER_DATABASE_URL"] = database_url
     with log.open("wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "matcher_cli", "serve", "--port", "0",
                                  "--data-dir", str(data_dir)], stdout=out, stderr=out,
@@ -120,11 +150,11 @@ def start_server(data_dir: Path, log: Path) -> tuple[subprocess.Popen[bytes], st
     raise SystemExit("the server did not start within 60 s")
 
 
-def make_key(data_dir: Path, tenant: str) -> str:
+def make_key(data_dir: Path, tenant: str, database_url: str | None) -> str:
     """A key made with ``matcher keys create``."""
+    where = ["--database-url", database_url] if database_url else ["--data-dir", str(data_dir)]
     out = subprocess.run([sys.executable, "-m", "matcher_cli", "keys", "create", tenant,
-                          "--data-dir", str(data_dir)], capture_output=True, text=True,
-                         check=True, cwd=ROOT)
+                          *where], capture_output=True, text=True, check=True, cwd=ROOT)
     return out.stdout.strip()
 
 
@@ -135,6 +165,10 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=1, help="jobs per client")
     ap.add_argument("--tenants", type=int, default=5)
     ap.add_argument("--poll", type=float, default=0.5, help="seconds between status reads")
+    ap.add_argument("--limit", type=int, default=20,
+                    help="the server's MAX_ACTIVE_JOBS_PER_TENANT (429s beyond it)")
+    ap.add_argument("--database-url", help="start the server on this database (PostgreSQL) "
+                    "instead of SQLite in a temporary directory")
     ap.add_argument("--url", help="use a running service instead of starting one")
     ap.add_argument("--key", help="API key for --url")
     args = ap.parse_args()
@@ -147,8 +181,10 @@ def main() -> None:
             url, keys = args.url, [args.key]
         else:
             data_dir = Path(tmp) / "data"
-            proc, url = start_server(data_dir, Path(tmp) / "server.log")
-            keys = [make_key(data_dir, f"ICS load {t}") for t in range(args.tenants)]
+            proc, url = start_server(data_dir, Path(tmp) / "server.log", args.limit,
+                                     args.database_url)
+            keys = [make_key(data_dir, f"ICS load {t}", args.database_url)
+                    for t in range(args.tenants)]
         stats = Stats()
         accepted: list[tuple[str, str]] = []
         start = time.perf_counter()
@@ -161,8 +197,10 @@ def main() -> None:
                 proc.terminate()
                 proc.wait(30)
     requests = sum(len(v) for v in stats.latency.values())
+    db = "PostgreSQL" if args.database_url else "SQLite" if not args.url else "given"
     print(f"{args.clients} clients x {args.jobs} job(s), {len(keys)} tenant(s), poll "
-          f"{args.poll} s, on {os.cpu_count()} cores")
+          f"{args.poll} s, limit {args.limit} active jobs per tenant, {db} database, on "
+          f"{os.cpu_count()} cores")
     print(f"{requests} requests in {took:.1f} s: {requests / took:.1f} requests/s, "
           f"{len(accepted) / took:.2f} jobs/s")
     print(f"{'request':<14}{'count':>7}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'errors':>8}")
@@ -170,6 +208,8 @@ def main() -> None:
         print(f"{kind:<14}{len(values):>7}{pct(values, 50):>9.1f}{pct(values, 99):>9.1f}"
               f"{1000 * max(values):>9.1f}{stats.errors[kind]:>8}")
     errors = sum(stats.errors.values())
+    print(f"refused and retried: {stats.refused[429]} x 429 (tenant limit), "
+          f"{stats.refused[503]} x 503 (database busy)")
     print(f"errors: {errors}; jobs accepted: {len(accepted)}; lost jobs: {lost}; "
           f"mean status read {1000 * statistics.fmean(stats.latency['read status']):.1f} ms")
     if errors or lost:

@@ -7,23 +7,27 @@ How a job moves (every step a conditional update of its row, see :mod:`service.s
        +--retry_or_fail--+  (the process died or its lease expired: again, or failed)
 
 * :class:`JobRunner` lives in the service process. It claims queued jobs up to
-  ``max_concurrent_solves`` and runs each attempt in a child process of its own (``spawn``
-  start method), so a solve that crashes or is killed takes nothing else with it. With
-  ``prewarm`` (the default) it keeps one *spare* started ahead of time: a process that has
-  imported OR-Tools and the library and waits on a pipe for its :class:`AttemptSpec`, so an
-  attempt does not pay for process start-up and imports. The spare holds no database
-  connection and no tenant's data until it is handed a spec; the runner then starts the
-  next spare (at once, or when a solve ends if the running solves use every core and no
-  job waits), replaces a spare that died while idle, and stops it on shutdown. It reaps
-  children (a dead child's job is queued again, at most ``max_attempts`` times, or failed
-  with the reason), kills a cancelled solve that does not stop within
-  ``cancel_grace_s``, and sweeps expired leases on start-up and every ``reconcile_s``:
-  that is how jobs of a service that was killed outright are recovered.
+  ``max_concurrent_solves`` (fairly between tenants, and safely beside other service
+  instances on the same database: :meth:`Store.claim_next`) and runs each attempt in a child
+  process of its own (``spawn`` start method), so a solve that crashes or is killed takes
+  nothing else with it. With ``prewarm`` (the default) it keeps one *spare* started ahead of
+  time: a process that has imported OR-Tools and the library and waits on a pipe for its
+  :class:`AttemptSpec`, so an attempt does not pay for process start-up and imports. The
+  spare holds no database connection and no tenant's data until it is handed a spec; the
+  runner then starts the next spare (at once, or when a solve ends if the running solves use
+  every core and no job waits), replaces a spare that died while idle, and stops it on
+  shutdown. It reaps children (a dead child's job is queued again, at most ``max_attempts``
+  times, or failed with the reason), kills a cancelled solve that does not stop within
+  ``cancel_grace_s``, and sweeps expired leases on start-up and every ``reconcile_s``: that
+  is how jobs of a service that was killed outright are recovered (by itself when it
+  restarts, or by another instance on the same database once their lease runs out).
 * :func:`serve_attempt` is the child: it warms up (imports), waits for a spec, then runs
   :func:`run_attempt`, which solves in a thread while its main thread renews the
   lease and publishes progress every ``heartbeat_s``; it stops the search when a cancel is
   asked for and saves the best solution found so far; it exits at once when its service
   process is gone or its lease is no longer its own (the job was requeued or deleted).
+  A heartbeat the database refuses (SQLite's write lock held elsewhere) is skipped and the
+  outcome is saved with retries, so a held lock neither crashes nor reruns a solve.
   The result is written in the same transaction that ends the attempt, under the job id as
   primary key: a job never gets two results.
 """
@@ -47,9 +51,10 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from service.settings import Settings
-from service.store import JobRecord, Store
+from service.store import JobRecord, Store, StoreBusy
 
 __all__ = ["AttemptSpec", "JobRunner", "explain_document", "run_attempt", "serve_attempt"]
 
@@ -162,6 +167,10 @@ class JobRunner:
         """Look for work now (a job was submitted or cancelled)."""
         self._wake.set()
 
+    def alive(self) -> bool:
+        """Whether the runner's loop is running (for readiness)."""
+        return self._thread is not None and self._thread.is_alive()
+
     def running_pids(self) -> dict[str, int]:
         """Job id to solve process id, for the solves this runner started."""
         with self._lock:
@@ -200,7 +209,7 @@ class JobRunner:
                 continue
             state = self.store.retry_or_fail(
                 job.id, job.attempts, "its solve process stopped renewing its lease (the "
-                "service restarted or the process was lost)")
+                "service restarted or the process was lost)", only_if_expired=True)
             if state is not None:
                 log.warning("expired lease recovered", extra={
                     "job_id": job.id, "tenant": job.tenant, "attempt": job.attempts,
@@ -431,11 +440,43 @@ def run_attempt(spec: AttemptSpec, parent: int | None = None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the service to handle
     parent = os.getppid() if parent is None else parent
     ids = {"job_id": spec.job_id, "tenant": spec.tenant, "attempt": spec.attempt}
-    store = Store(spec.database_url, pool=False)
+    # A short wait for SQLite's write lock: a heartbeat that cannot be written is skipped
+    # (the next one renews the lease), so the loop keeps watching its service process.
+    store = Store(spec.database_url, pool=False,
+                  busy_timeout_s=min(5.0, max(1.0, 2 * spec.heartbeat_s)))
     try:
         _run(spec, store, parent, ids)
     finally:
         store.dispose()
+
+
+_TRANSIENT = (StoreBusy, OperationalError)
+"""Database errors an attempt outlives: a write lock held elsewhere, a database restarting."""
+
+
+def _finish(spec: AttemptSpec, store: Store, parent: int, ids: dict[str, Any],
+            **outcome: Any) -> str | None:
+    """``store.finish`` retried while the database refuses it (a held write lock, a restart).
+
+    The attempt keeps its lease meanwhile (no one else can write either), so the result is
+    saved once the database takes writes again; it gives up (exit code 5, the runner then
+    queues the job again) only after ``max(120, 4 * lease_s)`` seconds or when its service
+    process is gone.
+    """
+    deadline = time.monotonic() + max(120.0, 4 * spec.lease_s)
+    pause = 0.1
+    while True:
+        try:
+            return store.finish(spec.job_id, spec.attempt, spec.owner, **outcome)
+        except _TRANSIENT as exc:
+            if time.monotonic() > deadline or os.getppid() != parent:
+                log.error("could not save the outcome; giving up",
+                          extra=ids | {"error_type": type(exc).__name__})
+                os._exit(5)
+            log.warning("database refused the outcome; retrying",
+                        extra=ids | {"error_type": type(exc).__name__})
+            time.sleep(pause)
+            pause = min(1.0, pause * 2)
 
 
 def _run(spec: AttemptSpec, store: Store, parent: int, ids: dict[str, Any]) -> None:
@@ -447,8 +488,8 @@ def _run(spec: AttemptSpec, store: Store, parent: int, ids: dict[str, Any]) -> N
     try:
         rnd = parse_round(json.loads(store.round_document_of(spec.job_id)))
     except (InvalidRoundError, ValueError, LookupError) as exc:
-        store.finish(spec.job_id, spec.attempt, spec.owner, result=None,
-                     error=f"the stored round could not be read ({type(exc).__name__})")
+        _finish(spec, store, parent, ids, result=None,
+                error=f"the stored round could not be read ({type(exc).__name__})")
         log.error("stored round unreadable", extra=ids)
         return
 
@@ -487,8 +528,13 @@ def _run(spec: AttemptSpec, store: Store, parent: int, ids: dict[str, Any]) -> N
         fresh = {k: v for k, v in now.items() if published.get(k) != v}
         if "elapsed_s" not in now:
             fresh["elapsed_s"] = round(time.monotonic() - started, 3)
-        ours, cancel = store.heartbeat(spec.job_id, spec.attempt, spec.owner,
-                                       spec.lease_s, fresh or None)
+        try:
+            ours, cancel = store.heartbeat(spec.job_id, spec.attempt, spec.owner,
+                                           spec.lease_s, fresh or None)
+        except _TRANSIENT as exc:  # the solve goes on; the next heartbeat tries again
+            log.warning("heartbeat not written (database busy or unavailable)",
+                        extra=ids | {"error_type": type(exc).__name__})
+            continue
         published = now
         if not ours:
             log.warning("lease lost (job requeued or deleted); stopping", extra=ids)
@@ -498,13 +544,13 @@ def _run(spec: AttemptSpec, store: Store, parent: int, ids: dict[str, Any]) -> N
             stop.set()
     if "error" in outcome:
         kind = type(outcome["error"]).__name__
-        state = store.finish(spec.job_id, spec.attempt, spec.owner, result=None,
-                             error=f"the solver failed: {kind}")
+        state = _finish(spec, store, parent, ids, result=None,
+                        error=f"the solver failed: {kind}")
         log.error("solve failed", extra=ids | {"state": state, "error_type": kind})
         return
     result = outcome["result"]
     doc = result.to_dict()
-    state = store.finish(spec.job_id, spec.attempt, spec.owner, result=doc)
+    state = _finish(spec, store, parent, ids, result=doc)
     log.info("solve finished", extra=ids | {"state": state, "status": result.status,
                                             "objective": result.objective})
 

@@ -213,9 +213,19 @@ class ExplanationPublic(BaseModel):
     notes: list[str]
 
 
+class ReadyPublic(BaseModel):
+    """Whether the service can take work: each check "ok" or what failed."""
+
+    status: Literal["ready", "unready"]
+    checks: dict[str, str] = Field(description="database (a probe row written and read "
+                                   "back), disk (SQLite: free space), job_runner.")
+    request_id: str | None = Field(None, description="On 503: quote it to the operator.")
+
+
 class HealthPublic(BaseModel):
     """Whether the service and its database answer."""
 
     status: Literal["ok", "unavailable"]
     database: Literal["ok", "unavailable"]
     version: str
+    request_id: str | None = Field(None, description="On 503: quote it to the operator.")

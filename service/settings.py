@@ -37,6 +37,21 @@ class Settings(BaseSettings):
     log_level: str = Field("INFO", description="Level of the JSON log lines.")
 
     max_body_bytes: int = Field(MAX_BYTES, ge=1024, description="Largest request body (413).")
+    header_timeout_s: float = Field(
+        10.0, gt=0, description="A request's headers must all arrive within this many seconds "
+        "of the connection (or of the first byte after the previous answer); else the "
+        "connection is closed.")
+    body_timeout_s: float = Field(
+        120.0, gt=0, description="A request's whole body must arrive within this many seconds "
+        "of its headers; else 408 and the connection is closed.")
+    metrics_key: str | None = Field(
+        None, min_length=16, description="The operator's key for /v1/metrics: when set, only "
+        "`Authorization: Bearer METRICS_KEY` reads the metrics (tenants' keys get 403); "
+        "unset, any tenant's key does (the metrics count every tenant's requests and jobs "
+        "together and name no tenant).")
+    max_event_streams_per_tenant: int = Field(
+        20, ge=1, description="Server-Sent Events streams (GET /v1/jobs/{id}/events) a tenant "
+        "may hold open at once in one process; more get 429.")
     max_active_jobs_per_tenant: int = Field(
         20, ge=1, description="Queued plus running jobs a tenant may have at once (429).")
     default_time_limit_s: float = Field(60.0, gt=0, description="Time limit when none given.")
@@ -60,6 +75,16 @@ class Settings(BaseSettings):
                                  "for changes.")
     explain_time_limit_s: float = Field(10.0, gt=0, description="Budget of an explanation.")
     explain_max_resolves: int = Field(20, ge=0, description="Re-solves of an explanation.")
+    sqlite_busy_timeout_s: float = Field(
+        5.0, gt=0, description="SQLite: how long a request's write waits for the write lock "
+        "before the request is answered 503 with Retry-After (nothing written).")
+    sqlite_max_waiting_writes: int = Field(
+        32, ge=1, description="SQLite: writes that may wait for the lock at once while it is "
+        "held elsewhere; more are answered 503 at once, so waiting writes never hold every "
+        "thread reads need.")
+    min_free_disk_mb: int = Field(
+        200, ge=0, description="Readiness (/v1/ready) fails below this much free space where "
+        "the SQLite database lives.")
     run_jobs: bool = Field(True, description="Run the job runner in this process.")
     postcodes: Path | None = Field(
         None, description="Postcode lookup file (CSV in the ONS Postcode Directory layout: "

@@ -7,6 +7,19 @@ exist. Job state changes are conditional ``UPDATE`` statements on ``(id, attempt
 and a result's primary key is its job id: one job can never have two results, whichever
 process tries to write a second one.
 
+Each tenant has a row in ``tenants``: a submission locks it (``SELECT ... FOR UPDATE``)
+before counting the tenant's active jobs, so the per-tenant limit holds exactly however many
+submissions race, on PostgreSQL as on SQLite (where ``BEGIN IMMEDIATE`` serialises writers).
+The runner claims jobs fairly: the tenant with the fewest running solves first, then the one
+served longest ago, then its oldest queued job (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so
+several service instances on one database claim different jobs without waiting).
+
+On SQLite, reads go through a pool of their own and never wait on a writer (WAL). This
+process's writers queue for the one write lock; each waits at most ``busy_timeout_s``, and
+when the lock has been stuck for a second (held elsewhere) with ``max_waiting_writes``
+already waiting, more are refused at once. Both raise :class:`StoreBusy`, which the API
+answers 503 with ``Retry-After`` (nothing was written; the client retries).
+
 Times are seconds since the epoch (floats), the same on every database.
 """
 
@@ -15,7 +28,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import secrets
+import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -25,8 +40,9 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 __all__ = [
     "ACTIVE_STATES",
@@ -37,9 +53,11 @@ __all__ = [
     "NotFound",
     "RoundRecord",
     "Store",
+    "StoreBusy",
     "TooManyJobs",
     "hash_key",
     "metadata",
+    "web_sessions",
 ]
 
 JOB_STATES = ("queued", "running", "succeeded", "failed", "cancelled")
@@ -112,6 +130,29 @@ results = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
 )
 
+tenants = sa.Table(
+    "tenants", metadata,
+    sa.Column("tenant", sa.String(100), primary_key=True),
+    sa.Column("last_claimed_at", sa.Float, nullable=True),
+)
+
+probes = sa.Table(
+    "probes", metadata,
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("at", sa.Float, nullable=False),
+)
+
+web_sessions = sa.Table(
+    "web_sessions", metadata,
+    sa.Column("id", sa.String(64), primary_key=True),  # SHA-256 of the cookie's token
+    sa.Column("tenant", sa.String(100), nullable=False, index=True),
+    sa.Column("credential_hash", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False),
+    sa.Column("ended_at", sa.Float, nullable=True),
+)
+"""The workspace's sign-in sessions (:mod:`service.web.sessions`)."""
+
 explanations = sa.Table(
     "explanations", metadata,
     sa.Column("job_id", sa.String(36), sa.ForeignKey("jobs.id", ondelete="CASCADE"),
@@ -131,6 +172,23 @@ class TooManyJobs(RuntimeError):
     def __init__(self, limit: int) -> None:
         super().__init__(f"at most {limit} jobs may be queued or running at once")
         self.limit = limit
+
+
+class StoreBusy(RuntimeError):
+    """The database could not take a write now (SQLite's write lock is held): retry soon.
+
+    Nothing was written; the API answers 503 with ``Retry-After``.
+    """
+
+    def __init__(self, retry_after_s: int = 1) -> None:
+        super().__init__("the database is busy with other writes; retry in a moment")
+        self.retry_after_s = retry_after_s
+
+
+def _locked(exc: OperationalError) -> bool:
+    """Whether ``exc`` is SQLite refusing a lock (not a broken database)."""
+    text = str(exc.orig).lower()
+    return "database is locked" in text or "database is busy" in text
 
 
 class IdempotencyConflict(ValueError):
@@ -208,15 +266,17 @@ def _valid_id(value: str) -> bool:
         return False
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    # Let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite's own is deferred only).
-    dbapi_conn.isolation_level = None
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=30000")
-    cur.close()
+def _sqlite_pragmas(busy_timeout_s: float) -> Any:
+    def pragmas(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite's own is deferred only).
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+    return pragmas
 
 
 def _sqlite_begin(conn: Connection) -> None:
@@ -226,24 +286,55 @@ def _sqlite_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-def make_engine(url: str, *, pool: bool = True) -> Engine:
-    """An engine for ``url``; SQLite gets WAL mode, a busy timeout and its directory made."""
+def is_sqlite(url: str) -> bool:
+    """Whether ``url`` names a SQLite database."""
+    return sa.make_url(url).get_backend_name() == "sqlite"
+
+
+def make_engine(url: str, *, pool: bool = True, busy_timeout_s: float = 30.0,
+                pool_size: int = 8, max_overflow: int = 16) -> Engine:
+    """An engine for ``url``; SQLite gets WAL mode, a busy timeout and its directory made.
+
+    A new SQLite directory is made ``0700`` and a new database file ``0600`` (SQLite gives
+    its ``-wal`` and ``-shm`` files the database file's mode): they hold names and homes.
+    """
     parsed = sa.make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        kwargs: dict[str, Any] = {"connect_args": {"timeout": 30, "check_same_thread": False}}
+            path = Path(parsed.database)
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        kwargs: dict[str, Any] = {"connect_args": {"timeout": busy_timeout_s,
+                                                   "check_same_thread": False}}
         if not pool:
             kwargs["poolclass"] = sa.pool.NullPool
         else:
-            kwargs |= {"pool_size": 8, "max_overflow": 16}
+            kwargs |= {"pool_size": pool_size, "max_overflow": max_overflow,
+                       "pool_timeout": max(1.0, busy_timeout_s)}
         engine = sa.create_engine(url, **kwargs)
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", _sqlite_pragmas(busy_timeout_s))
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     if not pool:
         return sa.create_engine(url, poolclass=sa.pool.NullPool)
     return sa.create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+
+def _ensure_tenant(conn: Connection, tenant: str) -> None:
+    """Make the tenant's row if it has none (a no-op, without error, when it exists)."""
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    conn.execute(insert(tenants).values(tenant=tenant, last_claimed_at=None)
+                 .on_conflict_do_nothing(index_elements=["tenant"]))
+
+
+def _lock_tenant(conn: Connection, tenant: str) -> None:
+    """Hold the tenant's row until the transaction ends (other lockers wait).
+
+    On SQLite the write transaction already holds the database's write lock.
+    """
+    _ensure_tenant(conn, tenant)
+    conn.execute(sa.select(tenants.c.tenant).where(tenants.c.tenant == tenant)
+                 .with_for_update())
 
 
 def _job(row: Any) -> JobRecord:
@@ -260,10 +351,30 @@ def _round(row: Any, with_document: bool) -> RoundRecord:
 class Store:
     """The service's database: keys, rounds, jobs, results and explanations."""
 
-    def __init__(self, url: str, *, pool: bool = True) -> None:
+    def __init__(self, url: str, *, pool: bool = True, busy_timeout_s: float = 30.0,
+                 max_waiting_writes: int = 0) -> None:
+        """Open ``url``. On SQLite, ``busy_timeout_s`` bounds a write's wait for the write
+        lock and ``max_waiting_writes`` (0: no cap) the writes of this process that may wait
+        at once while the lock is stuck: more are refused with :class:`StoreBusy` instead of
+        tying up threads that reads need."""
         self.url = url
-        self.engine = make_engine(url, pool=pool)
+        self.sqlite = is_sqlite(url)
+        self.busy_timeout_s = busy_timeout_s
+        extra = max(16, max_waiting_writes - 8)
+        self.engine = make_engine(url, pool=pool, busy_timeout_s=busy_timeout_s,
+                                  max_overflow=extra)
         self._writer = self.engine.execution_options(sqlite_immediate=True)
+        # SQLite: reads have connections of their own, so waiting writers never starve them.
+        self._reader = (make_engine(url, pool=pool, busy_timeout_s=busy_timeout_s,
+                                    max_overflow=32) if self.sqlite and pool else self.engine)
+        self._max_waiting = max_waiting_writes if self.sqlite else 0
+        self._waiting = 0
+        self._waiting_lock = threading.Lock()
+        # SQLite has one writer at a time: this process's writers queue here, handed the
+        # lock the moment it is free (SQLite's own busy wait polls, with sleeps of up to
+        # 100 ms), and meet the busy timeout only against other processes.
+        self._one_writer = threading.Lock()
+        self._last_write = time.monotonic()  # when the last write took the lock
 
     # ---- plumbing ------------------------------------------------------------------------
 
@@ -277,23 +388,81 @@ class Store:
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
+        if self._reader is not self.engine:
+            self._reader.dispose()
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:
-        """A read transaction."""
-        with self.engine.begin() as conn:
+        """A read transaction (on SQLite it never waits on a writer)."""
+        with self._reader.begin() as conn:
             yield conn
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Connection]:
-        """A write transaction (on SQLite, holding the write lock from its start)."""
-        with self._writer.begin() as conn:
-            yield conn
+        """A write transaction (on SQLite, holding the write lock from its start).
+
+        Raises :class:`StoreBusy` when SQLite's write lock could not be had in time (or too
+        many writes already wait): nothing was written, the caller may retry.
+        """
+        if self._max_waiting:
+            with self._waiting_lock:
+                # Many waiting writes are refused only when writing is stuck (the lock
+                # held elsewhere for a second or more), not when they merely queue.
+                stuck = time.monotonic() - self._last_write > 1.0
+                if self._waiting >= self._max_waiting and stuck:
+                    raise StoreBusy()
+                self._waiting += 1
+        try:
+            if self.sqlite and not self._one_writer.acquire(timeout=self.busy_timeout_s):
+                raise StoreBusy()
+            self._last_write = time.monotonic()
+            try:
+                with self._writer.begin() as conn:
+                    yield conn
+            finally:
+                if self.sqlite:
+                    self._one_writer.release()
+        except OperationalError as exc:
+            if self.sqlite and _locked(exc):
+                raise StoreBusy() from exc
+            raise
+        except sa.exc.TimeoutError as exc:  # no pooled connection came free in time
+            raise StoreBusy() from exc
+        finally:
+            if self._max_waiting:
+                with self._waiting_lock:
+                    self._waiting -= 1
 
     def ping(self) -> None:
         """Raise unless the database answers."""
         with self.read() as conn:
             conn.execute(sa.text("SELECT 1"))
+
+    def probe(self, name: str) -> None:
+        """Write the probe row ``name`` and read it back (readiness); raise unless both work.
+
+        On SQLite the read uses a new connection, so it reads the file as it is now (a
+        pooled connection may still hold pages of a file corrupted since).
+        """
+        now = time.time()
+        with self.write() as conn:
+            if conn.execute(probes.update().where(probes.c.name == name)
+                            .values(at=now)).rowcount == 0:
+                conn.execute(probes.insert().values(name=name, at=now))
+        if self.sqlite:
+            fresh = make_engine(self.url, pool=False, busy_timeout_s=self.busy_timeout_s)
+            try:
+                with fresh.begin() as conn:
+                    seen = conn.execute(sa.select(probes.c.at).where(
+                        probes.c.name == name)).scalar_one_or_none()
+            finally:
+                fresh.dispose()
+        else:
+            with self.read() as conn:
+                seen = conn.execute(sa.select(probes.c.at).where(
+                    probes.c.name == name)).scalar_one_or_none()
+        if seen != now:
+            raise RuntimeError("the probe row read back is not the one written")
 
     # ---- API keys ------------------------------------------------------------------------
 
@@ -338,6 +507,38 @@ class Store:
         with self.write() as conn:
             conn.execute(rounds.insert().values(**record))
         return _round(record, with_document=False)
+
+    def add_round_once(self, tenant: str, *, idempotency_key: str, request_hash: str,
+                       round_id: str, document: str, summary: dict[str, Any],
+                       warnings: list[dict[str, Any]]) -> tuple[RoundRecord, bool]:
+        """:meth:`add_round` with an Idempotency-Key; returns (round, created).
+
+        The tenant's round stored earlier with the same key is returned (``created``
+        False) when ``request_hash`` is the same, and :class:`IdempotencyConflict` raised
+        when it is not. The look-up and the insert share one transaction holding the
+        tenant's row, so the same request sent twice at once stores one round. The key is
+        kept hashed, in the summary (``idempotency``).
+        """
+        key_hash = hash_key(idempotency_key)
+        summary = summary | {"idempotency": {"key": key_hash, "request": request_hash}}
+        cols = [c for c in rounds.c if c.name != "document"]
+        with self.write() as conn:
+            _lock_tenant(conn, tenant)
+            row = conn.execute(sa.select(*cols).where(
+                rounds.c.tenant == tenant,
+                rounds.c.summary[("idempotency", "key")].as_string() == key_hash)
+            ).mappings().first()
+            if row is not None:
+                if (row["summary"].get("idempotency") or {}).get("request") != request_hash:
+                    raise IdempotencyConflict(
+                        "this Idempotency-Key was used for a different round; use a new key "
+                        "for a new submission")
+                return _round(row, with_document=False), False
+            record = {"id": new_id(), "tenant": tenant, "round_id": round_id,
+                      "summary": summary, "warnings": warnings, "document": document,
+                      "created_at": time.time()}
+            conn.execute(rounds.insert().values(**record))
+        return _round(record, with_document=False), True
 
     def list_rounds(self, tenant: str, *, limit: int, offset: int
                     ) -> tuple[list[RoundRecord], int]:
@@ -410,6 +611,9 @@ class Store:
                 if conn.execute(sa.select(rounds.c.id).where(
                         rounds.c.id == round_pk, rounds.c.tenant == tenant)).first() is None:
                     raise NotFound(round_pk)
+                # One submission of a tenant at a time past this point: the count below
+                # then sees every job committed before it (exact limit under races).
+                _lock_tenant(conn, tenant)
                 active = conn.execute(sa.select(sa.func.count()).select_from(jobs).where(
                     jobs.c.tenant == tenant, jobs.c.state.in_(ACTIVE_STATES))).scalar_one()
                 if active >= max_active:
@@ -451,6 +655,11 @@ class Store:
                 "this Idempotency-Key was used for a different request (another round or "
                 "other parameters); use a new key for a new request")
         return existing
+
+    def job_by_idempotency_key(self, tenant: str, key: str) -> JobRecord | None:
+        """The tenant's job submitted with ``key`` as its Idempotency-Key, if any."""
+        with self.read() as conn:
+            return self._by_idempotency_key(conn, tenant, key)
 
     def get_job(self, tenant: str | None, job_id: str) -> JobRecord:
         """A job of the tenant (any tenant's when ``tenant`` is None); NotFound otherwise."""
@@ -554,23 +763,49 @@ class Store:
                                 .limit(1)).first() is not None
 
     def claim_next(self, owner: str, lease_s: float) -> JobRecord | None:
-        """Take the oldest queued job: running, one more attempt, leased to ``owner``."""
+        """Take the next queued job fairly: running, one more attempt, leased to ``owner``.
+
+        The turn goes to the tenant with the fewest running solves, then to the one whose
+        last job started longest ago, then to its oldest queued job: one tenant's backlog
+        never holds another's job behind it. Safe with several claimers (threads,
+        processes, service instances): a job is claimed by exactly one.
+        """
         with self.read() as conn:
-            candidates = list(conn.execute(
-                sa.select(jobs.c.id).where(jobs.c.state == "queued")
-                .order_by(jobs.c.created_at, jobs.c.id).limit(8)).scalars())
-        for job_id in candidates:
+            waiting = conn.execute(
+                sa.select(jobs.c.tenant, sa.func.min(jobs.c.created_at).label("oldest"))
+                .where(jobs.c.state == "queued").group_by(jobs.c.tenant)).all()
+            if not waiting:
+                return None
+            running = {str(t): int(n) for t, n in conn.execute(
+                sa.select(jobs.c.tenant, sa.func.count()).where(jobs.c.state == "running")
+                .group_by(jobs.c.tenant)).all()}
+            turns = {str(t): at for t, at in conn.execute(
+                sa.select(tenants.c.tenant, tenants.c.last_claimed_at).where(
+                    tenants.c.tenant.in_([w.tenant for w in waiting]))).all()}
+        order = sorted(waiting, key=lambda w: (running.get(w.tenant, 0),
+                                               turns.get(w.tenant) or 0.0, w.oldest))
+        for w in order:
             now = time.time()
             with self.write() as conn:
+                job_id = conn.execute(
+                    sa.select(jobs.c.id).where(jobs.c.tenant == w.tenant,
+                                               jobs.c.state == "queued")
+                    .order_by(jobs.c.created_at, jobs.c.id).limit(1)
+                    .with_for_update(skip_locked=True)).scalar_one_or_none()
+                if job_id is None:
+                    continue
                 done = conn.execute(
                     jobs.update().where(jobs.c.id == job_id, jobs.c.state == "queued")
                     .values(state="running", attempts=jobs.c.attempts + 1, lease_owner=owner,
                             lease_expires_at=now + lease_s, pid=None, updated_at=now,
                             started_at=sa.func.coalesce(jobs.c.started_at, now))).rowcount
-                if done == 1:
-                    row = conn.execute(sa.select(jobs).where(jobs.c.id == job_id)
-                                       ).mappings().one()
-                    return _job(row)
+                if done != 1:
+                    continue
+                _ensure_tenant(conn, w.tenant)
+                conn.execute(tenants.update().where(tenants.c.tenant == w.tenant)
+                             .values(last_claimed_at=now))
+                row = conn.execute(sa.select(jobs).where(jobs.c.id == job_id)).mappings().one()
+                return _job(row)
         return None
 
     def _mine(self, job_id: str, attempt: int, owner: str) -> list[Any]:
@@ -635,18 +870,22 @@ class Store:
                     document=json.dumps(result, separators=(",", ":")), created_at=now))
         return state
 
-    def retry_or_fail(self, job_id: str, attempt: int, reason: str) -> str | None:
+    def retry_or_fail(self, job_id: str, attempt: int, reason: str, *,
+                      only_if_expired: bool = False) -> str | None:
         """An attempt's process died: queue the job again, or fail it after its last attempt.
 
         A cancelled job whose process died is cancelled (without a result). Returns the new
-        state, or None when the attempt is no longer current.
+        state, or None when the attempt is no longer current. With ``only_if_expired`` (the
+        lease sweep), nothing happens when the attempt renewed its lease meanwhile.
         """
         now = time.time()
+        current = [jobs.c.id == job_id, jobs.c.attempts == attempt, jobs.c.state == "running"]
+        if only_if_expired:
+            current.append(jobs.c.lease_expires_at < now)
         with self.write() as conn:
             row = conn.execute(sa.select(jobs.c.attempts, jobs.c.max_attempts,
-                                         jobs.c.cancel_requested_at).where(
-                jobs.c.id == job_id, jobs.c.attempts == attempt,
-                jobs.c.state == "running")).first()
+                                         jobs.c.cancel_requested_at).where(*current)
+                               .with_for_update()).first()
             if row is None:
                 return None
             if row.cancel_requested_at is not None:
@@ -658,8 +897,7 @@ class Store:
                 state, values = "failed", {
                     "finished_at": now,
                     "error": f"{reason} (attempt {attempt} of {row.max_attempts}); giving up"}
-            done = conn.execute(jobs.update().where(
-                jobs.c.id == job_id, jobs.c.attempts == attempt, jobs.c.state == "running")
+            done = conn.execute(jobs.update().where(*current)
                 .values(state=state, lease_owner=None, lease_expires_at=None, pid=None,
                         updated_at=now, **values)).rowcount
         return state if done == 1 else None

@@ -52,7 +52,7 @@ def test_migrate_is_idempotent(store: Store) -> None:
     store.migrate()
     with store.read() as conn:
         version = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one()
-    assert version == "0001"
+    assert version == "0003"
 
 
 def test_rounds_are_scoped_to_their_tenant(store: Store) -> None:
