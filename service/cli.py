@@ -25,12 +25,14 @@ def serve(settings: Settings) -> None:
     import uvicorn
 
     from service.app import create_app
+    from service.http_timeouts import timed_protocol
     from service.logs import configure_logging
 
     configure_logging(settings.log_level)
     app = create_app(settings)
     uvicorn.run(app, host=settings.host, port=settings.port, log_config=None,
-                access_log=False, timeout_graceful_shutdown=10)
+                access_log=False, timeout_graceful_shutdown=10,
+                http=timed_protocol(settings.header_timeout_s, settings.body_timeout_s))
 
 
 def create_key(settings: Settings, tenant: str) -> str:

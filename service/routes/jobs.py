@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterable
+from collections import Counter
+from collections.abc import AsyncIterable, AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response, status
@@ -105,12 +107,43 @@ def read_job(job: JobDep) -> JobPublic:
     return JobPublic.of(job)
 
 
+@asynccontextmanager
+async def stream_slot(request: Request, tenant: str) -> AsyncIterator[None]:
+    """A place among the tenant's open event streams while inside; 429 (HTTPException)
+    beyond ``max_event_streams_per_tenant`` open in this process."""
+    state = request.app.state
+    if not hasattr(state, "event_streams"):
+        state.event_streams = Counter()
+    streams: Counter[str] = state.event_streams
+    limit = state.settings.max_event_streams_per_tenant
+    if streams[tenant] >= limit:
+        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS,
+                            f"too many event streams: this key's organisation already follows "
+                            f"{limit} jobs at once; close one, or poll GET /v1/jobs/{{id}}",
+                            headers={"Retry-After": "5"})
+    streams[tenant] += 1
+    try:
+        yield
+    finally:
+        streams[tenant] -= 1
+        if streams[tenant] <= 0:
+            del streams[tenant]
+
+
+async def event_stream_slot(request: Request, tenant: TenantDep) -> AsyncIterator[None]:
+    """:func:`stream_slot` for as long as the stream lasts (until it ends or the client
+    goes away)."""
+    async with stream_slot(request, tenant):
+        yield
+
+
 @router.get(
     "/jobs/{job_id}/events", response_class=EventSourceResponse,
     summary="Follow a job (Server-Sent Events)",
-    responses=errors(401, 404, 422, json_only=True),
+    responses=errors(401, 404, 422, 429, json_only=True),
 )
-async def job_events(job: JobDep, request: Request, store: StoreDep, tenant: TenantDep
+async def job_events(job: JobDep, request: Request, store: StoreDep, tenant: TenantDep,
+                     _slot: Annotated[None, Depends(event_stream_slot)] = None
                      ) -> AsyncIterable[ServerSentEvent]:
     """``event: progress`` with the search's progress whenever it changes and ``event:
     state`` with the whole job whenever its state changes; the stream ends after the

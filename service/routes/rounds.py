@@ -2,26 +2,30 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path, PurePath
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, Header, HTTPException, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
 from starlette.datastructures import UploadFile
 
 from matcher.domain import Round
-from matcher.errors import InvalidRoundError
+from matcher.errors import FormatError, InvalidRoundError
 from matcher.formats import load_round_bytes_checked, round_bytes
 from matcher.validation import parse_round
 from service.auth import StoreDep, TenantDep
 from service.routes import errors
 from service.schemas import (
+    ErrorPublic,
+    ProblemPublic,
     RoundDetail,
     RoundPublic,
     RoundsPublic,
 )
-from service.store import NotFound, RoundRecord, Store
+from service.store import IdempotencyConflict, NotFound, RoundRecord, Store
 
 router = APIRouter(prefix="/rounds", tags=["rounds"])
 
@@ -78,6 +82,18 @@ def _store_round(store: Store, tenant: str, data: bytes, fmt: Upload,
                            summary=rnd.summary(), warnings=warnings)
 
 
+def _store_round_once(store: Store, tenant: str, data: bytes, fmt: Upload,
+                      source: str | None, postcodes: Path | None, idempotency_key: str
+                      ) -> tuple[RoundRecord, bool]:
+    """:func:`_store_round` under an Idempotency-Key: (round, created)."""
+    request_hash = hashlib.sha256(fmt.encode() + b"\0" + data).hexdigest()
+    rnd, warnings = _parse(data, fmt, source, postcodes)
+    return store.add_round_once(tenant, idempotency_key=idempotency_key,
+                                request_hash=request_hash, round_id=rnd.round.id,
+                                document=round_bytes(rnd, "json").decode("utf-8"),
+                                summary=rnd.summary(), warnings=warnings)
+
+
 def _fmt_of(content_type: str) -> Upload | None:
     return _BY_TYPE.get(content_type.split(";")[0].strip().lower())
 
@@ -120,19 +136,37 @@ async def _read_upload(request: Request) -> tuple[bytes, Upload, str | None]:
     summary="Submit a round",
     responses=errors(400, 401, 413, 415, 422), openapi_extra=_SUBMIT_BODY,
 )
-async def submit_round(request: Request, store: StoreDep, tenant: TenantDep) -> RoundPublic:
+async def submit_round(
+    request: Request, response: Response, store: StoreDep, tenant: TenantDep,
+    idempotency_key: Annotated[str | None, Header(
+        min_length=1, max_length=200,
+        description="Retry-safe submission: the same key with the same file returns the "
+        "round stored the first time (nothing stored twice); with another file, 422.")
+    ] = None,
+) -> RoundPublic:
     """Validate and store a round; 201 with its id and any warnings, 422 with every problem.
 
     Problems name lists, ids, rows and fields, never personal data. Nothing is stored for
     an invalid round.
     """
     data, fmt, source = await _read_upload(request)
+    postcodes = request.app.state.settings.postcodes
     try:
-        record = await run_in_threadpool(_store_round, store, tenant, data, fmt, source,
-                                         request.app.state.settings.postcodes)
+        if idempotency_key is None:
+            record, created = await run_in_threadpool(
+                _store_round, store, tenant, data, fmt, source, postcodes), True
+        else:
+            record, created = await run_in_threadpool(
+                _store_round_once, store, tenant, data, fmt, source, postcodes,
+                idempotency_key)
     except InvalidRoundError as exc:
         raise Invalid(exc) from None
-    request.app.state.metrics.rounds_submitted.inc()
+    except IdempotencyConflict as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+    if created:
+        request.app.state.metrics.rounds_submitted.inc()
+    else:
+        response.headers["Idempotent-Replayed"] = "true"
     return RoundPublic.of(record)
 
 
@@ -162,7 +196,7 @@ def get_round_or_404(store: Store, tenant: str, round_pk: str, *, document: bool
         200: {"description": "The round with its document; or, with `format`, the round "
               "as a file.",
               "content": {XLSX: _BINARY, "application/zip": _BINARY}},
-        **errors(401, 404, 422),
+        **errors(401, 404, 409, 422),
     },
 )
 def read_round(
@@ -179,8 +213,14 @@ def read_round(
     if format == "json":
         content = (record.document or "").encode("utf-8")
     else:
-
-        content = round_bytes(parse_round(doc), format)
+        try:
+            content = round_bytes(parse_round(doc), format)
+        except FormatError as exc:  # a valid round a table cannot hold (an id with ';')
+            problems = [ProblemPublic.model_validate(p.to_dict()) for p in exc.problems]
+            return JSONResponse(ErrorPublic(
+                detail=f"this round cannot be written as {format}: "
+                + "; ".join(p.message for p in exc.problems[:3]),
+                errors=problems).model_dump(), status_code=status.HTTP_409_CONFLICT)
     filename = f"round-{record.id}.{format}"
     return Response(content, media_type=_MEDIA[format],
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})

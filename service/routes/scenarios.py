@@ -10,10 +10,11 @@ that do not exist.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, Header, HTTPException, Query, Request, Response, status
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
@@ -90,8 +91,8 @@ class DiffPublic(BaseModel):
         "a result that does not record it.")
 
 
-def _scenario_round(store: Store, tenant: str, round_pk: str, body: ScenarioCreate
-                    ) -> str:
+def _scenario_round(store: Store, tenant: str, round_pk: str, body: ScenarioCreate,
+                    request_hash: str) -> str:
     """Apply the overrides to the stored round and store the result; its id."""
     record = get_round_or_404(store, tenant, round_pk, document=True)
     base = parse_round(json.loads(record.document or "{}"))
@@ -100,7 +101,7 @@ def _scenario_round(store: Store, tenant: str, round_pk: str, body: ScenarioCrea
     except InvalidRoundError as exc:
         raise Invalid(exc) from None
     summary = changed.summary() | {"scenario": body.name, "base_round": round_pk,
-                                   "overrides": len(body.overrides)}
+                                   "overrides": len(body.overrides), "request": request_hash}
     stored = store.add_round(tenant, round_id=changed.round.id,
                              document=round_bytes(changed, "json").decode("utf-8"),
                              summary=summary,
@@ -113,20 +114,59 @@ def _scenario_round(store: Store, tenant: str, round_pk: str, body: ScenarioCrea
     response_model=JobPublic, summary="Solve a what-if of a round (queue a job)",
     responses=errors(400, 401, 404, 413, 422, 429),
 )
-def solve_scenario(round_pk: str, body: ScenarioCreate, request: Request, response: Response,
-                   store: StoreDep, tenant: TenantDep) -> JobPublic:
+def solve_scenario(
+    round_pk: str, body: ScenarioCreate, request: Request, response: Response,
+    store: StoreDep, tenant: TenantDep,
+    idempotency_key: Annotated[str | None, Header(
+        min_length=1, max_length=200,
+        description="Retry-safe submission: the same key with the same round and body "
+        "returns the same job (and stores no second scenario round); with anything "
+        "different, 422.")] = None,
+) -> JobPublic:
     """Apply the overrides to the round, store the scenario's round and queue its solve;
     202 with the job (its ``round`` is the scenario's round). 422 lists every problem, each
     naming the override at fault (``overrides[#n]``); nothing is stored then."""
-    scenario_pk = _scenario_round(store, tenant, round_pk, body)
+    request_hash = hashlib.sha256(json.dumps(
+        {"base_round": round_pk, "scenario": body.model_dump(mode="json")},
+        sort_keys=True).encode()).hexdigest()
+    if idempotency_key is not None:
+        replayed = _replay(store, tenant, idempotency_key, request_hash, response)
+        if replayed is not None:
+            return replayed
+    scenario_pk = _scenario_round(store, tenant, round_pk, body, request_hash)
     solve = SolveCreate(time_limit_s=body.time_limit_s, workers=body.workers, seed=body.seed)
     try:
         # The same path as POST /rounds/{id}/solve: caps, limits, runner, metrics.
         return solve_round(round_pk=scenario_pk, request=request, response=response,
-                           store=store, tenant=tenant, body=solve, idempotency_key=None)
+                           store=store, tenant=tenant, body=solve,
+                           idempotency_key=idempotency_key)
     except HTTPException:
-        store.delete_round(tenant, scenario_pk)  # no job (429): keep nothing
+        store.delete_round(tenant, scenario_pk)  # no job (429, or a twin won): keep nothing
+        if idempotency_key is not None:  # the same request sent twice at once: the twin's
+            replayed = _replay(store, tenant, idempotency_key, request_hash, response)
+            if replayed is not None:
+                return replayed
         raise
+
+
+def _replay(store: Store, tenant: str, key: str, request_hash: str, response: Response
+            ) -> JobPublic | None:
+    """The job an earlier scenario request with ``key`` made (None: no such request); 422
+    when that request was a different one."""
+    job = store.job_by_idempotency_key(tenant, key)
+    if job is None:
+        return None
+    try:
+        made_by = store.get_round(tenant, job.round_pk).summary.get("request")
+    except NotFound:
+        made_by = None
+    if made_by != request_hash:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                            "this Idempotency-Key was used for a different request (another "
+                            "round, overrides or parameters); use a new key for a new request")
+    response.headers["Location"] = f"/v1/jobs/{job.id}"
+    response.headers["Idempotent-Replayed"] = "true"
+    return JobPublic.of(job)
 
 
 def _result_of(store: Store, tenant: str, job_id: str) -> tuple[JobRecord, str]:

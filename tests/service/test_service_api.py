@@ -31,6 +31,7 @@ def test_only_health_is_anonymous(idle: Api) -> None:
     health = c.get("/v1/health")
     assert health.status_code == 200
     assert health.json() == {"status": "ok", "database": "ok", "version": "0.1.0"}
+    assert c.get("/v1/ready").json()["checks"]["database"] == "ok"
     for method, path in [("GET", "/v1/rounds"), ("POST", "/v1/rounds"), ("GET", "/v1/jobs"),
                          ("GET", "/v1/metrics"), ("GET", "/v1/jobs/x/events")]:
         r = c.request(method, path)
@@ -345,8 +346,9 @@ def test_openapi_documents_every_status(idle: Api) -> None:
         ("GET", "/v1/jobs"), ("GET", "/v1/jobs/{job_id}"), ("GET", "/v1/jobs/{job_id}/events"),
         ("GET", "/v1/jobs/{job_id}/result"), ("GET", "/v1/jobs/{job_id}/explain"),
         ("DELETE", "/v1/jobs/{job_id}"), ("GET", "/v1/health"), ("GET", "/v1/metrics"),
+        ("GET", "/v1/ready"),
     }
-    anonymous = {"/v1/health", "/v1/schema/{name}"}
+    anonymous = {"/v1/health", "/v1/ready", "/v1/schema/{name}"}
     for (method, path), op in ops.items():
         codes = set(op["responses"])
         if path not in anonymous:
