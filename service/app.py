@@ -24,10 +24,13 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from matcher import __version__
+from service import web
+from service.auth import KeyFirst
 from service.jobs import SPAWN, JobRunner
-from service.routes import health, jobs, rounds, scenarios, schema
+from service.routes import health, jobs, outputs, rounds, scenarios, schema
 from service.routes.rounds import Invalid
 from service.schemas import ErrorPublic, ProblemPublic
+from service.server_errors import ServerErrors
 from service.settings import Settings
 from service.store import Store
 
@@ -36,8 +39,8 @@ __all__ = ["create_app"]
 log = logging.getLogger("service.access")
 
 DESCRIPTION = """Rotation rounds in, durable solve jobs, live progress, results and
-explanations out. Every route but `/v1/health` and the JSON Schemas of the contract
-(`/v1/schema/round`, `/v1/schema/result`) needs `Authorization: Bearer KEY` (a key from
+explanations out. Every route but `/v1/health`, `/v1/ready` and the JSON Schemas of the
+contract (`/v1/schema/round`, `/v1/schema/result`) needs `Authorization: Bearer KEY` (a key from
 `matcher keys create TENANT`); every round, job and result belongs to the key's tenant, and
 another tenant's id answers 404 like an id that does not exist."""
 
@@ -213,7 +216,9 @@ def _validation_problems(exc: RequestValidationError) -> list[ProblemPublic]:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The service as an ASGI app (see :mod:`service`)."""
     settings = settings or Settings()
-    store = Store(settings.resolved_database_url())
+    store = Store(settings.resolved_database_url(),
+                  busy_timeout_s=settings.sqlite_busy_timeout_s,
+                  max_waiting_writes=settings.sqlite_max_waiting_writes)
     store.migrate()
     runner = JobRunner(store, settings) if settings.run_jobs else None
     explainers: list[ProcessPoolExecutor] = []
@@ -267,10 +272,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             errors=[ProblemPublic.model_validate(p.to_dict()) for p in exc.problems])
         return JSONResponse(body.model_dump(), status_code=422)
 
-    for router in (rounds.router, jobs.router, scenarios.router, health.router,
-                   schema.router):
+    for router in (rounds.router, jobs.router, outputs.router, scenarios.router,
+                   health.router, schema.router):
         app.include_router(router, prefix="/v1")
     app.add_api_route("/health", health.health, include_in_schema=False)
+    web.mount(app)  # the planner's workspace at / (service/web)
+    app.add_middleware(KeyFirst, openapi=app.openapi)  # keys checked before bodies are read
+    app.add_middleware(ServerErrors)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(AllowHeader, openapi=app.openapi)
     app.add_middleware(AccessLog, metrics=metrics)

@@ -88,7 +88,8 @@ def test_every_package_folder_is_listed() -> None:
     folders = {".".join(p.parent.relative_to(ROOT).parts)
                for top in ("matcher", "matcher_cli", "service")
                for p in (ROOT / top).rglob("__init__.py")}
-    data = {"matcher.templates", "matcher.sample_rounds"}
+    data = {"matcher.templates", "matcher.sample_rounds", "service.web.assets",
+            "service.web.templates"}
     assert listed == folders | data
     assert PYPROJECT["tool"]["setuptools"]["package-dir"] == {
         "matcher.sample_rounds": "data/samples"}

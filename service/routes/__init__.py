@@ -10,12 +10,14 @@ from service.schemas import ErrorPublic
 _WHY = {
     400: "The body could not be read (malformed JSON or multipart).",
     401: "No valid API key (send `Authorization: Bearer KEY`).",
+    403: "This key may not read it (the metrics need the operator's `METRICS_KEY`).",
     404: "No such id for this tenant (another tenant's id answers the same).",
     409: "Not available in the job's current state.",
     413: "The request body is larger than the service accepts.",
     415: "The body is neither JSON, an .xlsx workbook, a CSV .zip nor a multipart upload.",
     422: "Invalid request: every problem is listed with where it is.",
-    429: "The tenant already has the most queued and running jobs it may have.",
+    429: "Too many at once: the tenant already has the most queued and running jobs (or "
+         "open event streams) it may have.",
     503: "The database does not answer.",
 }
 
