@@ -143,6 +143,7 @@ def test_planner_flow(browser: Any, server: Server, audit: Any, tmp_path: Path) 
     page.set_input_files("#boundary", str(boundary))
     page.click("button:has-text('Show on the map')")
     assert page.locator("svg.app-map polyline").count() == 1
+    audit(page, "06b-map-with-boundary")
     page.goto(f"/jobs/{base_job}")
 
     # a what-if: the acute medical unit closes from R2; solved, then compared
@@ -307,6 +308,14 @@ def test_tenants_see_only_their_own_and_forms_need_their_token(
     assert owner.get(f"/v1/jobs?round={round_a}").json()["count"] == 1
     # the sign-in form needs its token too
     assert httpx.post(f"{server.url}/sign-in", data={"api_key": key_b}).status_code == 403
+    # the page a person sees when a form's token is stale, audited like every other page
+    page.goto(f"/rounds/{round_b}")
+    page.evaluate("() => document.querySelectorAll('input[name=csrf]')"
+                  ".forEach(i => { i.value = 'x'.repeat(64); })")
+    with page.expect_navigation():
+        page.click("button:has-text('Solve')")
+    assert "This form has expired" in page.content()
+    audit(page, "13-form-expired")
     context.close()
 
 
