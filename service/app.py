@@ -10,7 +10,6 @@ import logging
 import re
 import time
 from collections.abc import AsyncIterator
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -26,7 +25,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from matcher import __version__
 from service import web
 from service.auth import KeyFirst
-from service.jobs import SPAWN, JobRunner
+from service.explainers import Explainers
+from service.jobs import JobRunner
 from service.routes import health, jobs, outputs, rounds, scenarios, schema
 from service.routes.rounds import Invalid
 from service.schemas import ErrorPublic, ProblemPublic
@@ -221,12 +221,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   max_waiting_writes=settings.sqlite_max_waiting_writes)
     store.migrate()
     runner = JobRunner(store, settings) if settings.run_jobs else None
-    explainers: list[ProcessPoolExecutor] = []
-
-    def explainer() -> ProcessPoolExecutor:
-        if not explainers:
-            explainers.append(ProcessPoolExecutor(max_workers=1, mp_context=SPAWN))
-        return explainers[0]
+    explainers = Explainers()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -237,8 +232,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             if runner is not None:
                 runner.stop()
-            for pool in explainers:
-                pool.shutdown(wait=False, cancel_futures=True)
+            explainers.shutdown()
             store.dispose()
 
 
@@ -250,7 +244,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.store = store
     app.state.runner = runner
     app.state.metrics = metrics
-    app.state.explainer = explainer
+    app.state.explainers = explainers
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:

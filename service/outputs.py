@@ -11,7 +11,6 @@ job and kept in memory (results never change once written).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import threading
 from collections import OrderedDict
@@ -20,6 +19,7 @@ from typing import Any
 from fastapi import HTTPException, Request, status
 from fastapi.concurrency import run_in_threadpool
 
+from service.explainers import WorkerLost
 from service.store import JobRecord, Store
 
 __all__ = ["REPORT_HEADERS", "job_plan", "job_report", "plan_bytes", "report_html"]
@@ -91,12 +91,13 @@ async def job_report(request: Request, store: Store, tenant: str, job_id: str) -
         return cached
     job, round_doc, doc = await _documents(store, tenant, job_id)
     settings = request.app.state.settings
-    loop = asyncio.get_running_loop()
     try:
-        html: str = await asyncio.wait_for(loop.run_in_executor(
-            request.app.state.explainer(), report_html, round_doc, doc,
-            settings.explain_time_limit_s, settings.explain_max_resolves),
-            timeout=settings.explain_time_limit_s + 120)
+        html: str = await request.app.state.explainers.run(
+            report_html, round_doc, doc, settings.explain_time_limit_s,
+            settings.explain_max_resolves, timeout=settings.explain_time_limit_s + 120)
+    except WorkerLost as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc),
+                            headers={"Retry-After": "1"}) from None
     except (ValueError, TimeoutError) as exc:
         raise HTTPException(status.HTTP_409_CONFLICT,
                             f"the report could not be made ({type(exc).__name__})") from None

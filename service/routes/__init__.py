@@ -18,7 +18,8 @@ _WHY = {
     422: "Invalid request: every problem is listed with where it is.",
     429: "Too many at once: the tenant already has the most queued and running jobs (or "
          "open event streams) it may have.",
-    503: "The database does not answer.",
+    503: "Not now: the database does not answer, or the worker that explains results was "
+         "restarted. Retry after the Retry-After seconds.",
 }
 
 

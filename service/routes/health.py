@@ -69,6 +69,10 @@ def _readiness(request: Request) -> dict[str, str]:
     runner = app.state.runner
     if runner is not None:
         checks["job_runner"] = "ok" if runner.alive() else "the job runner is not running"
+    # A dead explanation worker is replaced by the next request that needs it: not a reason
+    # to take the instance out of service, but said.
+    checks["explainer"] = ("ok" if app.state.explainers.alive() else
+                           "ok (its worker has stopped; the next explanation starts a new one)")
     return checks
 
 
@@ -80,7 +84,7 @@ async def ready(request: Request) -> JSONResponse:
     above ``MIN_FREE_DISK_MB`` where the SQLite database lives, and the job runner runs;
     else 503 naming what failed. No key needed. ``/v1/health`` is liveness only."""
     checks = await run_in_threadpool(_readiness, request)
-    if all(v == "ok" for v in checks.values()):
+    if all(v.startswith("ok") for v in checks.values()):
         return JSONResponse(ReadyPublic(status="ready", checks=checks).model_dump(
             exclude_none=True))
     rid = uuid.uuid4().hex

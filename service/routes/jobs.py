@@ -17,6 +17,7 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 from matcher.formats.results import result_bytes
 from matcher.result import Result
 from service.auth import StoreDep, TenantDep
+from service.explainers import WorkerLost
 from service.jobs import explain_document
 from service.routes import errors
 from service.routes.rounds import XLSX
@@ -208,7 +209,8 @@ def _no_result(job: JobRecord) -> str:
 
 @router.get(
     "/jobs/{job_id}/explain", response_model=ExplanationPublic,
-    summary="Why each pharmacist got what they got", responses=errors(401, 404, 409, 422),
+    summary="Why each pharmacist got what they got",
+    responses=errors(401, 404, 409, 422, 503),
 )
 async def job_explain(job: JobDep, request: Request, store: StoreDep, tenant: TenantDep
                       ) -> Any:
@@ -221,12 +223,13 @@ async def job_explain(job: JobDep, request: Request, store: StoreDep, tenant: Te
         settings = request.app.state.settings
         round_doc = await run_in_threadpool(store.round_document_of, job.id)
 
-        loop = asyncio.get_running_loop()
         try:
-            cached = await asyncio.wait_for(loop.run_in_executor(
-                request.app.state.explainer(), explain_document, round_doc, doc,
-                settings.explain_time_limit_s, settings.explain_max_resolves),
-                timeout=settings.explain_time_limit_s + 120)
+            cached = await request.app.state.explainers.run(
+                explain_document, round_doc, doc, settings.explain_time_limit_s,
+                settings.explain_max_resolves, timeout=settings.explain_time_limit_s + 120)
+        except WorkerLost as exc:
+            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc),
+                                headers={"Retry-After": "1"}) from None
         except (ValueError, TimeoutError) as exc:
             raise HTTPException(status.HTTP_409_CONFLICT,
                                 f"the result could not be explained ({type(exc).__name__})"

@@ -21,7 +21,7 @@ router = APIRouter(tags=["jobs"])
     responses={200: {"description": "One self-contained HTML page (the same as `matcher "
                      "report --out report.html`).",
                      "content": {"text/html": {"schema": {"type": "string"}}}},
-               **errors(401, 404, 409, 422, json_only=True)},
+               **errors(401, 404, 409, 422, 503, json_only=True)},
 )
 async def job_report_page(job_id: str, request: Request, store: StoreDep, tenant: TenantDep
                           ) -> HTMLResponse:

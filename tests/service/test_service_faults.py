@@ -219,7 +219,7 @@ def test_ready_fails_on_a_corrupt_database(make_server: Callable[..., Server],
     ready = server.get("/v1/ready")
     assert ready.status_code == 200, ready.text
     assert ready.json() == {"status": "ready", "checks": {
-        "database": "ok", "disk": "ok", "job_runner": "ok"}}
+        "database": "ok", "disk": "ok", "job_runner": "ok", "explainer": "ok"}}
     db = data / "matcher.db"
     with sqlite3.connect(db) as conn:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -251,7 +251,8 @@ def test_ready_and_health_fail_when_postgresql_is_gone(
     key = server.key("ICS A")
     ready = server.get("/v1/ready")
     assert ready.status_code == 200, ready.text
-    assert ready.json()["checks"] == {"database": "ok", "job_runner": "ok"}  # no local disk
+    # no local disk to check on PostgreSQL
+    assert ready.json()["checks"] == {"database": "ok", "job_runner": "ok", "explainer": "ok"}
     admin = sa.create_engine(pg_admin_url, isolation_level="AUTOCOMMIT",
                              poolclass=sa.pool.NullPool)
     name = sa.make_url(database_url).database
