@@ -21,7 +21,10 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
+from fastapi import HTTPException, status
+
 from service.jobs import SPAWN
+from service.settings import Settings
 
 __all__ = ["Explainers", "WorkerLost"]
 
@@ -97,6 +100,22 @@ class Explainers:
         except TimeoutError:
             self._replace(pool, "overran")
             raise
+
+    async def for_request(self, fn: Callable[..., Any], round_doc: Any, doc: Any,
+                          settings: Settings, failed: str) -> Any:
+        """``fn(round_doc, doc, time limit, max re-solves)`` within the service's explanation
+        budget, as a route answers it: 503 with ``Retry-After`` when the worker was lost,
+        409 "``failed`` (reason)" when the result cannot be explained or it overran."""
+        try:
+            return await self.run(fn, round_doc, doc, settings.explain_time_limit_s,
+                                  settings.explain_max_resolves,
+                                  timeout=settings.explain_time_limit_s + 120)
+        except WorkerLost as exc:
+            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc),
+                                headers={"Retry-After": "1"}) from None
+        except (ValueError, TimeoutError) as exc:
+            raise HTTPException(status.HTTP_409_CONFLICT,
+                                f"{failed} ({type(exc).__name__})") from None
 
     def shutdown(self) -> None:
         """Stop the worker (at service shutdown)."""

@@ -19,7 +19,6 @@ from typing import Any
 from fastapi import HTTPException, Request, status
 from fastapi.concurrency import run_in_threadpool
 
-from service.explainers import WorkerLost
 from service.store import JobRecord, Store
 
 __all__ = ["REPORT_HEADERS", "job_plan", "job_report", "plan_bytes", "report_html"]
@@ -90,17 +89,8 @@ async def job_report(request: Request, store: Store, tenant: str, job_id: str) -
     if cached is not None:
         return cached
     job, round_doc, doc = await _documents(store, tenant, job_id)
-    settings = request.app.state.settings
-    try:
-        html: str = await request.app.state.explainers.run(
-            report_html, round_doc, doc, settings.explain_time_limit_s,
-            settings.explain_max_resolves, timeout=settings.explain_time_limit_s + 120)
-    except WorkerLost as exc:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc),
-                            headers={"Retry-After": "1"}) from None
-    except (ValueError, TimeoutError) as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT,
-                            f"the report could not be made ({type(exc).__name__})") from None
+    html: str = await request.app.state.explainers.for_request(
+        report_html, round_doc, doc, request.app.state.settings, "the report could not be made")
     with _lock:
         _reports[job.id] = html
         while len(_reports) > _KEEP:

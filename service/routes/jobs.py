@@ -17,7 +17,6 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 from matcher.formats.results import result_bytes
 from matcher.result import Result
 from service.auth import StoreDep, TenantDep
-from service.explainers import WorkerLost
 from service.jobs import explain_document
 from service.routes import errors
 from service.routes.rounds import XLSX
@@ -220,20 +219,10 @@ async def job_explain(job: JobDep, request: Request, store: StoreDep, tenant: Te
         _, doc = await run_in_threadpool(store.get_result, tenant, job.id)
         if doc is None:
             raise HTTPException(status.HTTP_409_CONFLICT, _no_result(job))
-        settings = request.app.state.settings
         round_doc = await run_in_threadpool(store.round_document_of, job.id)
-
-        try:
-            cached = await request.app.state.explainers.run(
-                explain_document, round_doc, doc, settings.explain_time_limit_s,
-                settings.explain_max_resolves, timeout=settings.explain_time_limit_s + 120)
-        except WorkerLost as exc:
-            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc),
-                                headers={"Retry-After": "1"}) from None
-        except (ValueError, TimeoutError) as exc:
-            raise HTTPException(status.HTTP_409_CONFLICT,
-                                f"the result could not be explained ({type(exc).__name__})"
-                                ) from None
+        cached = await request.app.state.explainers.for_request(
+            explain_document, round_doc, doc, request.app.state.settings,
+            "the result could not be explained")
         await run_in_threadpool(store.put_explanation, job.id, cached)
     return JSONResponse(json.loads(cached))
 
