@@ -38,6 +38,7 @@ from matcher.domain import Round
 from matcher.formats.safety import write_atomic
 from matcher.gap_tables import gap_groups
 from matcher.result import Result
+from matcher.wording import number, percent
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -191,26 +192,14 @@ def render_html(report: Report) -> str:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["pct"] = _pct
-    env.filters["num"] = _num
+    env.filters["pct"] = percent
+    env.filters["num"] = number
     env.filters["sector"] = sector_label
     return env.get_template("report.html.j2").render(**_context(report))
 
 
-def _pct(value: Any) -> str:
-    return "–" if value is None else f"{100 * float(value):.1f}%"
-
-
-def _num(value: Any) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, float) and not value.is_integer():
-        return f"{value:,.2f}"
-    return f"{int(value):,}"
-
-
 def _format(value: Any, kind: str) -> str:
-    return _pct(value) if kind == "share" else _num(value)
+    return percent(value) if kind == "share" else number(value)
 
 
 def _difference(ours: Any, theirs: Any, kind: str, better: int) -> tuple[str, str]:

@@ -5,9 +5,25 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 MAX_LISTED = 8
 """Ids listed in a message before "and N more"."""
+
+
+def percent(value: Any, missing: str = "–") -> str:
+    """A share (0.25) as '25.0%'; ``missing`` for None."""
+    return missing if value is None else f"{100 * float(value):.1f}%"
+
+
+def number(value: Any, missing: str = "–") -> str:
+    """A count with thousands separators ('1,234'), a fraction with two decimals;
+    ``missing`` for None."""
+    if value is None:
+        return missing
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:,.2f}"
+    return f"{int(value):,}"
 
 
 def and_list(items: Sequence[str]) -> str:

@@ -13,6 +13,7 @@ import jinja2
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
+from matcher.wording import number, percent
 from service.web.sessions import Session
 
 __all__ = ["CSP", "Page", "render"]
@@ -32,18 +33,6 @@ class Page:
     csrf: str = ""
 
 
-def _pct(value: Any) -> str:
-    return "" if value is None else f"{100 * float(value):.1f}%"
-
-
-def _num(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and not value.is_integer():
-        return f"{value:,.2f}"
-    return f"{int(value):,}"
-
-
 def _when(value: Any) -> str:
     if value is None:
         return ""
@@ -58,8 +47,8 @@ def environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.PackageLoader("service.web", "templates"),
                              autoescape=True,
                              trim_blocks=True, lstrip_blocks=True)
-    env.filters["pct"] = _pct
-    env.filters["num"] = _num
+    env.filters["pct"] = lambda value: percent(value, missing="")
+    env.filters["num"] = lambda value: number(value, missing="")
     env.filters["when"] = _when
     return env
 
