@@ -41,7 +41,7 @@ import numpy as np
 from pydantic import BaseModel, ValidationError, create_model
 
 from matcher.domain import FORMAT, LIST_MODELS, SECTION_MODELS, Location, Round, plain
-from matcher.eligibility import candidates, ineligibility_reasons
+from matcher.eligibility import Candidates, candidates, ineligibility_reasons
 from matcher.errors import InvalidRoundError, Problem
 from matcher.geo import great_circle_km
 from matcher.wording import and_list, closest, did_you_mean
@@ -659,8 +659,11 @@ def _pin_problems(rnd: Round, origin: Origin) -> list[Problem]:
 # ---- warnings ------------------------------------------------------------------------
 
 
-def round_warnings(rnd: Round) -> list[Problem]:
+def round_warnings(rnd: Round, cand: Candidates | None = None) -> list[Problem]:
     """Legal but suspicious features of a valid round, as ``warning`` problems.
+
+    ``cand`` is the round's :func:`~matcher.eligibility.candidates` when the caller has them
+    already (they are computed otherwise).
 
     A location that is almost surely a mistake (:func:`location_warnings`) comes first, and
     the warnings that follow from it (that pharmacist has nowhere to go, nobody can reach
@@ -668,11 +671,12 @@ def round_warnings(rnd: Round) -> list[Problem]:
     """
     located = location_warnings(rnd)
     flagged = {(w.list, w.index) for w in located}
-    return located + [w for w in _record_warnings(rnd) if (w.list, w.index) not in flagged]
+    return located + [w for w in _record_warnings(rnd, cand)
+                      if (w.list, w.index) not in flagged]
 
 
-def _record_warnings(rnd: Round) -> list[Problem]:
-    cand = candidates(rnd)
+def _record_warnings(rnd: Round, cand: Candidates | None) -> list[Problem]:
+    cand = candidates(rnd) if cand is None else cand
     warnings: list[Problem] = []
     n_p, n_l, n_t = len(rnd.pharmacists), len(rnd.placements), len(rnd.periods)
     streams = rnd.effective_streams

@@ -33,7 +33,7 @@ from matcher.errors import FormatError, Problem
 from matcher.formats import json_io, safety
 from matcher.formats.loaded import Loaded
 from matcher.formats.postcodes import PostcodeLookup, Postcodes, as_lookup
-from matcher.formats.safety import MAX_BYTES
+from matcher.formats.safety import MAX_BYTES, SizeLimits, TooLarge
 
 # The CSV, Excel and DataFrame modules pull in pandas and openpyxl (about 0.35 s): they
 # load on first use, so reading and writing JSON stays quick (the CLI's solve command).
@@ -66,6 +66,8 @@ __all__ = [
     "Format",
     "FormatError",
     "PostcodeLookup",
+    "SizeLimits",
+    "TooLarge",
     "detect_format",
     "load_round",
     "load_round_bytes",
@@ -185,27 +187,39 @@ def load_round_bytes(
 
 def load_round_bytes_checked(
     data: bytes, fmt: Literal["json", "xlsx", "zip"], *, source: str | None = None,
-    postcodes: Postcodes = None,
+    postcodes: Postcodes = None, limits: SizeLimits | None = None,
 ) -> tuple[Round, list[Problem]]:
     """:func:`load_round_bytes`, and the round's warnings located like its errors (as
-    :func:`load_round_checked`)."""
-    loaded = _load_bytes(data, fmt, source=source, postcodes=postcodes)
-    return loaded.round, loaded.warnings()
+    :func:`load_round_checked`).
+
+    ``limits`` caps the round's size (a service's admission limits): a round with more
+    pharmacists or placements than allowed is refused before its records are validated, one
+    with more eligible triples once it is valid, with :class:`~matcher.formats.safety.
+    TooLarge` (a :class:`FormatError`) naming each count and its cap.
+    """
+    loaded = _load_bytes(data, fmt, source=source, postcodes=postcodes, limits=limits)
+    cand = None
+    if limits is not None and limits.candidates is not None:
+        from matcher.eligibility import candidates  # lazy: numpy; only a capped read needs it
+
+        cand = candidates(loaded.round)
+        limits.check_candidates(len(cand), source or f"upload.{fmt}")
+    return loaded.round, loaded.warnings(cand)
 
 
 def _load_bytes(data: bytes, fmt: Literal["json", "xlsx", "zip"], *, source: str | None,
-                postcodes: Postcodes) -> Loaded:
+                postcodes: Postcodes, limits: SizeLimits | None = None) -> Loaded:
     label = source or f"upload.{fmt}"
     safety.check_size(len(data), label)
     lookup = as_lookup(postcodes)
     if fmt == "json":
-        return json_io.parse_json_bytes(data, label, lookup)
+        return json_io.parse_json_bytes(data, label, lookup, limits)
     if fmt == "zip":
         from matcher.formats import csv_io  # lazy: each format's reader loads on use
-        return csv_io.read_csv_zip(io.BytesIO(data), label, lookup)
+        return csv_io.read_csv_zip(io.BytesIO(data), label, lookup, limits)
     if fmt == "xlsx":
         from matcher.formats import excel_io  # lazy: each format's reader loads on use
-        return excel_io.read_workbook(io.BytesIO(data), label, lookup)
+        return excel_io.read_workbook(io.BytesIO(data), label, lookup, limits)
     raise safety.refuse(f"unknown upload format {str(fmt)[:20]!r}; use json, xlsx or zip",
                         label, "unknown_format")
 

@@ -58,17 +58,18 @@ def read_csv_folder(folder: Path, postcodes: Postcodes = None) -> Loaded:
     return read_tables(tables, DIALECT, postcodes)
 
 
-def read_csv_zip(file: IO[bytes], source: str, postcodes: Postcodes = None) -> Loaded:
+def read_csv_zip(file: IO[bytes], source: str, postcodes: Postcodes = None,
+                 limits: safety.SizeLimits | None = None) -> Loaded:
     """Read a round, with where its records came from, from a zip of ``<table>.csv``
     files (in its root or one folder); ``postcodes`` is the lookup file for ``postcode``
-    columns."""
+    columns, ``limits`` the size caps (:func:`~matcher.formats.tabular.read_tables`)."""
     with safety.open_zip(file, source) as archive:
         members = _csv_members(archive, source)
         tables = [
             _parse_csv(safety.read_member(archive, info, source), PurePosixPath(info.filename).name)
             for info in members
         ]
-    return read_tables(tables, DIALECT, postcodes)
+    return read_tables(tables, DIALECT, postcodes, limits)
 
 
 def _csv_members(archive: zipfile.ZipFile, source: str) -> list[zipfile.ZipInfo]:

@@ -61,11 +61,12 @@ DIALECT = Dialect(
 # ---- reading ------------------------------------------------------------------------------
 
 
-def read_workbook(file: IO[bytes], source: str, postcodes: Postcodes = None) -> Loaded:
+def read_workbook(file: IO[bytes], source: str, postcodes: Postcodes = None,
+                  limits: safety.SizeLimits | None = None) -> Loaded:
     """Read a round, with where its records came from, from an .xlsx workbook (file
     object positioned at its start); ``postcodes`` is the lookup file for ``postcode``
-    columns."""
-    return read_tables(read_sheets(file, source), DIALECT, postcodes)
+    columns, ``limits`` the size caps (:func:`~matcher.formats.tabular.read_tables`)."""
+    return read_tables(read_sheets(file, source), DIALECT, postcodes, limits)
 
 
 def read_sheets(file: IO[bytes], source: str) -> list[RawTable]:

@@ -11,18 +11,22 @@ from matcher.formats.loaded import Loaded
 from matcher.formats.postcodes import Postcodes, parse_round_with_postcodes
 
 
-def parse_json_bytes(data: bytes, source: str | None, postcodes: Postcodes = None
-                     ) -> Loaded:
+def parse_json_bytes(data: bytes, source: str | None, postcodes: Postcodes = None,
+                     limits: safety.SizeLimits | None = None) -> Loaded:
     """Validate a round from JSON bytes (UTF-8, a byte-order mark tolerated), as
     :class:`Loaded` (JSON problems are already where they belong).
 
     ``postcodes`` is the lookup file for locations given as ``{"postcode": ...}`` (see
     :mod:`matcher.formats.postcodes`). Raises :class:`FormatError` when the text is too
     large, not UTF-8, or not JSON (with the line and column of the mistake), and
-    :class:`InvalidRoundError` when the round is not valid.
+    :class:`InvalidRoundError` when the round is not valid; :class:`~matcher.formats.safety.
+    TooLarge` when it has more pharmacists or placements than ``limits`` allow (counted
+    before validation).
     """
-
-    return Loaded(parse_round_with_postcodes(json_document(data, source), postcodes))
+    document = json_document(data, source)
+    if limits is not None:
+        limits.check_document(document, source)
+    return Loaded(parse_round_with_postcodes(document, postcodes))
 
 
 def json_document(data: bytes, source: str | None) -> Any:

@@ -10,9 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from matcher.domain import Round
 from matcher.errors import Problem
+
+if TYPE_CHECKING:
+    from matcher.eligibility import Candidates
 
 
 def _as_is(problem: Problem) -> Problem:
@@ -27,8 +31,9 @@ class Loaded:
     round: Round
     locate: Callable[[Problem], Problem] = _as_is
 
-    def warnings(self) -> list[Problem]:
-        """The round's warnings, each located like an error of the same source."""
+    def warnings(self, cand: Candidates | None = None) -> list[Problem]:
+        """The round's warnings, each located like an error of the same source (``cand``:
+        the round's eligible triples, when the caller has them already)."""
         from matcher.validation import round_warnings  # lazy: it loads numpy and eligibility
 
-        return [self.locate(w) for w in round_warnings(self.round)]
+        return [self.locate(w) for w in round_warnings(self.round, cand)]

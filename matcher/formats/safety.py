@@ -12,6 +12,9 @@ file may be malicious:
 * workbook XML never reaches a parser that expands entities: :func:`ensure_defused_xml`
   insists that openpyxl parses through defusedxml, and :func:`refuse_xml_declarations`
   refuses any part that declares a DTD or entities (OOXML never needs one);
+* a service may cap a round's size (:class:`SizeLimits`): pharmacists and placements are
+  counted before the records are validated, eligible triples after, and a round above a
+  cap is refused with :class:`TooLarge`;
 * cells written to CSV or Excel that a spreadsheet would run as a formula (text starting
   with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return) are prefixed with a single
   quote (:func:`neutralise`), and the readers strip exactly that prefix again
@@ -24,9 +27,10 @@ import os
 import re
 import tempfile
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import IO
+from typing import IO, Any
 
 from matcher.errors import FormatError, Problem
 
@@ -71,6 +75,55 @@ def check_size(
             source,
             "too_large",
         )
+
+
+class TooLarge(FormatError):
+    """A round above a size cap (:class:`SizeLimits`): it was not validated any further."""
+
+
+@dataclass(frozen=True, slots=True)
+class SizeLimits:
+    """Most records a round may have where it is read (a service's admission limits).
+
+    ``None`` is no cap. Pharmacists and placements are counted as the reader meets them
+    (rows of a sheet or CSV file, entries of a JSON list), before any record is validated,
+    so a round far above the cap costs little to refuse; ``candidates`` (eligible
+    pharmacist, placement and period triples, what a solve's size follows) is counted once
+    the round is valid.
+    """
+
+    pharmacists: int | None = None
+    placements: int | None = None
+    candidates: int | None = None
+
+    def check_counts(self, counts: Mapping[str, int], source: str | None) -> None:
+        """Refuse (:class:`TooLarge`, every cap exceeded at once) when a count is above its
+        cap; ``counts`` maps ``pharmacists`` and ``placements`` to how many there are."""
+        problems = [
+            Problem(f"the round has {counts[name]:,} {name}; at most {limit:,} are accepted "
+                    "here: split the round", source=source, list=name, code=f"too_many_{name}")
+            for name, limit in (("pharmacists", self.pharmacists),
+                                ("placements", self.placements))
+            if limit is not None and counts.get(name, 0) > limit
+        ]
+        if problems:
+            raise TooLarge(problems)
+
+    def check_document(self, document: Any, source: str | None) -> None:
+        """:meth:`check_counts` on a JSON-like round (its lists' lengths)."""
+        if isinstance(document, Mapping):
+            self.check_counts({name: len(document[name]) for name in ("pharmacists",
+                                                                      "placements")
+                               if isinstance(document.get(name), list)}, source)
+
+    def check_candidates(self, count: int, source: str | None) -> None:
+        """Refuse a valid round with more eligible triples than ``candidates``."""
+        if self.candidates is not None and count > self.candidates:
+            raise TooLarge([Problem(
+                f"the round has {count:,} eligible (pharmacist, placement, period) "
+                f"combinations; at most {self.candidates:,} are accepted here: split the "
+                "round, or narrow travel limits and requirements", source=source,
+                code="too_many_candidates")])
 
 
 # ---- zip archives (CSV bundles and .xlsx workbooks) ----------------------------------------

@@ -57,7 +57,7 @@ from matcher.domain import FORMAT, LIST_MODELS, SECTION_MODELS, Round
 from matcher.errors import InvalidRoundError, Problem
 from matcher.formats.loaded import Loaded
 from matcher.formats.postcodes import LOCATION_FIELDS, Postcodes, parse_round_with_postcodes
-from matcher.formats.safety import unneutralise
+from matcher.formats.safety import SizeLimits, unneutralise
 from matcher.validation import Origin
 from matcher.wording import closest
 
@@ -397,7 +397,7 @@ def tables_to_round(tables: Iterable[RawTable], dialect: Dialect,
 
 
 def read_tables(tables: Iterable[RawTable], dialect: Dialect,
-                postcodes: Postcodes = None) -> Loaded:
+                postcodes: Postcodes = None, limits: SizeLimits | None = None) -> Loaded:
     """:func:`tables_to_round`, keeping the way from each record back to its row and column
     (:class:`~matcher.formats.loaded.Loaded`), so warnings can be located like errors.
 
@@ -405,8 +405,16 @@ def read_tables(tables: Iterable[RawTable], dialect: Dialect,
     or file is reported once, with the name it probably should have ("did you mean"), and
     references to its records are not checked. A missing column is one problem for the
     table, not one per row; so is a missing column with a misspelt header beside it.
+    With ``limits``, the rows of the pharmacists and placements tables are counted first
+    (:class:`~matcher.formats.safety.TooLarge` above a cap, before anything is validated).
     """
     tables = list(tables)
+    if limits is not None:
+        counts: dict[str, int] = {}
+        for raw in tables:
+            name = raw.name.strip().lower()
+            counts[name] = counts.get(name, 0) + len(raw.rows)
+        limits.check_counts(counts, None)
     problems: list[Problem] = []
     reads: dict[str, _Read] = {}
     present = {raw.name.strip().lower() for raw in tables} & set(TABLES)
