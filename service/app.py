@@ -17,7 +17,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -26,12 +26,13 @@ from matcher import __version__
 from service import web
 from service.auth import KeyFirst
 from service.explainers import Explainers
+from service.intake import Intake, RoundTooLarge
 from service.jobs import JobRunner
 from service.routes import health, jobs, outputs, rounds, scenarios, schema
 from service.routes.rounds import Invalid
 from service.schemas import ErrorPublic, ProblemPublic
 from service.server_errors import ServerErrors
-from service.settings import Settings
+from service.settings import DEFAULT_DATA_DIR, Settings
 from service.store import Store
 
 __all__ = ["create_app"]
@@ -48,7 +49,8 @@ another tenant's id answers 404 like an id that does not exist."""
 class Metrics:
     """The app's Prometheus metrics (a registry of its own, so apps never share one)."""
 
-    def __init__(self, store: Store, runner_pids: Any) -> None:
+    def __init__(self, store: Store, runner_pids: Any,
+                 runner_stats: dict[str, int] | None = None) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter("matcher_http_requests", "HTTP requests answered",
                                 ["method", "route", "status"], registry=self.registry)
@@ -59,13 +61,14 @@ class Metrics:
                                         registry=self.registry)
         self.jobs_submitted = Counter("matcher_jobs_submitted", "Solve jobs queued",
                                       registry=self.registry)
-        self.registry.register(_JobsCollector(store, runner_pids))
+        self.registry.register(_JobsCollector(store, runner_pids, runner_stats or {}))
 
 
 class _JobsCollector(Collector):
-    def __init__(self, store: Store, runner_pids: Any) -> None:
+    def __init__(self, store: Store, runner_pids: Any, runner_stats: dict[str, int]) -> None:
         self.store = store
         self.runner_pids = runner_pids
+        self.runner_stats = runner_stats
 
     def collect(self) -> Any:
         by_state = GaugeMetricFamily("matcher_jobs", "Jobs by state (every tenant)",
@@ -75,6 +78,13 @@ class _JobsCollector(Collector):
         yield by_state
         yield GaugeMetricFamily("matcher_solve_processes", "Solve processes running here",
                                 value=len(self.runner_pids()))
+        stopped = CounterMetricFamily(
+            "matcher_solves_stopped", "Solves this process killed for running past their "
+            "time limit plus SOLVE_GRACE_S (time_limit) or above SOLVE_MEMORY_MB (memory)",
+            labels=["reason"])
+        for reason in ("time_limit", "memory"):
+            stopped.add_metric([reason], self.runner_stats.get(f"stopped_{reason}", 0))
+        yield stopped
 
 
 class BodyTooLarge(HTTPException):
@@ -84,21 +94,32 @@ class BodyTooLarge(HTTPException):
         super().__init__(413, f"the request body is larger than {limit} bytes")
 
 
+_UPLOAD_PATHS = re.compile(r"^(/v1/rounds|/rounds|/jobs/[^/]+/map)/?$")
+"""Where files are uploaded (rounds; a map's boundary): the large body limit applies."""
+
+
 class BodyLimit:
     """Refuses request bodies above a size with 413: by Content-Length before reading, and
-    by counting what arrives (chunked uploads) as it is read."""
+    by counting what arrives (chunked uploads) as it is read.
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    File uploads (:data:`_UPLOAD_PATHS`) may be up to ``max_bytes``; every other body (a
+    solve's parameters, a scenario's overrides, a form) up to ``small_bytes``, so an
+    authenticated client cannot make the API process parse a huge JSON body on its event
+    loop."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, small_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.small_bytes = min(small_bytes, max_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = (self.max_bytes if _UPLOAD_PATHS.match(scope["path"]) else self.small_bytes)
         length = Headers(scope=scope).get("content-length", "")
-        if length.isdigit() and int(length) > self.max_bytes:
-            await _too_large(self.max_bytes)(scope, receive, send)
+        if length.isdigit() and int(length) > limit:
+            await _too_large(limit)(scope, receive, send)
             return
         seen = 0
         started = False
@@ -108,8 +129,8 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise BodyTooLarge(self.max_bytes)
+                if seen > limit:
+                    raise BodyTooLarge(limit)
             return message
 
         async def watched(message: Message) -> None:
@@ -122,7 +143,7 @@ class BodyLimit:
         except BodyTooLarge:
             if started:
                 raise
-            await _too_large(self.max_bytes)(scope, receive, send)
+            await _too_large(limit)(scope, receive, send)
 
 
 def _too_large(limit: int) -> JSONResponse:
@@ -220,8 +241,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   busy_timeout_s=settings.sqlite_busy_timeout_s,
                   max_waiting_writes=settings.sqlite_max_waiting_writes)
     store.migrate()
+    # The default data directory is the service's own; one the operator named may be shared.
+    store.make_private(own_dir=settings.database_url is None
+                       and settings.data_dir == DEFAULT_DATA_DIR)
     runner = JobRunner(store, settings) if settings.run_jobs else None
-    explainers = Explainers()
+    explainers = Explainers(settings.explain_memory_mb)
+    intake = Intake(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -233,18 +258,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if runner is not None:
                 runner.stop()
             explainers.shutdown()
+            intake.shutdown()
             store.dispose()
 
 
     app = FastAPI(title="SPIN Matcher", version=__version__, description=DESCRIPTION,
                   lifespan=lifespan, openapi_url="/v1/openapi.json", docs_url="/v1/docs",
                   redoc_url=None)
-    metrics = Metrics(store, runner.running_pids if runner is not None else dict)
+    metrics = Metrics(store, runner.running_pids if runner is not None else dict,
+                      runner.stats if runner is not None else None)
     app.state.settings = settings
     app.state.store = store
     app.state.runner = runner
     app.state.metrics = metrics
     app.state.explainers = explainers
+    app.state.intake = intake
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
@@ -266,14 +294,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             errors=[ProblemPublic.model_validate(p.to_dict()) for p in exc.problems])
         return JSONResponse(body.model_dump(), status_code=422)
 
+    @app.exception_handler(RoundTooLarge)
+    async def round_too_large(request: Request, exc: RoundTooLarge) -> JSONResponse:
+        body = ErrorPublic(detail=exc.detail, errors=[
+            ProblemPublic.model_validate(p.to_dict()) for p in exc.problems])
+        return JSONResponse(body.model_dump(), status_code=413)
+
     for router in (rounds.router, jobs.router, outputs.router, scenarios.router,
                    health.router, schema.router):
         app.include_router(router, prefix="/v1")
     app.add_api_route("/health", health.health, include_in_schema=False)
     web.mount(app)  # the planner's workspace at / (service/web)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes,
+                       small_bytes=settings.max_request_bytes)
     app.add_middleware(KeyFirst, openapi=app.openapi)  # keys checked before bodies are read
     app.add_middleware(ServerErrors)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(AllowHeader, openapi=app.openapi)
     app.add_middleware(AccessLog, metrics=metrics)
     return app

@@ -18,7 +18,11 @@ How a job moves (every step a conditional update of its row, see :mod:`service.s
   every core and no job waits), replaces a spare that died while idle, and stops it on
   shutdown. It reaps children (a dead child's job is queued again, at most ``max_attempts``
   times, or failed with the reason), kills a cancelled solve that does not stop within
-  ``cancel_grace_s``, and sweeps expired leases on start-up and every ``reconcile_s``: that
+  ``cancel_grace_s``, enforces each solve's limits from outside it (a process still running
+  ``solve_grace_s`` past its job's time limit, or whose resident memory is above
+  ``solve_memory_mb``, is killed and its job failed with the reason, never retried: another
+  attempt would do the same), and sweeps expired leases on start-up and every
+  ``reconcile_s``: that
   is how jobs of a service that was killed outright are recovered (by itself when it
   restarts, or by another instance on the same database once their lease runs out).
 * :func:`serve_attempt` is the child: it warms up (imports), waits for a spec, then runs
@@ -53,6 +57,7 @@ from typing import Any
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
+from matcher.wording import number
 from service.settings import Settings
 from service.store import JobRecord, Store, StoreBusy
 
@@ -86,6 +91,8 @@ class _Child:
     spec: AttemptSpec
     process: BaseProcess
     started: float
+    stopped_for: tuple[str, str] | None = None
+    """(kind, error) once the runner killed it for a limit: ``time_limit`` or ``memory``."""
 
 
 @dataclass
@@ -126,8 +133,10 @@ class JobRunner:
         self._spare: _Ready | None = None
         self._spare_due = 0.0  # monotonic time before which no new spare is started
         self._spare_deaths = 0  # spares in a row that died while idle (for the backoff)
-        self.stats = {"warm_starts": 0, "cold_starts": 0, "spares_replaced": 0}
-        """Attempts started in a spare / in a process started for them; idle spares lost."""
+        self.stats = {"warm_starts": 0, "cold_starts": 0, "spares_replaced": 0,
+                      "stopped_time_limit": 0, "stopped_memory": 0}
+        """Attempts started in a spare / in a process started for them; idle spares lost;
+        solves killed for running past their time limit plus grace / above the memory cap."""
         self.on_finished: Callable[[str, str], None] | None = None
 
     # lifecycle
@@ -188,6 +197,7 @@ class JobRunner:
         next_sweep = time.monotonic() + self.settings.reconcile_s
         while not self._stopping.is_set():
             try:
+                self._enforce_limits()
                 self._reap()
                 self._keep_spare()
                 self._enforce_cancels()
@@ -224,6 +234,9 @@ class JobRunner:
         for child in done:
             child.process.join()
             code = child.process.exitcode
+            if child.stopped_for is not None:
+                self._fail_stopped(child, *child.stopped_for)
+                continue
             reason = (f"the solve process was killed by signal {-code}"
                       if code is not None and code < 0
                       else f"the solve process exited with code {code}")
@@ -236,6 +249,18 @@ class JobRunner:
             final = self.store.jobs_by_ids([child.spec.job_id])
             if final:
                 self._notify(child.spec.job_id, final[0].state)
+
+    def _fail_stopped(self, child: _Child, kind: str, error: str) -> None:
+        """Fail the job of a solve killed for a limit (once; not if it ended itself first)."""
+        state = self.store.retry_or_fail(child.spec.job_id, child.spec.attempt, error,
+                                         retry=False)
+        if state is not None:
+            log.warning("solve stopped by the runner", extra={
+                "job_id": child.spec.job_id, "tenant": child.spec.tenant,
+                "attempt": child.spec.attempt, "reason": kind, "state": state})
+        final = self.store.jobs_by_ids([child.spec.job_id])
+        if final:
+            self._notify(child.spec.job_id, final[0].state)
 
     def _notify(self, job_id: str, state: str) -> None:
         if self.on_finished is not None and state in ("succeeded", "failed", "cancelled"):
@@ -256,6 +281,52 @@ class JobRunner:
                 log.warning("cancelled solve did not stop in time; killing it", extra={
                     "job_id": job.id, "tenant": job.tenant})
                 child.process.kill()
+
+    def _enforce_limits(self) -> None:
+        """Kill each solve past its time limit plus ``solve_grace_s`` (counted from when its
+        process got the spec) or above ``solve_memory_mb`` of resident memory.
+
+        The solve stops itself at its time limit (:class:`matcher.solving.budget.Budget`);
+        one still running a grace later is stuck in work that checks no clock, and asking
+        it again would not help, so it is killed outright (SIGKILL), as is one above the
+        memory cap, before it takes the machine's memory from everything else. The reason
+        is kept on the child; :meth:`_reap`, next in the loop, fails the job with it.
+
+        Memory is watched from here rather than capped with ``RLIMIT_AS`` in the child:
+        CP-SAT's worker threads reserve three to four times their resident memory as
+        address space (thread stacks, malloc arenas), and an address-space limit anywhere
+        near the cap aborts the solver (``std::bad_alloc``) on rounds that fit well in it.
+        """
+        with self._lock:
+            children = [c for c in self._children.values() if c.stopped_for is None]
+        if not children:
+            return
+        cap = self.settings.solve_memory_mb
+        for child in children:
+            if not child.process.is_alive() or child.process.pid is None:
+                continue
+            elapsed = time.monotonic() - child.started
+            limit, grace = child.spec.time_limit_s, self.settings.solve_grace_s
+            rss = _rss_mib(child.process.pid) if cap > 0 else None
+            if elapsed > limit + grace:
+                kind, error = "time_limit", (
+                    f"the solve ran past its time limit of {limit:g} s plus the "
+                    f"{grace:g} s grace (MATCHER_SOLVE_GRACE_S) and was stopped; a "
+                    "smaller round, or a longer grace, lets it finish")
+            elif rss is not None and rss > cap:
+                kind, error = "memory", (
+                    f"the solve used more than {number(cap)} MiB of memory and was stopped; "
+                    "raise MATCHER_SOLVE_MEMORY_MB or solve a smaller round")
+            else:
+                continue
+            child.stopped_for = (kind, error)
+            child.process.kill()
+            child.process.join(5)
+            self.stats[f"stopped_{kind}"] += 1
+            log.warning("solve over its limit; killed", extra={
+                "job_id": child.spec.job_id, "tenant": child.spec.tenant,
+                "attempt": child.spec.attempt, "reason": kind,
+                "elapsed_s": round(elapsed, 2), "rss_mib": rss})
 
     def _fill(self) -> None:
         while not self._stopping.is_set():
@@ -358,6 +429,20 @@ def _cores() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
+
+
+def _rss_mib(pid: int) -> int | None:
+    """The resident memory of process ``pid`` in MiB (Linux ``/proc``); None elsewhere or
+    when it is gone. A solve's CP-SAT workers are threads of its process, so this is all
+    of it."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) // 1024  # kB
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
 
 
 def _hand_over(ready: _Ready, spec: AttemptSpec) -> bool:

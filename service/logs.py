@@ -24,7 +24,7 @@ from typing import Any
 
 FIELDS = ("job_id", "tenant", "round_pk", "attempt", "state", "status", "objective",
           "owner", "pid", "exit_code", "method", "path", "status_code", "duration_ms",
-          "error_type", "count", "warm")
+          "error_type", "count", "warm", "reason", "elapsed_s", "rss_mib", "pool")
 """Record attributes copied into the JSON line when present."""
 
 

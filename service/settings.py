@@ -36,7 +36,11 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=0, le=65535, description="Port `matcher serve` listens on.")
     log_level: str = Field("INFO", description="Level of the JSON log lines.")
 
-    max_body_bytes: int = Field(MAX_BYTES, ge=1024, description="Largest request body (413).")
+    max_body_bytes: int = Field(MAX_BYTES, ge=1024, description="Largest uploaded file: a "
+                                "round, or a map's boundary (413).")
+    max_request_bytes: int = Field(
+        2 * 1024 * 1024, ge=1024, description="Largest body of every other request (a "
+        "solve's parameters, a scenario's overrides, a form): 413 above it.")
     header_timeout_s: float = Field(
         10.0, gt=0, description="A request's headers must all arrive within this many seconds "
         "of the connection (or of the first byte after the previous answer); else the "
@@ -50,8 +54,9 @@ class Settings(BaseSettings):
         "unset, any tenant's key does (the metrics count every tenant's requests and jobs "
         "together and name no tenant).")
     max_event_streams_per_tenant: int = Field(
-        20, ge=1, description="Server-Sent Events streams (GET /v1/jobs/{id}/events) a tenant "
-        "may hold open at once in one process; more get 429.")
+        20, ge=1, description="Server-Sent Events streams (GET /v1/jobs/{id}/events, and the "
+        "workspace's job pages' own) a tenant may hold open at once in one process; more get "
+        "429.")
     max_active_jobs_per_tenant: int = Field(
         20, ge=1, description="Queued plus running jobs a tenant may have at once (429).")
     default_time_limit_s: float = Field(60.0, gt=0, description="Time limit when none given.")
@@ -71,10 +76,45 @@ class Settings(BaseSettings):
     reconcile_s: float = Field(2.0, gt=0, description="How often expired leases are swept.")
     cancel_grace_s: float = Field(15.0, gt=0, description="How long a cancelled solve may "
                                   "take to stop and save its best solution before it is killed.")
+    solve_grace_s: float = Field(
+        30.0, gt=0, description="How long past its time limit a solve may run (counted from "
+        "when its process gets the job) to stop and save its best solution; then its process "
+        "is killed and the job failed, not retried.")
+    solve_memory_mb: int = Field(
+        8192, ge=0, description="Resident memory (MiB) one solve process may use; above it "
+        "the process is killed and the job failed, not retried (0: no cap).")
     events_poll_s: float = Field(0.25, gt=0, description="How often an SSE stream looks "
                                  "for changes.")
     explain_time_limit_s: float = Field(10.0, gt=0, description="Budget of an explanation.")
     explain_max_resolves: int = Field(20, ge=0, description="Re-solves of an explanation.")
+    explain_memory_mb: int = Field(
+        4096, ge=0, description="Memory (address space, MiB) the explanation worker may use; "
+        "an explanation that needs more is refused (409) and the worker replaced. 0: no cap.")
+    intake_workers: int = Field(
+        2, ge=1, description="Worker processes that read uploaded rounds and apply "
+        "scenarios' overrides (never the API process).")
+    intake_memory_mb: int = Field(
+        3072, ge=0, description="Memory (address space, MiB) an intake worker may use; a "
+        "round that needs more to read is refused (413) and the worker replaced. 0: no cap.")
+    intake_time_limit_s: float = Field(
+        120.0, gt=0, description="Longest an intake worker may spend reading one upload or "
+        "applying one scenario; longer is refused (413) and the worker replaced.")
+    intake_wait_s: float = Field(
+        30.0, ge=0, description="Longest a request waits for an idle intake worker before "
+        "it is answered 503 with Retry-After.")
+    max_intake_per_tenant: int = Field(
+        2, ge=1, description="Uploads and scenarios of one tenant read at once (waiting or "
+        "running) in one process; more get 429, so one tenant cannot hold every worker.")
+    max_pharmacists: int = Field(
+        10_000, ge=1, description="Admission limit: most pharmacists in a submitted round "
+        "(counted before the round is validated; 413 above it).")
+    max_placements: int = Field(
+        5_000, ge=1, description="Admission limit: most placements in a submitted round "
+        "(counted before the round is validated; 413 above it).")
+    max_candidates: int = Field(
+        10_000_000, ge=1, description="Admission limit: most eligible (pharmacist, "
+        "placement, period) combinations in a submitted round, which a solve's time and "
+        "memory follow (413 above it). A 5,000 x 2,500 x 4 round has about 6.3 million.")
     sqlite_busy_timeout_s: float = Field(
         5.0, gt=0, description="SQLite: how long a request's write waits for the write lock "
         "before the request is answered 503 with Retry-After (nothing written).")

@@ -28,8 +28,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import secrets
+import stat
 import threading
 import time
 import uuid
@@ -64,6 +66,8 @@ JOB_STATES = ("queued", "running", "succeeded", "failed", "cancelled")
 ACTIVE_STATES = ("queued", "running")
 TERMINAL_STATES = ("succeeded", "failed", "cancelled")
 KEY_PREFIX = "smk_"
+
+log = logging.getLogger("service.store")
 
 metadata = sa.MetaData()
 
@@ -297,6 +301,7 @@ def make_engine(url: str, *, pool: bool = True, busy_timeout_s: float = 30.0,
 
     A new SQLite directory is made ``0700`` and a new database file ``0600`` (SQLite gives
     its ``-wal`` and ``-shm`` files the database file's mode): they hold names and homes.
+    Existing ones made before (or with a loose umask) are :meth:`Store.make_private`'s.
     """
     parsed = sa.make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -390,6 +395,51 @@ class Store:
         self.engine.dispose()
         if self._reader is not self.engine:
             self._reader.dispose()
+
+    def make_private(self, *, own_dir: bool) -> None:
+        """Take group and world access off an existing SQLite database (they hold names and
+        homes), as the service starts: a database or directory made by an older version or
+        under a loose umask kept it. One JSON warning line names what was tightened.
+
+        The database file and its ``-wal`` and ``-shm`` files lose it always. The directory
+        does only when ``own_dir`` (the service's own default data directory, or one it
+        made, which is ``0700`` already): a directory the operator chose may be shared
+        (``/tmp``, the working directory), so it is left as it is, with a warning line
+        saying to ``chmod 700`` it. Nothing happens on PostgreSQL or in memory; a file the
+        service's user cannot change is named in a warning line and left.
+        """
+        database = sa.make_url(self.url).database
+        if not self.sqlite or not database or database == ":memory:":
+            return
+        db = Path(database)
+        tightened: list[str] = []
+        refused: list[str] = []
+        targets = [db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")]
+        for path in ([db.parent] if own_dir else []) + targets:
+            try:  # a symlinked directory may lead anywhere: left alone
+                st = path.lstat() if path == db.parent else path.stat()
+                if stat.S_ISLNK(st.st_mode) or not st.st_mode & 0o077:
+                    continue
+                mode = stat.S_IMODE(st.st_mode)
+                os.chmod(path, mode & 0o700)
+                tightened.append(f"{path} ({mode:04o} -> {mode & 0o700:04o})")
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                refused.append(f"{path} ({type(exc).__name__})")
+        if tightened:
+            log.warning("database files were open to other users; tightened to the owner "
+                        "only: %s", ", ".join(tightened))
+        if refused:
+            log.warning("database files are open to other users and could not be "
+                        "tightened: %s; make them the service user's, mode 0600",
+                        ", ".join(refused))
+        with contextlib.suppress(OSError):
+            if not own_dir and db.parent.stat().st_mode & 0o077:
+                log.warning("the directory of the SQLite database, %s, is open to other "
+                            "users and was left as it is (not the service's own data "
+                            "directory): chmod 700 it, or move the database to a private "
+                            "directory", db.parent)
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:
@@ -871,12 +921,14 @@ class Store:
         return state
 
     def retry_or_fail(self, job_id: str, attempt: int, reason: str, *,
-                      only_if_expired: bool = False) -> str | None:
+                      only_if_expired: bool = False, retry: bool = True) -> str | None:
         """An attempt's process died: queue the job again, or fail it after its last attempt.
 
         A cancelled job whose process died is cancelled (without a result). Returns the new
         state, or None when the attempt is no longer current. With ``only_if_expired`` (the
-        lease sweep), nothing happens when the attempt renewed its lease meanwhile.
+        lease sweep), nothing happens when the attempt renewed its lease meanwhile. With
+        ``retry=False`` (the runner stopped a solve that overran its time or memory: another
+        attempt would do the same) the job is failed at once with ``reason`` as its error.
         """
         now = time.time()
         current = [jobs.c.id == job_id, jobs.c.attempts == attempt, jobs.c.state == "running"]
@@ -891,6 +943,8 @@ class Store:
             if row.cancel_requested_at is not None:
                 state, values = "cancelled", {"finished_at": now,
                                               "error": f"cancelled; {reason}"}
+            elif not retry:
+                state, values = "failed", {"finished_at": now, "error": reason}
             elif row.attempts < row.max_attempts:
                 state, values = "queued", {"error": f"attempt {attempt}: {reason}; queued again"}
             else:

@@ -13,13 +13,15 @@ _WHY = {
     403: "This key may not read it (the metrics need the operator's `METRICS_KEY`).",
     404: "No such id for this tenant (another tenant's id answers the same).",
     409: "Not available in the job's current state.",
-    413: "The request body is larger than the service accepts.",
+    413: "Too large: the request body, or the round, above this service's limits (most "
+         "pharmacists, placements or eligible combinations; the memory or time a worker "
+         "may spend reading it). The message names each count, its cap and the setting.",
     415: "The body is neither JSON, an .xlsx workbook, a CSV .zip nor a multipart upload.",
     422: "Invalid request: every problem is listed with where it is.",
     429: "Too many at once: the tenant already has the most queued and running jobs (or "
-         "open event streams) it may have.",
-    503: "Not now: the database does not answer, or the worker that explains results was "
-         "restarted. Retry after the Retry-After seconds.",
+         "open event streams, or rounds being read) it may have.",
+    503: "Not now: the database does not answer, or the workers that read rounds or "
+         "explain results are busy or were restarted. Retry after the Retry-After seconds.",
 }
 
 

@@ -73,6 +73,8 @@ def _readiness(request: Request) -> dict[str, str]:
     # to take the instance out of service, but said.
     checks["explainer"] = ("ok" if app.state.explainers.alive() else
                            "ok (its worker has stopped; the next explanation starts a new one)")
+    checks["intake"] = ("ok" if app.state.intake.alive() else
+                        "ok (a worker has stopped; the next upload starts a new one)")
     return checks
 
 

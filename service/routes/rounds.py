@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path, PurePath
+from pathlib import PurePath
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, HTTPException, Query, Request, Response, status
@@ -12,11 +12,11 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from starlette.datastructures import UploadFile
 
-from matcher.domain import Round
 from matcher.errors import FormatError, InvalidRoundError
-from matcher.formats import load_round_bytes_checked, round_bytes
+from matcher.formats import round_bytes
 from matcher.validation import parse_round
 from service.auth import StoreDep, TenantDep
+from service.intake_work import Prepared, read_upload
 from service.routes import errors
 from service.schemas import (
     ErrorPublic,
@@ -66,32 +66,18 @@ class Invalid(Exception):
         self.problems = exc.problems
 
 
-def _parse(data: bytes, fmt: Upload, source: str | None, postcodes: Path | None = None
-           ) -> tuple[Round, list[dict[str, Any]]]:
-    """The round and its warnings, located like its errors (sheet, row and column)."""
-    rnd, warnings = load_round_bytes_checked(data, fmt, source=source, postcodes=postcodes)
-    return rnd, [w.to_dict() for w in warnings]
-
-
-def _store_round(store: Store, tenant: str, data: bytes, fmt: Upload,
-                 source: str | None, postcodes: Path | None = None) -> RoundRecord:
-
-    rnd, warnings = _parse(data, fmt, source, postcodes)
-    return store.add_round(tenant, round_id=rnd.round.id,
-                           document=round_bytes(rnd, "json").decode("utf-8"),
-                           summary=rnd.summary(), warnings=warnings)
-
-
-def _store_round_once(store: Store, tenant: str, data: bytes, fmt: Upload,
-                      source: str | None, postcodes: Path | None, idempotency_key: str
-                      ) -> tuple[RoundRecord, bool]:
-    """:func:`_store_round` under an Idempotency-Key: (round, created)."""
+def _store(store: Store, tenant: str, prepared: Prepared, fmt: Upload, data: bytes,
+           idempotency_key: str | None) -> tuple[RoundRecord, bool]:
+    """Store a read round: (round, created). Under an Idempotency-Key, the round stored the
+    first time when the key was used for the same file (``created`` False)."""
+    if idempotency_key is None:
+        return store.add_round(tenant, round_id=prepared.round_id, document=prepared.document,
+                               summary=prepared.summary, warnings=prepared.warnings), True
     request_hash = hashlib.sha256(fmt.encode() + b"\0" + data).hexdigest()
-    rnd, warnings = _parse(data, fmt, source, postcodes)
     return store.add_round_once(tenant, idempotency_key=idempotency_key,
-                                request_hash=request_hash, round_id=rnd.round.id,
-                                document=round_bytes(rnd, "json").decode("utf-8"),
-                                summary=rnd.summary(), warnings=warnings)
+                                request_hash=request_hash, round_id=prepared.round_id,
+                                document=prepared.document, summary=prepared.summary,
+                                warnings=prepared.warnings)
 
 
 def _fmt_of(content_type: str) -> Upload | None:
@@ -134,7 +120,7 @@ async def _read_upload(request: Request) -> tuple[bytes, Upload, str | None]:
 @router.post(
     "", status_code=status.HTTP_201_CREATED, response_model=RoundPublic,
     summary="Submit a round",
-    responses=errors(400, 401, 413, 415, 422), openapi_extra=_SUBMIT_BODY,
+    responses=errors(400, 401, 413, 415, 422, 429, 503), openapi_extra=_SUBMIT_BODY,
 )
 async def submit_round(
     request: Request, response: Response, store: StoreDep, tenant: TenantDep,
@@ -147,18 +133,21 @@ async def submit_round(
     """Validate and store a round; 201 with its id and any warnings, 422 with every problem.
 
     Problems name lists, ids, rows and fields, never personal data. Nothing is stored for
-    an invalid round.
+    an invalid round. The round is read in an intake worker process (:mod:`service.intake`),
+    never in the API process: 413 when it is above the admission limits (pharmacists,
+    placements, eligible combinations) or needs more memory or time than a worker may use;
+    429 when this tenant has rounds being read at the cap; 503 with ``Retry-After`` when
+    every worker stays busy.
     """
-    data, fmt, source = await _read_upload(request)
-    postcodes = request.app.state.settings.postcodes
+    settings = request.app.state.settings
+    intake = request.app.state.intake
     try:
-        if idempotency_key is None:
-            record, created = await run_in_threadpool(
-                _store_round, store, tenant, data, fmt, source, postcodes), True
-        else:
-            record, created = await run_in_threadpool(
-                _store_round_once, store, tenant, data, fmt, source, postcodes,
-                idempotency_key)
+        async with intake.turn(tenant, settings):  # before the body is read
+            data, fmt, source = await _read_upload(request)
+            prepared = await intake.prepare(settings, read_upload, data, fmt, source,
+                                            settings.postcodes)
+        record, created = await run_in_threadpool(_store, store, tenant, prepared, fmt, data,
+                                                  idempotency_key)
     except InvalidRoundError as exc:
         raise Invalid(exc) from None
     except IdempotencyConflict as exc:

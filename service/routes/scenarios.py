@@ -15,15 +15,15 @@ import json
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, HTTPException, Query, Request, Response, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
 from matcher.errors import InvalidRoundError
-from matcher.formats import round_bytes
 from matcher.result import Result
-from matcher.validation import parse_round, round_warnings
-from matcher.whatif import Override, Scenario, diff
+from matcher.whatif import Override, diff
 from service.auth import StoreDep, TenantDep
+from service.intake_work import apply_scenario
 from service.routes import errors
 from service.routes.jobs import solve_round
 from service.routes.rounds import Invalid, get_round_or_404
@@ -91,30 +91,31 @@ class DiffPublic(BaseModel):
         "a result that does not record it.")
 
 
-def _scenario_round(store: Store, tenant: str, round_pk: str, body: ScenarioCreate,
-                    request_hash: str) -> str:
-    """Apply the overrides to the stored round and store the result; its id."""
-    record = get_round_or_404(store, tenant, round_pk, document=True)
-    base = parse_round(json.loads(record.document or "{}"))
-    try:
-        changed = Scenario(body.name, base, tuple(body.overrides)).apply()
-    except InvalidRoundError as exc:
-        raise Invalid(exc) from None
-    summary = changed.summary() | {"scenario": body.name, "base_round": round_pk,
-                                   "overrides": len(body.overrides), "request": request_hash}
-    stored = store.add_round(tenant, round_id=changed.round.id,
-                             document=round_bytes(changed, "json").decode("utf-8"),
-                             summary=summary,
-                             warnings=[w.to_dict() for w in round_warnings(changed)])
+async def scenario_round(request: Request, store: Store, tenant: str, round_pk: str,
+                         body: ScenarioCreate, request_hash: str) -> str:
+    """Apply the overrides to the stored round (in an intake worker) and store the result;
+    its id. Raises like :meth:`service.intake.Intake.prepare`."""
+    record = await run_in_threadpool(get_round_or_404, store, tenant, round_pk,
+                                     document=True)
+    overrides = [o.model_dump(mode="json", exclude_unset=True) for o in body.overrides]
+    intake, settings = request.app.state.intake, request.app.state.settings
+    async with intake.turn(tenant, settings):
+        prepared = await intake.prepare(settings, apply_scenario, record.document or "{}",
+                                        body.name, overrides)
+    summary = prepared.summary | {"scenario": body.name, "base_round": round_pk,
+                                  "overrides": len(body.overrides), "request": request_hash}
+    stored = await run_in_threadpool(
+        store.add_round, tenant, round_id=prepared.round_id, document=prepared.document,
+        summary=summary, warnings=prepared.warnings)
     return stored.id
 
 
 @router.post(
     "/rounds/{round_pk}/scenarios", status_code=status.HTTP_202_ACCEPTED,
     response_model=JobPublic, summary="Solve a what-if of a round (queue a job)",
-    responses=errors(400, 401, 404, 413, 422, 429),
+    responses=errors(400, 401, 404, 413, 422, 429, 503),
 )
-def solve_scenario(
+async def solve_scenario(
     round_pk: str, body: ScenarioCreate, request: Request, response: Response,
     store: StoreDep, tenant: TenantDep,
     idempotency_key: Annotated[str | None, Header(
@@ -125,16 +126,29 @@ def solve_scenario(
 ) -> JobPublic:
     """Apply the overrides to the round, store the scenario's round and queue its solve;
     202 with the job (its ``round`` is the scenario's round). 422 lists every problem, each
-    naming the override at fault (``overrides[#n]``); nothing is stored then."""
+    naming the override at fault (``overrides[#n]``); nothing is stored then. The overrides
+    are applied in an intake worker process, never in the API process (413, 429 and 503 as
+    for ``POST /v1/rounds``)."""
     request_hash = hashlib.sha256(json.dumps(
         {"base_round": round_pk, "scenario": body.model_dump(mode="json")},
         sort_keys=True).encode()).hexdigest()
     if idempotency_key is not None:
-        replayed = _replay(store, tenant, idempotency_key, request_hash, response)
+        replayed = await run_in_threadpool(_replay, store, tenant, idempotency_key,
+                                           request_hash, response)
         if replayed is not None:
             return replayed
-    scenario_pk = _scenario_round(store, tenant, round_pk, body, request_hash)
+    try:
+        scenario_pk = await scenario_round(request, store, tenant, round_pk, body,
+                                           request_hash)
+    except InvalidRoundError as exc:
+        raise Invalid(exc) from None
     solve = SolveCreate(time_limit_s=body.time_limit_s, workers=body.workers, seed=body.seed)
+    return await run_in_threadpool(_queue, scenario_pk, request, response, store, tenant,
+                                   solve, idempotency_key, request_hash)
+
+
+def _queue(scenario_pk: str, request: Request, response: Response, store: Store, tenant: str,
+           solve: SolveCreate, idempotency_key: str | None, request_hash: str) -> JobPublic:
     try:
         # The same path as POST /rounds/{id}/solve: caps, limits, runner, metrics.
         return solve_round(round_pk=scenario_pk, request=request, response=response,

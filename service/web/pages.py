@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Annotated, Any
@@ -25,12 +25,13 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData, UploadFile
 
 from matcher.errors import InvalidRoundError, Problem
-from matcher.formats import load_round_bytes_checked, round_bytes
 from matcher.formats.results import result_bytes
 from matcher.formats.template import template_bytes
 from matcher.result import Result
-from matcher.validation import parse_round, round_warnings
-from matcher.whatif import Scenario, diff, parse_overrides, replan_round
+from matcher.validation import parse_round
+from matcher.whatif import diff, parse_overrides
+from service.intake import RoundTooLarge
+from service.intake_work import apply_replan, read_upload
 from service.outputs import REPORT_HEADERS, job_plan, job_report
 from service.routes import jobs as job_routes
 from service.routes import scenarios as scenario_routes
@@ -260,24 +261,26 @@ async def upload_round(request: Request) -> Response:
         return _rounds_page(request, session, code=422, upload_name=name, error=(
             f"{name} is not a round file: upload an Excel workbook (.xlsx), a zip of CSV "
             "files (.zip) or a JSON round (.json)."))
-    data = await upload.read()
     settings = request.app.state.settings
-
-    def store_it() -> RoundRecord:
-        rnd, warnings = load_round_bytes_checked(data, fmt, source=name,  # type: ignore[arg-type]
-                                                 postcodes=settings.postcodes)
-        return store_of(request).add_round(
-            session.tenant, round_id=rnd.round.id,
-            document=round_bytes(rnd, "json").decode("utf-8"), summary=rnd.summary(),
-            warnings=[w.to_dict() for w in warnings])
-
+    intake = request.app.state.intake
     try:
-        record = await run_in_threadpool(store_it)
+        async with intake.turn(session.tenant, settings):
+            data = await upload.read()
+            prepared = await intake.prepare(settings, read_upload, data, fmt, name,
+                                            settings.postcodes)
     except InvalidRoundError as exc:
         errors = [p for p in exc.problems if p.severity == "error"]
         warnings = [p for p in exc.problems if p.severity != "error"]
         return _rounds_page(request, session, code=422, upload_name=name,
                             problems=problem_rows(errors), warnings=problem_rows(warnings))
+    except RoundTooLarge as exc:
+        return _rounds_page(request, session, code=413, upload_name=name, error=exc.detail)
+    except HTTPException as exc:
+        return _rounds_page(request, session, code=exc.status_code, upload_name=name,
+                            error=_http_error(exc))
+    record = await run_in_threadpool(
+        store_of(request).add_round, session.tenant, round_id=prepared.round_id,
+        document=prepared.document, summary=prepared.summary, warnings=prepared.warnings)
     request.app.state.metrics.rounds_submitted.inc()
     return _redirect(f"/rounds/{record.id}")
 
@@ -385,10 +388,24 @@ def followed_job(job_id: str, request: Request) -> tuple[Session, JobRecord]:
     return session, _job(store_of(request), session.tenant, job_id)
 
 
+async def followed_in_slot(
+        followed: Annotated[tuple[Session, JobRecord], Depends(followed_job)],
+        request: Request) -> AsyncIterator[tuple[Session, JobRecord]]:
+    """:func:`followed_job`, holding a place among the session's tenant's open event
+    streams for as long as the stream lasts: the API's own count
+    (:func:`service.routes.jobs.stream_slot`, ``MAX_EVENT_STREAMS_PER_TENANT`` per process,
+    web pages and API clients together); beyond it 429 before the stream starts (the page's
+    script then refreshes the page instead)."""
+    async with job_routes.stream_slot(request, followed[0].tenant):
+        yield followed
+
+
 @router.get("/jobs/{job_id}/events", response_class=EventSourceResponse)
-async def job_events(followed: Annotated[tuple[Session, JobRecord], Depends(followed_job)],
-                     request: Request) -> AsyncIterable[ServerSentEvent]:
-    """The job's progress as Server-Sent Events (``GET /v1/jobs/{id}/events``'s stream)."""
+async def job_events(
+        followed: Annotated[tuple[Session, JobRecord], Depends(followed_in_slot)],
+        request: Request) -> AsyncIterable[ServerSentEvent]:
+    """The job's progress as Server-Sent Events (``GET /v1/jobs/{id}/events``'s stream),
+    counted with the tenant's API streams (429 beyond ``MAX_EVENT_STREAMS_PER_TENANT``)."""
     session, job = followed
     async for event in job_routes.job_events(job=job, request=request, store=store_of(request),
                                              tenant=session.tenant):
@@ -518,37 +535,39 @@ async def scenario(job_id: str, request: Request) -> Response:
         body = scenario_routes.ScenarioCreate(
             name=name[:100], overrides=list(parse_overrides(overrides)),
             time_limit_s=_seconds(form, request))
-        created = await run_in_threadpool(
-            lambda: scenario_routes.solve_scenario(
-                round_pk=job.round_pk, body=body, request=request, response=Response(),
-                store=store, tenant=session.tenant))
+        created = await scenario_routes.solve_scenario(
+            round_pk=job.round_pk, body=body, request=request, response=Response(),
+            store=store, tenant=session.tenant, idempotency_key=None)
     except (InvalidRoundError, Invalid, ValidationError) as exc:
         return _job_page(request, session, job_id, code=422, problems=_problems_of(exc))
+    except RoundTooLarge as exc:
+        return _job_page(request, session, job_id, code=413, error=exc.detail)
     except HTTPException as exc:
         return _job_page(request, session, job_id, code=exc.status_code,
                          error=_http_error(exc))
     return _redirect(f"/jobs/{created.id}?base={job.id}")
 
 
-def _replan_round(store: Store, tenant: str, job: JobRecord, from_period: str,
-                  overrides: list[dict[str, Any]], name: str) -> str:
+async def _replan_round(request: Request, store: Store, tenant: str, job: JobRecord,
+                        from_period: str, overrides: list[dict[str, Any]], name: str) -> str:
     """Store the re-plan's round (the job's round with the changes, its result as the
-    plan in force, the periods before ``from_period`` kept); its id."""
-    _, doc = store.get_result(tenant, job.id)
+    plan in force, the periods before ``from_period`` kept; made in an intake worker); its
+    id."""
+    _, doc = await run_in_threadpool(store.get_result, tenant, job.id)
     if doc is None:
         raise InvalidRoundError([Problem("this job has no result to re-plan from",
                                          field="job", code="no_result")])
-    base = parse_round(json.loads(store.round_document_of(job.id)))
-    changed = Scenario(name, base, parse_overrides(overrides)).apply() if overrides else base
-    planned = replan_round(changed, Result.from_dict(json.loads(doc)),
-                           from_period=from_period)
-    summary = planned.summary() | {"scenario": name, "base_round": job.round_pk,
-                                   "replan_from": from_period, "base_job": job.id,
-                                   "overrides": len(overrides)}
-    stored = store.add_round(tenant, round_id=planned.round.id,
-                             document=round_bytes(planned, "json").decode("utf-8"),
-                             summary=summary,
-                             warnings=[w.to_dict() for w in round_warnings(planned)])
+    document = await run_in_threadpool(store.round_document_of, job.id)
+    intake, settings = request.app.state.intake, request.app.state.settings
+    async with intake.turn(tenant, settings):
+        prepared = await intake.prepare(settings, apply_replan, document, doc, name,
+                                        overrides, from_period)
+    summary = prepared.summary | {"scenario": name, "base_round": job.round_pk,
+                                  "replan_from": from_period, "base_job": job.id,
+                                  "overrides": len(overrides)}
+    stored = await run_in_threadpool(
+        store.add_round, tenant, round_id=prepared.round_id, document=prepared.document,
+        summary=summary, warnings=prepared.warnings)
     return stored.id
 
 
@@ -564,10 +583,15 @@ async def replan(job_id: str, request: Request) -> Response:
     from_period = _text(form, "replan_from")
     name = (f"{_text(form, 'name') or 'no change'}, re-plan from {from_period}")[:100]
     try:
-        round_pk = await run_in_threadpool(_replan_round, store, session.tenant, job,
-                                           from_period, overrides_of(form), name)
+        round_pk = await _replan_round(request, store, session.tenant, job, from_period,
+                                       overrides_of(form), name)
     except (InvalidRoundError, ValidationError) as exc:
         return _job_page(request, session, job_id, code=422, problems=_problems_of(exc))
+    except RoundTooLarge as exc:
+        return _job_page(request, session, job_id, code=413, error=exc.detail)
+    except HTTPException as exc:
+        return _job_page(request, session, job_id, code=exc.status_code,
+                         error=_http_error(exc))
     body = SolveCreate(time_limit_s=_seconds(form, request))
     try:
         created = await run_in_threadpool(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import socket
 import statistics
 import subprocess
@@ -87,6 +88,12 @@ def test_a_key_is_checked_before_the_body_is_read(make_server: Callable[..., Ser
     # A valid key passes (404: no such round; the small body is read and checked).
     r = httpx.post(f"{server.url}/v1/rounds/{pk}/solve", json={}, headers=_auth(key))
     assert r.status_code == 404, r.text
+    # With a valid key, a huge body where no file is uploaded is refused before it is read
+    # (so never parsed on the event loop): 413 by its length.
+    for path in (f"/v1/rounds/{pk}/solve", f"/v1/rounds/{pk}/scenarios"):
+        status, sent = _hostile_upload(server, path, size, key)
+        assert status == 413, (path, status)
+        assert sent < size / 2, f"{sent} bytes of {size} were taken before the 413"
 
     stop = threading.Event()
     answered: list[int] = []
@@ -372,6 +379,50 @@ def test_scenarios_are_idempotent_streams_are_capped_and_metrics_need_the_operat
     files = list(server.data_dir.iterdir())
     assert any(f.name == "matcher.db" for f in files)
     assert {f.name: f.stat().st_mode & 0o777 for f in files} == {f.name: 0o600 for f in files}
+
+
+def _web_sign_in(client: httpx.Client, key: str) -> None:
+    form = client.get("/sign-in")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
+    assert csrf, form.text[:500]
+    signed = client.post("/sign-in", data={"csrf": csrf.group(1), "api_key": key})
+    assert signed.status_code == 303, signed.text
+
+
+def test_the_job_pages_streams_count_against_the_same_cap(
+        make_server: Callable[..., Server]) -> None:
+    """The web job page's own event stream was not counted: a signed-in planner could hold
+    any number open. Its streams and the API's share the tenant's MAX_EVENT_STREAMS."""
+    server = make_server(run_jobs="false", max_event_streams_per_tenant=2)
+    server.start()
+    keys = {t: server.key(t) for t in ("ICS A", "ICS B")}
+    jobs = {}
+    for tenant, key in keys.items():  # queued for good (no runner): the streams stay open
+        pk = _post(server, key, TINY_JSON.read_bytes()).json()["id"]
+        jobs[tenant] = httpx.post(f"{server.url}/v1/rounds/{pk}/solve", json={},
+                                  headers=_auth(key), timeout=60).json()["id"]
+    page = f"/jobs/{jobs['ICS A']}/events"
+    with httpx.Client(base_url=server.url, timeout=10) as web, \
+            httpx.Client(base_url=server.url, timeout=10) as web_b, \
+            contextlib.ExitStack() as stack:
+        _web_sign_in(web, keys["ICS A"])
+        _web_sign_in(web_b, keys["ICS B"])
+        assert 'id="p-live-off"' in web.get(f"/jobs/{jobs['ICS A']}").text  # the message
+        opened = [stack.enter_context(web.stream("GET", page)) for _ in range(2)]
+        assert [r.status_code for r in opened] == [200, 200]
+        refused = web.get(page)
+        assert refused.status_code == 429, refused.text
+        assert refused.headers["Retry-After"] == "5"
+        assert "too many event streams" in refused.json()["detail"]
+        # One count: the API's stream of the same tenant is refused too ...
+        api_events = f"/v1/jobs/{jobs['ICS A']}/events"
+        assert web.get(api_events, headers=_auth(keys["ICS A"])).status_code == 429
+        # ... and another tenant's page is not held back.
+        assert _opens(web_b, f"/jobs/{jobs['ICS B']}/events", {})
+        opened[0].close()
+        wait_for(lambda: _opens(web, page, {}), 10, "a page stream's place to be given back",
+                 0.2)
+        assert _opens(web, api_events, _auth(keys["ICS A"]))
 
 
 def _opens(client: httpx.Client, path: str, headers: dict[str, str]) -> bool:

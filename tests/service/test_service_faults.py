@@ -17,10 +17,13 @@ from typing import Any
 
 import httpx
 import pytest
-from svc_helpers import NEL_JSON, TINY_JSON, Server, wait_for
+from svc_helpers import NEL_JSON, TINY_JSON, Server, fast_settings, wait_for
 
 from matcher.formats import load_round, round_bytes
 from matcher.validation import with_changes
+from service.app import create_app
+from service.logs import JsonFormatter
+from service.settings import DEFAULT_DATA_DIR
 from service.store import Store
 
 TERMINAL = ("succeeded", "failed", "cancelled")
@@ -219,7 +222,8 @@ def test_ready_fails_on_a_corrupt_database(make_server: Callable[..., Server],
     ready = server.get("/v1/ready")
     assert ready.status_code == 200, ready.text
     assert ready.json() == {"status": "ready", "checks": {
-        "database": "ok", "disk": "ok", "job_runner": "ok", "explainer": "ok"}}
+        "database": "ok", "disk": "ok", "job_runner": "ok", "explainer": "ok",
+        "intake": "ok"}}
     db = data / "matcher.db"
     with sqlite3.connect(db) as conn:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -252,7 +256,8 @@ def test_ready_and_health_fail_when_postgresql_is_gone(
     ready = server.get("/v1/ready")
     assert ready.status_code == 200, ready.text
     # no local disk to check on PostgreSQL
-    assert ready.json()["checks"] == {"database": "ok", "job_runner": "ok", "explainer": "ok"}
+    assert ready.json()["checks"] == {"database": "ok", "job_runner": "ok", "explainer": "ok",
+                                      "intake": "ok"}
     admin = sa.create_engine(pg_admin_url, isolation_level="AUTOCOMMIT",
                              poolclass=sa.pool.NullPool)
     name = sa.make_url(database_url).database
@@ -333,24 +338,27 @@ def _reference(seed: int) -> dict[str, Any]:
     return doc
 
 
+@pytest.mark.slow  # about 1.5 CPU-seconds a job (a solve process each): 65-85 s on 2 cores
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_two_instances_share_postgresql_and_survive_a_kill_9(
         make_server: Callable[..., Server], database_url: str, tmp_path: Path) -> None:
-    """Two `matcher serve` on one database: 12 jobs submitted across both, one instance
-    killed with kill -9 while it runs solves; every job finishes exactly once (one result,
-    one attempt that saved it) with the result a single instance gives for its seed."""
+    """Two `matcher serve` on one database: 40 jobs submitted across both, one instance
+    killed with kill -9 mid-run (after both have finished some, while it runs a solve);
+    every job finishes exactly once (one result, one attempt that saved it) with the result
+    a single instance gives for its seed. One solve at a time per instance (2 cores)."""
     import sqlalchemy as sa
 
     pg_url = database_url
-    first = make_server(tmp_path / "a", database_url=pg_url, max_concurrent_solves=1)
-    second = make_server(tmp_path / "b", database_url=pg_url, max_concurrent_solves=1)
+    limits = {"max_concurrent_solves": 1, "max_active_jobs_per_tenant": 40}
+    first = make_server(tmp_path / "a", database_url=pg_url, **limits)
+    second = make_server(tmp_path / "b", database_url=pg_url, **limits)
     first.start()
     second.start()
     keys = {"ICS A": first.key("ICS A"), "ICS B": first.key("ICS B")}
     body = NEL_JSON.read_bytes()
     rounds = {t: _post_round(first, k, body) for t, k in keys.items()}
     submitted: list[tuple[str, str, int]] = []  # (tenant, job id, seed)
-    for n in range(12):
+    for n in range(40):
         tenant = "ICS A" if n % 2 else "ICS B"
         via = first if n % 4 < 2 else second
         r = _solve(via, keys[tenant], rounds[tenant], time_limit_s=20, workers=1, seed=n % 3)
@@ -361,13 +369,15 @@ def test_two_instances_share_postgresql_and_survive_a_kill_9(
     assert first.process is not None
     owner = f"{first.process.pid}-"
 
-    def first_is_solving() -> bool:
+    def first_is_solving_mid_run() -> bool:
         with engine.connect() as conn:
-            return bool(conn.execute(sa.text(
+            done = conn.execute(sa.text("SELECT count(*) FROM jobs WHERE state = 'succeeded'")
+                                ).scalar_one()
+            return done >= 8 and bool(conn.execute(sa.text(
                 "SELECT count(*) FROM jobs WHERE state = 'running' AND lease_owner LIKE :o"
             ), {"o": owner + "%"}).scalar_one())
 
-    wait_for(first_is_solving, 60, "the first instance to run a solve", 0.05)
+    wait_for(first_is_solving_mid_run, 90, "the first instance to run a solve mid-run", 0.05)
     first.kill()
     for tenant, job_id, _ in submitted:
         done = _finished(second, keys[tenant], job_id, timeout=90)
@@ -380,7 +390,7 @@ def test_two_instances_share_postgresql_and_survive_a_kill_9(
                                ).scalar_one()
     engine.dispose()
     assert set(counts.values()) == {1}
-    assert len(counts) == 12
+    assert len(counts) == 40
     assert retried >= 1  # the killed instance's solve was taken over
     saved = [json.loads(line) for s in (first, second) for line in s.logs().splitlines()
              if '"solve finished"' in line]
@@ -407,3 +417,71 @@ def test_a_new_sqlite_database_is_private(tmp_path: Path) -> None:
         store.dispose()
     assert data.stat().st_mode & 0o777 == 0o700
     assert modes == {"matcher.db": 0o600, "matcher.db-shm": 0o600, "matcher.db-wal": 0o600}
+
+
+def _modes(where: Path) -> dict[str, int]:
+    return {p.name: p.stat().st_mode & 0o777 for p in where.iterdir()
+            if p.name.startswith("matcher.db")}
+
+
+def test_an_older_sqlite_database_is_made_private_on_start(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+        ) -> None:
+    """Row 11: a data directory and database made by an older version (or a loose umask)
+    kept their world-readable modes. The default data directory is the service's own: on
+    start it and every database file lose group and world access, in one JSON warning."""
+    monkeypatch.chdir(tmp_path)
+    data = tmp_path / DEFAULT_DATA_DIR
+    old = Store(f"sqlite:///{data / 'matcher.db'}")
+    old.migrate()
+    old.dispose()
+    data.chmod(0o755)
+    (data / "matcher.db").chmod(0o644)  # SQLite gives -wal and -shm this mode when opened
+    with caplog.at_level("WARNING", logger="service.store"):
+        app = create_app(fast_settings(run_jobs=False))
+    try:
+        with app.state.store.read():  # open: the -wal and -shm files exist
+            modes = _modes(data)
+    finally:
+        app.state.store.dispose()
+    assert data.stat().st_mode & 0o777 == 0o700
+    assert modes == {"matcher.db": 0o600, "matcher.db-shm": 0o600, "matcher.db-wal": 0o600}
+    lines = [json.loads(JsonFormatter().format(r)) for r in caplog.records
+             if r.name == "service.store"]
+    assert len(lines) == 1, lines
+    assert lines[0]["level"] == "warning"
+    assert "tightened to the owner only" in lines[0]["msg"]
+    assert f"{data.resolve()} (0755 -> 0700)" in lines[0]["msg"]
+    assert f"{data.resolve() / 'matcher.db'} (0644 -> 0600)" in lines[0]["msg"]
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="service.store"):  # a second start: nothing to do
+        create_app(fast_settings(run_jobs=False)).state.store.dispose()
+    assert not [r for r in caplog.records if r.name == "service.store"]
+
+
+def test_a_directory_the_operator_chose_is_left_as_it_is(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A data directory named by the operator may be shared (the working directory, /tmp):
+    the database files in it are made private, the directory only named in a warning."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o775)
+    old = Store(f"sqlite:///{shared / 'matcher.db'}")
+    old.migrate()
+    old.dispose()
+    (shared / "matcher.db").chmod(0o664)
+    with caplog.at_level("WARNING", logger="service.store"):
+        app = create_app(fast_settings(run_jobs=False, data_dir=shared))
+    try:
+        with app.state.store.read():
+            modes = _modes(shared)
+    finally:
+        app.state.store.dispose()
+    assert shared.stat().st_mode & 0o777 == 0o775
+    assert modes == {"matcher.db": 0o600, "matcher.db-shm": 0o600, "matcher.db-wal": 0o600}
+    messages = [r.getMessage() for r in caplog.records if r.name == "service.store"]
+    assert len(messages) == 2, messages
+    assert f"{shared.resolve() / 'matcher.db'} (0664 -> 0600)" in messages[0]
+    assert str(shared.resolve()) + " (" not in messages[0]
+    assert f"{shared.resolve()}, is open to other users and was left" in messages[1]
+    assert "chmod 700" in messages[1]

@@ -268,5 +268,6 @@ def test_without_prewarm_each_attempt_starts_its_own_process(store: Store) -> No
     finally:
         runner.stop()
     assert (done.state, done.attempts) == ("succeeded", 1)
-    assert runner.stats == {"warm_starts": 0, "cold_starts": 1, "spares_replaced": 0}
+    assert runner.stats == {"warm_starts": 0, "cold_starts": 1, "spares_replaced": 0,
+                            "stopped_time_limit": 0, "stopped_memory": 0}
     checked_result(store, job.id)

@@ -9,6 +9,7 @@ and photographed (see ``conftest.py`` for where)."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import re
@@ -375,3 +376,36 @@ def test_without_javascript_the_job_page_refreshes_itself(browser: Any, server: 
         assert page.locator("#refresh").count() == 1
     assert wait_result(page, 30) == "optimal"  # the <noscript> refresh brought it
     context.close()
+
+
+def test_a_job_page_refused_its_live_stream_says_so_and_refreshes(
+        browser: Any, server: Server, audit: Any, tmp_path: Path) -> None:
+    """The job page's event stream counts with the tenant's API streams: with all 20
+    (MAX_EVENT_STREAMS_PER_TENANT) held, the page's is refused (429), and the page says so
+    and refreshes itself; once a stream closes, the refreshed page is live again."""
+    key = server.key("ICS streams")
+    fair = NEL | {"weights": NEL.get("weights", {}) | {"fairness": 100}}
+    with api(server, key) as client, contextlib.ExitStack() as stack:
+        r = client.post("/v1/rounds", content=json.dumps(fair),
+                        headers={"content-type": "application/json"})
+        assert r.status_code == 201, r.text
+        job = client.post(f"/v1/rounds/{r.json()['id']}/solve",
+                          json={"time_limit_s": 600, "workers": 1}).json()["id"]
+        try:
+            held = [stack.enter_context(client.stream("GET", f"/v1/jobs/{job}/events"))
+                    for _ in range(20)]
+            assert {s.status_code for s in held} == {200}
+            context, page = sign_in(browser, server, key)
+            page.goto(f"/jobs/{job}")
+            page.wait_for_selector("#p-live-off:not([hidden])", timeout=15_000)
+            audit(page, "14-job-live-refused")
+            page.evaluate("window.refused = true")
+            held[0].close()
+            page.wait_for_function("window.refused === undefined", timeout=20_000)
+            page.wait_for_load_state()
+            # live again: only the stream's progress events draw the chart
+            page.wait_for_selector("#p-chart-figure:not([hidden])", timeout=15_000)
+            assert page.locator("#p-live-off").is_hidden()
+            context.close()
+        finally:
+            client.delete(f"/v1/jobs/{job}")

@@ -1,6 +1,9 @@
 // Live progress of a job's page: follows the job's Server-Sent Events, updates the
 // numbers and draws the best objective and the bound over time. Without JavaScript the
-// page refreshes itself every few seconds instead (the <noscript> refresh).
+// page refreshes itself every few seconds instead (the <noscript> refresh). When the
+// stream is refused before it opens (429: the organisation already follows as many jobs as
+// the service allows, MAX_EVENT_STREAMS_PER_TENANT), the page says so and refreshes itself
+// every 5 seconds instead, trying the live stream again each time.
 (function () {
   "use strict";
   var section = document.getElementById("progress");
@@ -52,6 +55,8 @@
     document.getElementById("p-chart-bound").setAttribute("points", line("bound"));
   }
   var source = new EventSource(section.getAttribute("data-events"));
+  var opened = false;
+  source.addEventListener("open", function () { opened = true; });
   source.addEventListener("progress", function (e) {
     var p = JSON.parse(e.data);
     text("p-objective", num(p.objective));
@@ -71,8 +76,11 @@
     }
   });
   source.addEventListener("error", function () {
-    // The stream ended or the connection dropped: show the page as it is now.
+    // The stream ended or the connection dropped: show the page as it is now. Refused
+    // before it opened (too many streams): say so, and poll by refreshing the page.
     source.close();
-    window.setTimeout(function () { window.location.reload(); }, 2000);
+    var off = document.getElementById("p-live-off");
+    if (!opened && off) { off.hidden = false; }
+    window.setTimeout(function () { window.location.reload(); }, opened ? 2000 : 5000);
   });
 }());
