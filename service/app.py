@@ -27,6 +27,7 @@ from service import web
 from service.auth import KeyFirst
 from service.explainers import Explainers
 from service.intake import Intake, RoundTooLarge
+from service.intake_work import warm_up
 from service.jobs import JobRunner
 from service.routes import health, jobs, outputs, rounds, scenarios, schema
 from service.routes.rounds import Invalid
@@ -252,6 +253,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if runner is not None:
             runner.start()
+        if settings.intake_prewarm:
+            intake.warm(warm_up)
         try:
             yield
         finally:

@@ -17,7 +17,17 @@ from matcher.domain import Round
 from matcher.errors import InvalidRoundError, Problem
 from matcher.formats import SizeLimits, TooLarge, load_round_bytes_checked, round_bytes
 
-__all__ = ["Prepared", "Refused", "apply_replan", "apply_scenario", "read_upload"]
+__all__ = ["Prepared", "Refused", "apply_replan", "apply_scenario", "read_upload", "warm_up"]
+
+
+def warm_up() -> None:
+    """Import what reading any round needs (a worker started ahead of its first upload)."""
+    from matcher.eligibility import candidates  # local: the point is to import them now
+    from matcher.formats import csv_io, excel_io  # local: as above
+    from matcher.validation import parse_round  # local: as above
+    from matcher.whatif import Scenario  # local: as above
+
+    del candidates, csv_io, excel_io, parse_round, Scenario
 
 
 @dataclass(frozen=True)

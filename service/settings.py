@@ -93,6 +93,9 @@ class Settings(BaseSettings):
     intake_workers: int = Field(
         2, ge=1, description="Worker processes that read uploaded rounds and apply "
         "scenarios' overrides (never the API process).")
+    intake_prewarm: bool = Field(
+        True, description="Start the intake workers (with the library imported) when the "
+        "service starts, so the first upload does not wait for them.")
     intake_memory_mb: int = Field(
         3072, ge=0, description="Memory (address space, MiB) an intake worker may use; a "
         "round that needs more to read is refused (413) and the worker replaced. 0: no cap.")

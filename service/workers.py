@@ -145,6 +145,15 @@ class WorkerPool:
         self.replaced = 0
         """How many workers were replaced (dead, overrunning, out of memory) since start."""
 
+    def warm(self, fn: Callable[[], Any]) -> None:
+        """Start every worker not started yet and have it run ``fn`` (its imports), without
+        waiting: the first real call finds a worker ready instead of paying for its start."""
+        with self._lock:
+            idle = [slot for slot in self._idle if slot.executor is None]
+        for slot in idle:
+            with contextlib.suppress(Exception):  # only a head start
+                slot.current().submit(fn)
+
     def alive(self) -> bool:
         """False when an idle worker has died and not been replaced yet (readiness)."""
         with self._lock:

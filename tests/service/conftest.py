@@ -185,7 +185,8 @@ def make_server(tmp_path: Path) -> Iterator[Callable[..., Server]]:
         env = {**os.environ, "MATCHER_LEASE_S": "3", "MATCHER_HEARTBEAT_S": "0.3",
                "MATCHER_RECONCILE_S": "0.5", "MATCHER_EVENTS_POLL_S": "0.1",
                "MATCHER_MAX_CONCURRENT_SOLVES": "2", "MATCHER_MAX_WORKERS": "2",
-               "MATCHER_LOG_LEVEL": "INFO", "PYTHONUNBUFFERED": "1"}
+               "MATCHER_LOG_LEVEL": "INFO", "PYTHONUNBUFFERED": "1",
+               "MATCHER_INTAKE_PREWARM": "false"}
         env.pop("MATCHER_DATABASE_URL", None)
         env |= {f"MATCHER_{k.upper()}": str(v) for k, v in settings.items()}
         server = Server(data_dir or tmp_path / "data", tmp_path / f"server-{len(servers)}.log",

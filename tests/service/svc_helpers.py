@@ -73,6 +73,9 @@ def fast_settings(**changes: Any) -> Any:
         "lease_s": 3.0, "heartbeat_s": 0.3, "reconcile_s": 0.5, "events_poll_s": 0.1,
         "max_concurrent_solves": 2, "max_workers": 2, "default_time_limit_s": 10.0,
         "explain_time_limit_s": 5.0, "explain_max_resolves": 5, "cancel_grace_s": 20.0,
+        # Most tests upload once or not at all: a worker is started when first needed
+        # (tests/service/test_service_intake.py runs the service's default).
+        "intake_prewarm": False,
     }
     values.update(changes)
     return Settings(**values)
