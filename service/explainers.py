@@ -37,6 +37,9 @@ class Explainers(WorkerPool):
         except (WorkerLost, Busy) as exc:
             raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc),
                                 headers={"Retry-After": "1"}) from None
-        except (ValueError, TimeoutError, OutOfMemory) as exc:
+        except OutOfMemory as exc:
+            raise HTTPException(status.HTTP_409_CONFLICT,
+                                f"{failed}: {exc} (MATCHER_EXPLAIN_MEMORY_MB)") from None
+        except (ValueError, TimeoutError) as exc:
             raise HTTPException(status.HTTP_409_CONFLICT,
                                 f"{failed} ({type(exc).__name__})") from None

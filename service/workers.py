@@ -30,6 +30,7 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -88,11 +89,20 @@ def start_worker(memory_mb: int) -> None:
 
 
 def call_capped(fn: Callable[..., Any], *args: Any) -> Any:
-    """``fn(*args)`` in a worker; :class:`MemoryError` becomes a marker the pool acts on."""
+    """``fn(*args)`` in a worker; running out of memory becomes a marker the pool acts on:
+    a :class:`MemoryError`, or an :class:`ImportError` of a compiled module the capped
+    address space had no room to map (the first call that needs OR-Tools, say)."""
     try:
         return fn(*args)
     except MemoryError:
         return _Overflow()
+    except ImportError as exc:
+        if _NO_ROOM.search(str(exc)):
+            return _Overflow()
+        raise
+
+
+_NO_ROOM = re.compile(r"cannot allocate memory|failed to map segment", re.IGNORECASE)
 
 
 class _Slot:

@@ -78,3 +78,19 @@ def test_a_killed_explanation_worker_is_replaced(make_api: Callable[..., Api]) -
     _budget(api, 1.0, 2)
     retried = api.client.get(f"/v1/jobs/{third}/explain", headers=api.h())
     assert retried.status_code == 200, retried.text
+
+
+def test_an_explanation_over_the_memory_cap_is_refused_and_the_worker_replaced(
+        make_api: Callable[..., Api]) -> None:
+    """The explanation worker's address space is capped (``explain_memory_mb``): an
+    explanation that needs more is answered 409 naming the cap and its setting (never a
+    500), the worker is replaced each time, and the service stays ready."""
+    api = make_api(explain_memory_mb=250)  # an explanation of NEL needs about 420 MiB
+    job = _solved(api)
+    for n in (1, 2):
+        r = api.client.get(f"/v1/jobs/{job}/explain", headers=api.h())
+        assert r.status_code == 409, r.text
+        assert "more than the 250 MiB of memory" in r.json()["detail"], r.json()
+        assert "MATCHER_EXPLAIN_MEMORY_MB" in r.json()["detail"]
+        assert api.app.state.explainers.replaced == n
+    assert api.client.get("/v1/ready").json()["status"] == "ready"
