@@ -2,19 +2,23 @@
 anyone noticing; killed while it works, that request gets a 503 it can retry and the next
 request is served; readiness never reports a broken pool.
 
-A real worker process, killed with SIGKILL: no mocks.
+A real ``matcher serve`` on loopback and its real worker process, killed with SIGKILL: no
+mocks.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-from svc_helpers import NEL_JSON, Api, wait_for
+import httpx
+from svc_helpers import NEL_JSON, Api, Server, wait_for
 
 
 def _solved(api: Api) -> str:
@@ -24,60 +28,88 @@ def _solved(api: Api) -> str:
     return str(job["id"])
 
 
-def _worker_pids(api: Api) -> list[int]:
-    pids: list[int] = api.app.state.explainers.pids()
-    return pids
+def _children(pid: int) -> set[int]:
+    """Live spawned worker processes whose parent is ``pid``."""
+    found = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+        except OSError:  # gone meanwhile
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z" and b"spawn_main" in cmdline:
+            found.add(int(entry))
+    return found
 
 
-def _budget(api: Api, seconds: float, resolves: int) -> None:
-    """The explanation budget of the requests that follow (the app reads its settings per
-    request): short ones for the quick asks, a long one to kill the worker mid-way."""
-    settings = api.app.state.settings
-    api.app.state.settings = settings.model_copy(
-        update={"explain_time_limit_s": seconds, "explain_max_resolves": resolves})
+def _live_solved(server: Server, key: str, pk: str) -> str:
+    r = httpx.post(f"{server.url}/v1/rounds/{pk}/solve", json={"workers": 1},
+                   headers=_auth(key), timeout=30)
+    assert r.status_code == 202, r.text
+    job = str(r.json()["id"])
+    wait_for(lambda: server.get(f"/v1/jobs/{job}", headers=_auth(key)).json()["state"]
+             == "succeeded", 90, "the solve")
+    return job
 
 
-def test_a_killed_explanation_worker_is_replaced(make_api: Callable[..., Api]) -> None:
-    api = make_api()
-    first, second, third = (_solved(api) for _ in range(3))
-    _budget(api, 1.0, 2)
-    ok = api.client.get(f"/v1/jobs/{first}/explain", headers=api.h())
+def _auth(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def test_a_killed_explanation_worker_is_replaced(make_server: Callable[..., Server]) -> None:
+    """A live ``matcher serve``: its explanation worker killed between requests, then while
+    it works; the service stays ready and serves the next request each time."""
+    server = make_server(prewarm="false", explain_time_limit_s=6, explain_max_resolves=500)
+    server.start()
+    assert server.process is not None
+    pid = server.process.pid
+    key = server.key("ICS A")
+    up = httpx.post(server.url + "/v1/rounds", content=NEL_JSON.read_bytes(), timeout=60,
+                    headers=_auth(key) | {"content-type": "application/json"})
+    assert up.status_code == 201, up.text
+    first, second, third = (_live_solved(server, key, up.json()["id"]) for _ in range(3))
+    wait_for(lambda: len(_children(pid)) == 1 or None, 30, "the solves' processes to end")
+    others = _children(pid)  # the intake worker
+
+    def explain(job: str) -> httpx.Response:
+        return httpx.get(f"{server.url}/v1/jobs/{job}/explain", headers=_auth(key),
+                         timeout=120)
+
+    ok = explain(first)
     assert ok.status_code == 200, ok.text
-    (pid,) = _worker_pids(api)
+    (worker,) = _children(pid) - others
 
     # Killed between requests: the next request is served by a new worker.
-    os.kill(pid, signal.SIGKILL)
-    wait_for(lambda: not api.app.state.explainers.alive() or None, 10, "the worker to die")
-    ready = api.client.get("/v1/ready").json()
+    os.kill(worker, signal.SIGKILL)
+    wait_for(lambda: worker not in _children(pid), 10, "the worker to die")
+    ready = server.get("/v1/ready").json()
     assert ready["status"] == "ready", ready
     assert ready["checks"]["explainer"].startswith("ok")
-    again = api.client.get(f"/v1/jobs/{second}/explain", headers=api.h())
+    again = explain(second)
     assert again.status_code == 200, again.text
-    assert _worker_pids(api) != [pid]
-    assert api.app.state.explainers.replaced == 1
+    (new,) = _children(pid) - others
+    assert new != worker
 
-    # Killed while it works (30 s of re-solves): that request gets a 503 to retry.
-    _budget(api, 30.0, 500)
+    # Killed while it works: that request gets a 503 to retry.
     answer: dict[str, Any] = {}
-
-    def ask() -> None:
-        answer["r"] = api.client.get(f"/v1/jobs/{third}/explain", headers=api.h())
-
-    asking = threading.Thread(target=ask)
+    asking = threading.Thread(target=lambda: answer.update(r=explain(third)))
     asking.start()
-    busy = wait_for(lambda: _worker_pids(api) or None, 30, "a worker to start")
-    time.sleep(3.0)  # spawned, imported and re-solving
+    time.sleep(2.0)  # re-solving (the worker is started and warm)
     assert "r" not in answer, "the explanation ended before the worker could be killed"
-    os.kill(busy[0], signal.SIGKILL)
+    os.kill(new, signal.SIGKILL)
     asking.join(60)
     lost = answer["r"]
     assert lost.status_code == 503, lost.text
     assert lost.headers["retry-after"] == "1"
     assert "restarted" in lost.json()["detail"]
-    assert api.app.state.explainers.replaced == 2
-    _budget(api, 1.0, 2)
-    retried = api.client.get(f"/v1/jobs/{third}/explain", headers=api.h())
+    retried = explain(third)
     assert retried.status_code == 200, retried.text
+    replaced = [json.loads(line) for line in server.logs().splitlines()
+                if '"worker replaced"' in line]
+    assert [(d["pool"], d["reason"]) for d in replaced] == [
+        ("explanation", "found dead"), ("explanation", "died")]
 
 
 def test_an_explanation_over_the_memory_cap_is_refused_and_the_worker_replaced(
