@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 import pytest
 from bruteforce import brute_force, random_tiny_round
 
+from matcher import checker
 from matcher.domain import Round
 from matcher.eligibility import candidates
 from matcher.result import Result
@@ -244,3 +247,33 @@ def test_fairness_steps_free_the_worst_off_and_the_holders_of_their_wishes() -> 
     # Breadth first from the seed, its wishes' holders come next.
     assert holders
     assert len(holders & freed) == min(len(holders), len(freed) - 1)
+
+
+def test_a_reference_that_breaks_cut_capacities_is_repaired_not_returned(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A re-plan's reference, after capacities were cut, breaks them. On the flow path's
+    branch for components with many start candidates the reference was accepted as it was
+    (the repair looked only at each pharmacist's own rules), and the checker stopped the
+    solve (5,000 x 2,500 x 4, replan-200). It must be repaired into a checked answer."""
+    rnd = generate_round(120, 80, 3, seed=4)
+    first = solve(rnd, SolveParams(time_limit_s=20, workers=1))
+    assert first.has_solution
+    data = rnd.to_data()
+    pinned = {p["placement"] for p in data.get("pins", [])}
+    held = Counter((a.placement, a.period) for a in first.assignments)
+    cut = 0
+    for pl in data["placements"]:  # full placements lose a seat: one holder too many
+        full = max(held[pl["id"], t] for t in rnd.period_ids)
+        if isinstance(pl["capacity"], int) and pl["capacity"] >= 2 \
+                and full == pl["capacity"] and pl["id"] not in pinned and cut < 6:
+            pl["capacity"] -= 1
+            cut += 1
+    assert cut == 6
+    data["reference"] = [{"pharmacist": a.pharmacist, "period": a.period,
+                          "placement": a.placement} for a in first.assignments]
+    data["weights"]["change"] = 200
+    replan = parse_round(data)
+    monkeypatch.setattr(flow_path, "START_MAX_CANDIDATES", 0)  # the large-round branch
+    got = solve(replan, SolveParams(time_limit_s=20, workers=1, seed=0, path="flow+lns"))
+    assert got.status in ("optimal", "feasible")
+    assert not checker.violations(replan, got.allocation)  # capacities included

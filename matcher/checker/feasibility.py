@@ -42,7 +42,9 @@ class Violation:
     """One hard rule broken by an allocation.
 
     ``rule`` is one of :data:`RULES`; ``message`` says what is wrong in planners' words.
-    The optional fields name the records involved, when the rule is about one of them.
+    The optional fields name the records involved, when the rule is about one of them;
+    ``involved`` names every pharmacist of a rule about several (a placement's capacity,
+    an organisation's cap, a supervisor's capacity), so a caller can free them all.
     """
 
     rule: str
@@ -51,6 +53,7 @@ class Violation:
     placement: str | None = None
     period: str | None = None
     stream: str | None = None
+    involved: tuple[str, ...] = ()
 
     def __str__(self) -> str:
         return f"{self.rule}: {self.message}"
@@ -194,7 +197,7 @@ def _capacity(c: Checked) -> list[Violation]:
                 "capacity",
                 f"{l_id} is held by {count(len(pharmacists), 'pharmacist')} in {t} "
                 f"({ids_text(pharmacists)}); its capacity there is {limit}",
-                placement=l_id, period=t,
+                placement=l_id, period=t, involved=tuple(pharmacists),
             ))
     return found
 
@@ -213,7 +216,7 @@ def _organisation_cap(c: Checked) -> list[Violation]:
                     "organisation_cap",
                     f"organisation {org.id} hosts {count(len(hosted), 'pharmacist')} in {t} "
                     f"({ids_text(hosted)}); its max_pharmacists is {org.max_pharmacists}",
-                    period=t,
+                    period=t, involved=tuple(hosted),
                 ))
     return found
 
@@ -235,7 +238,7 @@ def _supervision(c: Checked) -> list[Violation]:
                     "supervision",
                     f"supervisor {sup.id} has {count(len(counted), whom[sup.supervises])} "
                     f"in {t} ({ids_text(counted)}); its capacity is {sup.capacity}",
-                    period=t,
+                    period=t, involved=tuple(counted),
                 ))
     return found
 

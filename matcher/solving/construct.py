@@ -20,14 +20,18 @@ __all__ = ["construct"]
 IntArray = npt.NDArray[np.int64]
 
 
-def construct(st: FlowState, comp: Component) -> IntArray:
+def construct(st: FlowState, comp: Component, keep: IntArray | None = None) -> IntArray:
     """A greedy allocation from the flow: per pharmacist (best flow value first), the
     non-rotating streams' flow placement in every period it fits, then the rotating
     streams' flow placements matched to periods (every order of periods tried), empty
     periods filled with the best pair that fits, preferring sectors still needed.
     Capacity, organisation caps and supervision are respected (counted
     conservatively); sector rules and pins are left to CP-SAT, which gets this as a
-    hint."""
+    hint.
+
+    ``keep`` (candidate positions, e.g. a re-plan's reference) is taken first, like pins,
+    line by line while it fits: what a mid-programme change broke (a seat cut, a
+    pharmacist on leave) is left out and its slots filled from the flow like any other."""
     rnd, c, pr = st.rnd, st.cand, st.pairs
     n_t = len(rnd.periods)
     cap_rem = st.cap.copy()
@@ -71,6 +75,17 @@ def construct(st: FlowState, comp: Component) -> IntArray:
         take(p, li, t, j)
         pinned_slot.add((p, int(c.stream[j]), t))
         pinned_pair[int(pr.of_cand[j])] = j
+    kept = np.setdiff1d(np.intersect1d(keep, comp.idx), pinned) if keep is not None \
+        else np.zeros(0, np.int64)
+    for j in kept.tolist():
+        p, li, t = int(c.pharmacist[j]), int(c.placement[j]), int(c.period[j])
+        slot, q = (p, int(c.stream[j]), t), int(pr.of_cand[j])
+        if slot in pinned_slot or (q in pinned_pair and st.rotating[int(c.stream[j])]) \
+                or not fits(p, li, t):
+            continue
+        take(p, li, t, j)
+        pinned_slot.add(slot)
+        pinned_pair.setdefault(q, j)
     for p, lo, hi in zip(order.tolist(), starts.tolist(), ends.tolist(), strict=True):
         mine = np.arange(lo, hi)
         covered = int(hist[p])

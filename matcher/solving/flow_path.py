@@ -98,8 +98,9 @@ def solve_flow_lns(rnd: Round, cand: Candidates, sc: Scores, params: SolveParams
                 # 2,000 x 1,500 x 3); the repaired construction is then the better base.
                 repair(st, comp, construct(st, comp), time.monotonic() + min(limit, 3.0))
         else:
-            repair(st, comp, construct(st, comp) if warm is None else warm,
-                      time.monotonic() + limit)
+            # Too large for a restricted start: the greedy construction, keeping what still
+            # fits of the warm start (a re-plan's reference), repaired.
+            repair(st, comp, construct(st, comp, keep=warm), time.monotonic() + limit)
 
     side_by_side(st, large, left, start)
     start_s = time.monotonic() - t0 - flow_s

@@ -111,12 +111,15 @@ def free_solve(st: FlowState, comp: Component, base: IntArray, freed: IntArray,
 
 
 def bad_pharmacists(st: FlowState, chosen: IntArray, comp: Component) -> list[int]:
-    """Pharmacists of the component whose own rules the allocation breaks."""
+    """Pharmacists of the component whose rules the allocation breaks: their own (one per
+    stream, sector mix...) or a rule they break together (a placement's capacity, an
+    organisation's or a supervisor's cap: every pharmacist involved). A warm start from a
+    reference after mid-programme capacity cuts breaks the latter."""
     rnd = st.rnd
     found = checker.violations(rnd, st.cand.assignments(rnd, chosen))
     mine = set(comp.pharmacists.tolist())
-    bad = {rnd.pharmacist_index[v.pharmacist] for v in found
-           if v.pharmacist is not None and v.pharmacist in rnd.pharmacist_index}
+    named = [p for v in found for p in (v.pharmacist, *v.involved) if p is not None]
+    bad = {rnd.pharmacist_index[p] for p in named if p in rnd.pharmacist_index}
     bad |= {int(p) for p in comp.pharmacists.tolist()
             if st.avail[p].any() and not rnd.rules.allow_unassigned
             and any(v.rule == "allow_unassigned" for v in found)}
