@@ -134,6 +134,27 @@ class Intake(WorkerPool):
         return out
 
 
+    async def render(self, settings: Settings, fn: Callable[..., Any], *args: Any) -> Any:
+        """``fn(*args)`` (a file made from a stored round: a planner workbook, an export) in
+        an intake worker, so the API process never parses a large round: 503 with
+        ``Retry-After`` when every worker stayed busy or the worker was lost, 409 when it
+        needs more memory or time than a worker may use."""
+        try:
+            return await self.run(fn, *args, timeout=settings.intake_time_limit_s,
+                                  wait=settings.intake_wait_s)
+        except (WorkerLost, Busy) as exc:
+            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc),
+                                headers={"Retry-After": "2"}) from None
+        except OutOfMemory:
+            raise HTTPException(status.HTTP_409_CONFLICT, (
+                f"making this file needs more than the {settings.intake_memory_mb:,} MiB of "
+                "memory this service allows (MATCHER_INTAKE_MEMORY_MB)")) from None
+        except TimeoutError:
+            raise HTTPException(status.HTTP_409_CONFLICT, (
+                f"making this file took longer than the {settings.intake_time_limit_s:g} s "
+                "this service allows (MATCHER_INTAKE_TIME_LIMIT_S)")) from None
+
+
 def _too_large_detail(problems: list[Problem]) -> str:
     settings = sorted({_SETTING_OF[p.code] for p in problems if p.code in _SETTING_OF})
     return ("the round is larger than this service accepts: "

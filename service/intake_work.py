@@ -17,7 +17,8 @@ from matcher.domain import Round
 from matcher.errors import InvalidRoundError, Problem
 from matcher.formats import SizeLimits, TooLarge, load_round_bytes_checked, round_bytes
 
-__all__ = ["Prepared", "Refused", "apply_replan", "apply_scenario", "read_upload", "warm_up"]
+__all__ = ["Prepared", "Refused", "apply_replan", "apply_scenario", "export_round",
+           "read_upload", "warm_up"]
 
 
 def warm_up() -> None:
@@ -113,4 +114,15 @@ def apply_replan(base_document: str, result_document: str, name: str,
                                from_period=from_period)
         return _checked(planned, limits)
     except InvalidRoundError as exc:
+        return _refused(exc)
+
+
+def export_round(document: str, fmt: str) -> bytes | Refused:
+    """A stored round as a file (``xlsx`` or ``zip``, a CSV bundle); :class:`Refused` when
+    a table cannot hold it (an id with ``;``, say), with every problem."""
+    from matcher.validation import parse_round  # local: workers load the library's heavy parts
+
+    try:
+        return round_bytes(parse_round(json.loads(document)), fmt)  # type: ignore[arg-type]
+    except InvalidRoundError as exc:  # FormatError included
         return _refused(exc)

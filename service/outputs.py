@@ -98,8 +98,11 @@ async def job_report(request: Request, store: Store, tenant: str, job_id: str) -
     return html
 
 
-async def job_plan(store: Store, tenant: str, job_id: str) -> tuple[JobRecord, bytes]:
-    """The planner workbook of one of the tenant's jobs (``NotFound``; 409 without one)."""
+async def job_plan(request: Request, store: Store, tenant: str, job_id: str
+                   ) -> tuple[JobRecord, bytes]:
+    """The planner workbook of one of the tenant's jobs (``NotFound``; 409 without one),
+    made in an intake worker (:meth:`service.intake.Intake.render`)."""
     job, round_doc, doc = await _documents(store, tenant, job_id)
-    data: Any = await run_in_threadpool(plan_bytes, round_doc, doc)
+    data: Any = await request.app.state.intake.render(request.app.state.settings, plan_bytes,
+                                                       round_doc, doc)
     return job, bytes(data)

@@ -43,14 +43,15 @@ async def job_report_page(job_id: str, request: Request, store: StoreDep, tenant
                      "--out plan.xlsx`): Summary, By pharmacist, Rotations, By placement, "
                      "By organisation, Unfilled, Unassigned, KPIs.",
                      "content": {XLSX: {"schema": {"type": "string", "format": "binary"}}}},
-               **errors(401, 404, 409, 422, json_only=True)},
+               **errors(401, 404, 409, 422, 503, json_only=True)},
 )
-async def job_plan_workbook(job_id: str, store: StoreDep, tenant: TenantDep) -> Response:
+async def job_plan_workbook(job_id: str, request: Request, store: StoreDep,
+                            tenant: TenantDep) -> Response:
     """The rotations by pharmacist and by placement, the unfilled seats, the unassigned
     slots with reasons and every KPI beside the baseline's. 409 while the job has no
     result."""
     try:
-        job, data = await job_plan(store, tenant, job_id)
+        job, data = await job_plan(request, store, tenant, job_id)
     except NotFound:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "job not found") from None
     return Response(data, media_type=XLSX, headers={

@@ -12,11 +12,9 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from starlette.datastructures import UploadFile
 
-from matcher.errors import FormatError, InvalidRoundError
-from matcher.formats import round_bytes
-from matcher.validation import parse_round
+from matcher.errors import InvalidRoundError
 from service.auth import StoreDep, TenantDep
-from service.intake_work import Prepared, read_upload
+from service.intake_work import Prepared, Refused, export_round, read_upload
 from service.routes import errors
 from service.schemas import (
     ErrorPublic,
@@ -185,31 +183,32 @@ def get_round_or_404(store: Store, tenant: str, round_pk: str, *, document: bool
         200: {"description": "The round with its document; or, with `format`, the round "
               "as a file.",
               "content": {XLSX: _BINARY, "application/zip": _BINARY}},
-        **errors(401, 404, 409, 422),
+        **errors(401, 404, 409, 422, 503),
     },
 )
-def read_round(
-    round_pk: str, store: StoreDep, tenant: TenantDep,
+async def read_round(
+    round_pk: str, request: Request, store: StoreDep, tenant: TenantDep,
     format: Annotated[Upload | None, Query(
         description="Download the round as a file: json, xlsx or zip (CSV bundle).")] = None,
 ) -> Any:
-    """The round: an envelope with its document, or as a file with ``format``."""
-    record = get_round_or_404(store, tenant, round_pk, document=True)
-    doc = json.loads(record.document or "{}")
+    """The round: an envelope with its document, or as a file with ``format`` (a workbook or
+    a CSV bundle is made in an intake worker, never in the API process)."""
+    record = await run_in_threadpool(get_round_or_404, store, tenant, round_pk, document=True)
     if format is None:
         public = RoundPublic.of(record)
-        return RoundDetail(**public.model_dump(), round=doc)
+        return RoundDetail(**public.model_dump(), round=json.loads(record.document or "{}"))
     if format == "json":
         content = (record.document or "").encode("utf-8")
     else:
-        try:
-            content = round_bytes(parse_round(doc), format)
-        except FormatError as exc:  # a valid round a table cannot hold (an id with ';')
-            problems = [ProblemPublic.model_validate(p.to_dict()) for p in exc.problems]
+        made = await request.app.state.intake.render(request.app.state.settings, export_round,
+                                                     record.document or "{}", format)
+        if isinstance(made, Refused):  # a valid round a table cannot hold (an id with ';')
+            problems = [ProblemPublic.model_validate(p.to_dict()) for p in made.problems]
             return JSONResponse(ErrorPublic(
                 detail=f"this round cannot be written as {format}: "
-                + "; ".join(p.message for p in exc.problems[:3]),
+                + "; ".join(p.message for p in made.problems[:3]),
                 errors=problems).model_dump(), status_code=status.HTTP_409_CONFLICT)
+        content = bytes(made)
     filename = f"round-{record.id}.{format}"
     return Response(content, media_type=_MEDIA[format],
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})

@@ -444,7 +444,7 @@ async def plan(job_id: str, request: Request) -> Response:
     """The planner workbook (``matcher report``'s .xlsx)."""
     session = signed_in(request)
     try:
-        job, data = await job_plan(store_of(request), session.tenant, job_id)
+        job, data = await job_plan(request, store_of(request), session.tenant, job_id)
     except NotFound:
         raise PageNotFound from None
     except HTTPException as exc:

@@ -124,9 +124,10 @@ def _upload(server: Server, key: str, body: bytes, kind: str) -> httpx.Response:
 
 def _assert_bounded(seen: dict[str, list[float]]) -> None:
     assert max(seen["rss"]) < API_RSS_CAP_MIB, max(seen["rss"])
-    # Generous on a shared 2-core machine (typically a few ms): the point is that nothing
-    # heavy runs on the event loop.
-    assert seen["p99"][0] < 0.2, seen["p99"]
+    # Not a speed target (those live in benchmarks/; the figure is printed): a sanity bound
+    # that fails when the round is parsed on the event loop, as it was (health p50 1.5 s).
+    # Quiet, p99 is 9-60 ms; beside the whole test suite on 2 cores, up to 0.32 s.
+    assert seen["p99"][0] < 1.0, seen["p99"]
 
 
 def test_a_50000_pharmacist_round_is_refused_by_the_admission_limit(
