@@ -237,9 +237,19 @@ class WorkerPool:
             self._release(slot)
 
     def shutdown(self) -> None:
-        """Stop every worker at once (at service shutdown: a read or an explanation under
-        way is abandoned, as its request is)."""
+        """Stop every worker (at service shutdown): a busy one is killed (its call is
+        abandoned, as its request is), an idle one finishes what it was warming up and
+        exits; each executor is then closed and waited for, so no queue or semaphore is
+        left for multiprocessing's resource tracker to complain about."""
         with self._lock:
             slots = list(self._slots)
+            idle = set(map(id, self._idle))
         for slot in slots:
-            slot.kill()
+            executor, slot.executor = slot.executor, None
+            if executor is None:
+                continue
+            if id(slot) not in idle:
+                for process in list(getattr(executor, "_processes", {}).values()):
+                    with contextlib.suppress(Exception):
+                        process.kill()
+            executor.shutdown(wait=True, cancel_futures=True)
