@@ -234,33 +234,26 @@ class JobRunner:
         for child in done:
             child.process.join()
             code = child.process.exitcode
-            if child.stopped_for is not None:
-                self._fail_stopped(child, *child.stopped_for)
-                continue
-            reason = (f"the solve process was killed by signal {-code}"
-                      if code is not None and code < 0
-                      else f"the solve process exited with code {code}")
-            # Only takes effect when the attempt did not end itself (it crashed).
-            state = self.store.retry_or_fail(child.spec.job_id, child.spec.attempt, reason)
+            if child.stopped_for is not None:  # killed for a limit: failed, not retried
+                kind, reason = child.stopped_for
+                extra: dict[str, Any] = {"reason": kind}
+                retry, what = False, "solve stopped by the runner"
+            else:
+                reason = (f"the solve process was killed by signal {-code}"
+                          if code is not None and code < 0
+                          else f"the solve process exited with code {code}")
+                extra = {"exit_code": code}
+                retry, what = True, "solve process died"
+            # Only takes effect when the attempt did not end itself first.
+            state = self.store.retry_or_fail(child.spec.job_id, child.spec.attempt, reason,
+                                             retry=retry)
             if state is not None:
-                log.warning("solve process died", extra={
+                log.warning(what, extra={
                     "job_id": child.spec.job_id, "tenant": child.spec.tenant,
-                    "attempt": child.spec.attempt, "exit_code": code, "state": state})
+                    "attempt": child.spec.attempt, "state": state} | extra)
             final = self.store.jobs_by_ids([child.spec.job_id])
             if final:
                 self._notify(child.spec.job_id, final[0].state)
-
-    def _fail_stopped(self, child: _Child, kind: str, error: str) -> None:
-        """Fail the job of a solve killed for a limit (once; not if it ended itself first)."""
-        state = self.store.retry_or_fail(child.spec.job_id, child.spec.attempt, error,
-                                         retry=False)
-        if state is not None:
-            log.warning("solve stopped by the runner", extra={
-                "job_id": child.spec.job_id, "tenant": child.spec.tenant,
-                "attempt": child.spec.attempt, "reason": kind, "state": state})
-        final = self.store.jobs_by_ids([child.spec.job_id])
-        if final:
-            self._notify(child.spec.job_id, final[0].state)
 
     def _notify(self, job_id: str, state: str) -> None:
         if self.on_finished is not None and state in ("succeeded", "failed", "cancelled"):
