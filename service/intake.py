@@ -20,23 +20,23 @@ worker starts quickly).
 
 from __future__ import annotations
 
-import asyncio
 import threading
-import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import HTTPException, status
+from fastapi.concurrency import run_in_threadpool
 
 from matcher.errors import InvalidRoundError, Problem
 from matcher.formats import SizeLimits
 from service.intake_work import Prepared, Refused
 from service.settings import Settings
-from service.workers import Busy, OutOfMemory, WorkerLost, WorkerPool
+from service.store import RoundRecord, Store
+from service.workers import Busy, OutOfMemory, WorkerLost, WorkerPool, poll
 
-__all__ = ["Intake", "RoundTooLarge", "limits_of"]
+__all__ = ["Intake", "RoundTooLarge", "limits_of", "store_prepared"]
 
 _SETTING_OF = {"too_many_pharmacists": "MATCHER_MAX_PHARMACISTS",
                "too_many_placements": "MATCHER_MAX_PLACEMENTS",
@@ -75,22 +75,21 @@ class Intake(WorkerPool):
         """One of ``tenant``'s ``max_intake_per_tenant`` places: wait up to
         ``intake_wait_s`` for one, else 429. Take it before reading an upload's body, so
         the bodies a tenant has in this process at once are bounded too."""
-        deadline = time.monotonic() + settings.intake_wait_s
-        pause = 0.01
-        while True:
+        def place() -> bool | None:
             with self._count_lock:
-                if self._tenants[tenant] < settings.max_intake_per_tenant:
-                    self._tenants[tenant] += 1
-                    break
+                if self._tenants[tenant] >= settings.max_intake_per_tenant:
+                    return None
+                self._tenants[tenant] += 1
+                return True
+
+        if await poll(place, settings.intake_wait_s) is None:
+            with self._count_lock:
                 held = self._tenants[tenant]
-            if time.monotonic() >= deadline:
-                raise HTTPException(
-                    status.HTTP_429_TOO_MANY_REQUESTS,
-                    f"{held} of your rounds are being read already (at most "
-                    f"{settings.max_intake_per_tenant} at once); try again when they are done",
-                    headers={"Retry-After": "2"})
-            await asyncio.sleep(pause)
-            pause = min(0.1, pause * 2)
+            raise HTTPException(
+                status.HTTP_429_TOO_MANY_REQUESTS,
+                f"{held} of your rounds are being read already (at most "
+                f"{settings.max_intake_per_tenant} at once); try again when they are done",
+                headers={"Retry-After": "2"})
         try:
             yield
         finally:
@@ -153,6 +152,15 @@ class Intake(WorkerPool):
             raise HTTPException(status.HTTP_409_CONFLICT, (
                 f"making this file took longer than the {settings.intake_time_limit_s:g} s "
                 "this service allows (MATCHER_INTAKE_TIME_LIMIT_S)")) from None
+
+
+async def store_prepared(store: Store, tenant: str, prepared: Prepared, **summary: Any
+                         ) -> RoundRecord:
+    """Store a round an intake worker read (its summary with ``summary`` added), off the
+    event loop."""
+    return await run_in_threadpool(
+        store.add_round, tenant, round_id=prepared.round_id, document=prepared.document,
+        summary=prepared.summary | summary, warnings=prepared.warnings)
 
 
 def _too_large_detail(problems: list[Problem]) -> str:

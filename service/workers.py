@@ -37,14 +37,16 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-__all__ = ["Busy", "OutOfMemory", "WorkerLost", "WorkerPool"]
+__all__ = ["Busy", "OutOfMemory", "WorkerLost", "WorkerPool", "poll"]
 
 log = logging.getLogger(__name__)
 
 SPAWN = multiprocessing.get_context("spawn")
 """Workers are fresh interpreters (no state inherited from the API process)."""
+
+T = TypeVar("T")
 
 _ONE_THREAD = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
@@ -105,6 +107,20 @@ def call_capped(fn: Callable[..., Any], *args: Any) -> Any:
 _NO_ROOM = re.compile(r"cannot allocate memory|failed to map segment", re.IGNORECASE)
 
 
+async def poll(take: Callable[[], T | None], wait: float) -> T | None:
+    """``take()`` until it gives something, for at most ``wait`` seconds (None then),
+    sleeping 10 ms, then longer up to 100 ms, between tries: nothing here is tied to one
+    event loop, unlike an ``asyncio`` semaphore."""
+    deadline = time.monotonic() + wait
+    pause = 0.01
+    while True:
+        got = take()
+        if got is not None or time.monotonic() >= deadline:
+            return got
+        await asyncio.sleep(pause)
+        pause = min(0.1, pause * 2)
+
+
 class _Slot:
     """One worker process (a one-process executor), started on first use."""
 
@@ -126,17 +142,19 @@ class _Slot:
         return not getattr(executor, "_broken", False) and all(
             p.is_alive() for p in getattr(executor, "_processes", {}).values())
 
-    def kill(self) -> None:
-        """Kill the worker (busy or not) and forget it; the next call starts a fresh one."""
+    def stop(self, *, kill: bool = True, wait: bool = False) -> None:
+        """Forget the worker (the next call starts a fresh one): killed first with
+        ``kill`` (busy or not), else left to finish and exit; ``wait`` waits for that."""
         executor, self.executor = self.executor, None
         if executor is None:
             return
-        # ProcessPoolExecutor has no public way to kill a busy worker; its processes are
-        # in ``_processes`` (pid -> Process) on every supported Python.
-        for process in list(getattr(executor, "_processes", {}).values()):
-            with contextlib.suppress(Exception):
-                process.kill()
-        executor.shutdown(wait=False, cancel_futures=True)
+        if kill:
+            # ProcessPoolExecutor has no public way to kill a busy worker; its processes
+            # are in ``_processes`` (pid -> Process) on every supported Python.
+            for process in list(getattr(executor, "_processes", {}).values()):
+                with contextlib.suppress(Exception):
+                    process.kill()
+        executor.shutdown(wait=wait, cancel_futures=True)
 
     def pids(self) -> list[int]:
         executor = self.executor
@@ -179,19 +197,17 @@ class WorkerPool:
         with self._lock:
             self.replaced += 1
         log.warning("worker replaced", extra={"pool": self.name, "reason": why})
-        slot.kill()
+        slot.stop()
 
     async def _acquire(self, wait: float) -> _Slot:
-        deadline = time.monotonic() + wait
-        pause = 0.01
-        while True:
+        def idle() -> _Slot | None:
             with self._lock:
-                if self._idle:
-                    return self._idle.pop()
-            if time.monotonic() >= deadline:
-                raise Busy(f"every {self.name} worker is busy; try again in a few seconds")
-            await asyncio.sleep(pause)
-            pause = min(0.1, pause * 2)
+                return self._idle.pop() if self._idle else None
+
+        slot = await poll(idle, wait)
+        if slot is None:
+            raise Busy(f"every {self.name} worker is busy; try again in a few seconds")
+        return slot
 
     def _release(self, slot: _Slot) -> None:
         with self._lock:
@@ -245,11 +261,4 @@ class WorkerPool:
             slots = list(self._slots)
             idle = set(map(id, self._idle))
         for slot in slots:
-            executor, slot.executor = slot.executor, None
-            if executor is None:
-                continue
-            if id(slot) not in idle:
-                for process in list(getattr(executor, "_processes", {}).values()):
-                    with contextlib.suppress(Exception):
-                        process.kill()
-            executor.shutdown(wait=True, cancel_futures=True)
+            slot.stop(kill=id(slot) not in idle, wait=True)

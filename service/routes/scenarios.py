@@ -23,6 +23,7 @@ from matcher.errors import InvalidRoundError
 from matcher.result import Result
 from matcher.whatif import Override, diff
 from service.auth import StoreDep, TenantDep
+from service.intake import store_prepared
 from service.intake_work import apply_scenario
 from service.routes import errors
 from service.routes.jobs import solve_round
@@ -102,11 +103,9 @@ async def scenario_round(request: Request, store: Store, tenant: str, round_pk: 
     async with intake.turn(tenant, settings):
         prepared = await intake.prepare(settings, apply_scenario, record.document or "{}",
                                         body.name, overrides)
-    summary = prepared.summary | {"scenario": body.name, "base_round": round_pk,
-                                  "overrides": len(body.overrides), "request": request_hash}
-    stored = await run_in_threadpool(
-        store.add_round, tenant, round_id=prepared.round_id, document=prepared.document,
-        summary=summary, warnings=prepared.warnings)
+    stored = await store_prepared(store, tenant, prepared, scenario=body.name,
+                                  base_round=round_pk, overrides=len(body.overrides),
+                                  request=request_hash)
     return stored.id
 
 

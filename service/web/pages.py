@@ -30,7 +30,7 @@ from matcher.formats.template import template_bytes
 from matcher.result import Result
 from matcher.validation import parse_round
 from matcher.whatif import diff, parse_overrides
-from service.intake import RoundTooLarge
+from service.intake import RoundTooLarge, store_prepared
 from service.intake_work import apply_replan, read_upload
 from service.outputs import REPORT_HEADERS, job_plan, job_report
 from service.routes import jobs as job_routes
@@ -278,9 +278,7 @@ async def upload_round(request: Request) -> Response:
     except HTTPException as exc:
         return _rounds_page(request, session, code=exc.status_code, upload_name=name,
                             error=_http_error(exc))
-    record = await run_in_threadpool(
-        store_of(request).add_round, session.tenant, round_id=prepared.round_id,
-        document=prepared.document, summary=prepared.summary, warnings=prepared.warnings)
+    record = await store_prepared(store_of(request), session.tenant, prepared)
     request.app.state.metrics.rounds_submitted.inc()
     return _redirect(f"/rounds/{record.id}")
 
@@ -518,6 +516,21 @@ def _problems_of(exc: InvalidRoundError | Invalid | ValidationError) -> list[Pro
     return problem_rows(list(exc.problems))
 
 
+_REFUSALS = (InvalidRoundError, Invalid, ValidationError, RoundTooLarge, HTTPException)
+"""What a what-if or a re-plan can be refused with (every problem, a limit, a status)."""
+
+
+def _refused(request: Request, session: Session, job_id: str, exc: Exception) -> Response:
+    """The job page again, saying why its what-if or re-plan was refused: 422 with every
+    problem, 413 for a round above the limits, else the status the route answered."""
+    if isinstance(exc, InvalidRoundError | Invalid | ValidationError):
+        return _job_page(request, session, job_id, code=422, problems=_problems_of(exc))
+    if isinstance(exc, RoundTooLarge):
+        return _job_page(request, session, job_id, code=413, error=exc.detail)
+    assert isinstance(exc, HTTPException)
+    return _job_page(request, session, job_id, code=exc.status_code, error=_http_error(exc))
+
+
 @router.post("/jobs/{job_id}/scenario", response_class=HTMLResponse)
 async def scenario(job_id: str, request: Request) -> Response:
     """Solve a what-if of the job's round (``POST /v1/rounds/{id}/scenarios``'s own
@@ -538,13 +551,8 @@ async def scenario(job_id: str, request: Request) -> Response:
         created = await scenario_routes.solve_scenario(
             round_pk=job.round_pk, body=body, request=request, response=Response(),
             store=store, tenant=session.tenant, idempotency_key=None)
-    except (InvalidRoundError, Invalid, ValidationError) as exc:
-        return _job_page(request, session, job_id, code=422, problems=_problems_of(exc))
-    except RoundTooLarge as exc:
-        return _job_page(request, session, job_id, code=413, error=exc.detail)
-    except HTTPException as exc:
-        return _job_page(request, session, job_id, code=exc.status_code,
-                         error=_http_error(exc))
+    except _REFUSALS as exc:
+        return _refused(request, session, job_id, exc)
     return _redirect(f"/jobs/{created.id}?base={job.id}")
 
 
@@ -562,12 +570,9 @@ async def _replan_round(request: Request, store: Store, tenant: str, job: JobRec
     async with intake.turn(tenant, settings):
         prepared = await intake.prepare(settings, apply_replan, document, doc, name,
                                         overrides, from_period)
-    summary = prepared.summary | {"scenario": name, "base_round": job.round_pk,
-                                  "replan_from": from_period, "base_job": job.id,
-                                  "overrides": len(overrides)}
-    stored = await run_in_threadpool(
-        store.add_round, tenant, round_id=prepared.round_id, document=prepared.document,
-        summary=summary, warnings=prepared.warnings)
+    stored = await store_prepared(store, tenant, prepared, scenario=name,
+                                  base_round=job.round_pk, replan_from=from_period,
+                                  base_job=job.id, overrides=len(overrides))
     return stored.id
 
 
@@ -585,13 +590,8 @@ async def replan(job_id: str, request: Request) -> Response:
     try:
         round_pk = await _replan_round(request, store, session.tenant, job, from_period,
                                        overrides_of(form), name)
-    except (InvalidRoundError, ValidationError) as exc:
-        return _job_page(request, session, job_id, code=422, problems=_problems_of(exc))
-    except RoundTooLarge as exc:
-        return _job_page(request, session, job_id, code=413, error=exc.detail)
-    except HTTPException as exc:
-        return _job_page(request, session, job_id, code=exc.status_code,
-                         error=_http_error(exc))
+    except _REFUSALS as exc:
+        return _refused(request, session, job_id, exc)
     body = SolveCreate(time_limit_s=_seconds(form, request))
     try:
         created = await run_in_threadpool(
