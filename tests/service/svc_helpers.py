@@ -5,6 +5,7 @@ client and a live `matcher serve` process."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import socket
@@ -80,6 +81,23 @@ def fast_settings(**changes: Any) -> Any:
     values.update(changes)
     return Settings(**values)
 
+
+
+def spawned_children(pid: int) -> set[int]:
+    """Live processes spawned (``multiprocessing`` spawn) by process ``pid``: a server's
+    solve processes and worker processes (Linux ``/proc``)."""
+    found = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+        except OSError:  # gone meanwhile
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z" and b"spawn_main" in cmdline:
+            found.add(int(entry))
+    return found
 
 
 @dataclass

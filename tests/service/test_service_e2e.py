@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
-from svc_helpers import NEL_JSON, NEL_XLSX, TINY_JSON, Server, wait_for
+from svc_helpers import NEL_JSON, NEL_XLSX, TINY_JSON, Server, spawned_children, wait_for
 
 from matcher.checker import objective, violations
 from matcher.formats import load_round
@@ -163,21 +163,7 @@ def _alive(pid: int) -> bool:
 def solve_processes(server: Server) -> set[int]:
     """The live solve processes (spawned children) of the server."""
     assert server.process is not None
-    found = set()
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                cmdline = f.read()
-        except OSError:  # gone meanwhile
-            continue
-        if (int(fields[1]) == server.process.pid and fields[0] != "Z"
-                and b"spawn_main" in cmdline):
-            found.add(int(entry))
-    return found
+    return spawned_children(server.process.pid)
 
 
 def test_a_job_is_served_by_a_process_started_before_it(make_server: Callable[..., Server]

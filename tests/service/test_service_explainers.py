@@ -14,11 +14,10 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import httpx
-from svc_helpers import NEL_JSON, Api, Server, wait_for
+from svc_helpers import NEL_JSON, Api, Server, spawned_children, wait_for
 
 
 def _solved(api: Api) -> str:
@@ -26,22 +25,6 @@ def _solved(api: Api) -> str:
     job = api.client.post(f"/v1/rounds/{pk}/solve", headers=api.h()).json()
     assert api.wait_job(job["id"])["state"] == "succeeded"
     return str(job["id"])
-
-
-def _children(pid: int) -> set[int]:
-    """Live spawned worker processes whose parent is ``pid``."""
-    found = set()
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
-            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
-        except OSError:  # gone meanwhile
-            continue
-        if int(fields[1]) == pid and fields[0] != "Z" and b"spawn_main" in cmdline:
-            found.add(int(entry))
-    return found
 
 
 def _live_solved(server: Server, key: str, pk: str) -> str:
@@ -70,8 +53,8 @@ def test_a_killed_explanation_worker_is_replaced(make_server: Callable[..., Serv
                     headers=_auth(key) | {"content-type": "application/json"})
     assert up.status_code == 201, up.text
     first, second, third = (_live_solved(server, key, up.json()["id"]) for _ in range(3))
-    wait_for(lambda: len(_children(pid)) == 1 or None, 30, "the solves' processes to end")
-    others = _children(pid)  # the intake worker
+    wait_for(lambda: len(spawned_children(pid)) == 1 or None, 30, "the solves' processes to end")
+    others = spawned_children(pid)  # the intake worker
 
     def explain(job: str) -> httpx.Response:
         return httpx.get(f"{server.url}/v1/jobs/{job}/explain", headers=_auth(key),
@@ -79,17 +62,17 @@ def test_a_killed_explanation_worker_is_replaced(make_server: Callable[..., Serv
 
     ok = explain(first)
     assert ok.status_code == 200, ok.text
-    (worker,) = _children(pid) - others
+    (worker,) = spawned_children(pid) - others
 
     # Killed between requests: the next request is served by a new worker.
     os.kill(worker, signal.SIGKILL)
-    wait_for(lambda: worker not in _children(pid), 10, "the worker to die")
+    wait_for(lambda: worker not in spawned_children(pid), 10, "the worker to die")
     ready = server.get("/v1/ready").json()
     assert ready["status"] == "ready", ready
     assert ready["checks"]["explainer"].startswith("ok")
     again = explain(second)
     assert again.status_code == 200, again.text
-    (new,) = _children(pid) - others
+    (new,) = spawned_children(pid) - others
     assert new != worker
 
     # Killed while it works: that request gets a 503 to retry.

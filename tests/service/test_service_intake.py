@@ -26,7 +26,7 @@ from typing import Any
 
 import httpx
 import pytest
-from svc_helpers import NEL_JSON, Server, wait_for
+from svc_helpers import NEL_JSON, Server, spawned_children, wait_for
 
 from matcher.formats import load_round, round_bytes
 from matcher.synthetic import generate_round
@@ -225,22 +225,6 @@ def test_a_500_override_scenario_with_a_mistake_costs_the_api_process_nothing(
     assert server.get("/v1/rounds", headers=_auth(key)).json()["count"] == 1
 
 
-def _children(pid: int) -> set[int]:
-    """Live spawned worker processes whose parent is ``pid``."""
-    found = set()
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
-            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
-        except OSError:  # gone meanwhile
-            continue
-        if int(fields[1]) == pid and fields[0] != "Z" and b"spawn_main" in cmdline:
-            found.add(int(entry))
-    return found
-
-
 def test_the_intake_workers_are_started_with_the_service(
         make_server: Callable[..., Server]) -> None:
     """With ``INTAKE_PREWARM`` (the default) the workers start with the service, so the
@@ -250,11 +234,11 @@ def test_the_intake_workers_are_started_with_the_service(
     server.start()
     assert server.process is not None
     pid = server.process.pid
-    workers = wait_for(lambda: len(_children(pid)) == 2 and _children(pid), 60,
+    workers = wait_for(lambda: len(spawned_children(pid)) == 2 and spawned_children(pid), 60,
                        "two intake workers")
     r = _upload(server, server.key("ICS A"), NEL_JSON.read_bytes(), "application/json")
     assert r.status_code == 201, r.text
-    assert _children(pid) == workers  # none started for the upload
+    assert spawned_children(pid) == workers  # none started for the upload
     server.stop()
     wait_for(lambda: not any(Path(f"/proc/{w}").exists() for w in workers), 30,
              "the workers to stop with the service")
