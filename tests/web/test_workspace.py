@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import openpyxl
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from svc_helpers import NEL_JSON, NEL_XLSX, TINY_JSON, Server, wait_for
 
 from matcher.planner_workbook import SHEETS
@@ -330,6 +331,26 @@ def tab_to(page: Any, selector: str, presses: int = 80) -> None:
     pytest.fail(f"Tab never reached {selector}")
 
 
+def choose_by_keyboard(page: Any, attempts: int = 3) -> Any:
+    """Open the focused file input's chooser with Space, as a keyboard user does.
+
+    On a busy machine Chromium now and then drops the key press that should open the
+    chooser (seen once in CI: a 30 s wait for a chooser that was never coming). A chooser
+    that is coming opens within a second, so the press is repeated a few times on a
+    shorter wait, the same total budget, instead of waiting longer for a lost one.
+    """
+    for attempt in range(attempts):
+        try:
+            with page.expect_file_chooser(timeout=10_000) as chooser:
+                page.keyboard.press("Space")
+            return chooser.value
+        except PlaywrightTimeout:
+            if attempt == attempts - 1:
+                raise
+            assert page.evaluate("document.activeElement && document.activeElement.id") == "file"
+    raise AssertionError("unreachable")
+
+
 def test_keyboard_only_upload_solve_download(browser: Any, server: Server, tmp_path: Path
                                              ) -> None:
     context = browser.new_context(base_url=server.url, accept_downloads=True)
@@ -340,9 +361,7 @@ def test_keyboard_only_upload_solve_download(browser: Any, server: Server, tmp_p
     page.keyboard.press("Enter")
     page.wait_for_url("**/rounds")
     tab_to(page, "#file")
-    with page.expect_file_chooser() as chooser:
-        page.keyboard.press("Space")
-    chooser.value.set_files(str(TINY_JSON))
+    choose_by_keyboard(page).set_files(str(TINY_JSON))
     tab_to(page, "#upload-button")
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r".*/rounds/[0-9a-f-]{36}$"))
