@@ -131,12 +131,16 @@ class FlowState:
         got: int | None = getattr(self.local, "workers", None)
         return got
 
+    def bound_scale(self) -> float:
+        """The size of the round's bound (points), against which gaps are judged."""
+        return float(abs(sum(k.bound for k in self.comps) - (len(self.comps) - 1)
+                         * self.empty_value))
+
     def gap_limit(self, comp: Component) -> float:
         """Points a component's search may stop short of its bound: its share (by
         candidates) of :data:`STOP_GAP` of the round's bound."""
-        total = abs(sum(k.bound for k in self.comps) - (len(self.comps) - 1)
-                    * self.empty_value)
-        return max(1.0, STOP_GAP * total * len(comp.idx) / max(1, len(self.cand)))
+        return max(1.0, STOP_GAP * self.bound_scale() * len(comp.idx)
+                   / max(1, len(self.cand)))
 
     def accept(self, comp: Component, chosen: IntArray, source: str) -> bool:
         """Keep ``chosen`` as the component's allocation if it is better (thread-safe)."""

@@ -1,0 +1,181 @@
+"""A valid upper bound from the LP relaxation of a model, however roughly the LP is solved.
+
+The collapsed flow bound (:mod:`matcher.solving.flow`) forgets which period a unit is in.
+Where per-period capacities and ``min_fill`` pull pharmacists to particular periods it
+drifts far from the optimum: on 300 x 400 x 3 rounds with per-period capacities it was
+8-14 % above the proven optimum, while the LP relaxation of the integer program was the
+optimum itself. This module prices that LP.
+
+**The bound.** The model (:class:`~matcher.solving.model.Model`) is ``max c.x`` subject to
+rows ``lo <= A x <= up`` and bounds ``l <= x <= u``. Keep the *slot rows* (at most, or
+exactly, one assignment per pharmacist, period and stream) as they are and move every
+other row into the objective with a multiplier ``y_i`` (any real number). For every
+feasible ``x`` (integer or not) and every ``y``:
+
+    c.x = sum_j rc_j x_j + sum_i y_i (A x)_i       where rc = c - A'y (slot rows left out)
+        <= sum_j max(rc_j l_j, rc_j u_j)             [variables in no slot row]
+         + sum_slots max over its candidates of rc   [one per slot; or 0 if it may be empty]
+         + sum_i (y_i up_i if y_i > 0 else y_i lo_i)
+
+so the right-hand side plus the model's offset bounds the round's objective **whatever
+``y`` is**: the multipliers only decide how tight it is. They come from OR-Tools' PDLP
+(a first-order LP method that scales to hundreds of thousands of columns) stopped at a time
+limit; an inaccurate answer gives a looser bound, never a wrong one. Keeping the slot rows
+matters: their multipliers are the ones PDLP gets least right (every assignment is worth
+``w.unassigned`` more than an empty slot, and that offset sits in the slot rows), and taking
+each slot's best candidate instead of pricing the row made the bound of a 300 x 400 x 3
+round 267,290 (the optimum is 267,284) where the plain version was far off.
+
+The sum is taken in floating point; the bound returned is rounded *up* by a margin larger
+than the rounding error of the sums (objective values are integers).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from matcher.solving.model import Model
+
+__all__ = ["SLOT_RULES", "LpBound", "LpMatrix", "lagrangian_bound", "lp_bound", "lp_matrix"]
+
+log = logging.getLogger(__name__)
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+SLOT_RULES = ("one_per_stream", "allow_unassigned")
+"""Row blocks of one assignment per (pharmacist, period, stream): kept, never priced."""
+
+
+@dataclass(frozen=True)
+class LpMatrix:
+    """A model's rows as one sparse matrix (CSR, and its transpose for pricing), with the
+    slot row of every assignment variable (-1: none)."""
+
+    n_rows: int
+    n_vars: int
+    rows: IntArray  # row of every non-zero
+    cols: IntArray  # variable of every non-zero
+    vals: FloatArray
+    lower: FloatArray  # row bounds
+    upper: FloatArray
+    slot_of_var: IntArray  # slot row of each variable, -1 when in none
+    is_slot: npt.NDArray[np.bool_]  # per row
+    slot_exact: npt.NDArray[np.bool_]  # per row: a slot that must be filled (= 1)
+
+
+def lp_matrix(m: Model) -> LpMatrix:
+    """The model's rows, gathered (see :class:`LpMatrix`)."""
+    n = len(m.variables)
+    rows: list[IntArray] = []
+    cols: list[IntArray] = []
+    vals: list[IntArray] = []
+    lo: list[IntArray] = []
+    up: list[IntArray] = []
+    slot_of_var = np.full(n, -1, dtype=np.int64)
+    slot_blocks: list[tuple[int, int, bool]] = []
+    r0 = 0
+    for b in m.blocks:
+        rr = b.rows() + r0
+        if b.rule in SLOT_RULES:
+            slot_of_var[b.indices] = rr
+            slot_blocks.append((r0, r0 + len(b), b.rule == "allow_unassigned"))
+        rows.append(rr)
+        cols.append(b.indices)
+        vals.append(b.coefs)
+        lo.append(b.lower)
+        up.append(b.upper)
+        r0 += len(b)
+    is_slot = np.zeros(r0, dtype=bool)
+    exact = np.zeros(r0, dtype=bool)
+    for a, z, eq in slot_blocks:
+        is_slot[a:z] = True
+        exact[a:z] = eq
+
+    def cat(parts: list[IntArray]) -> IntArray:
+        return np.concatenate(parts) if parts else np.zeros(0, np.int64)
+
+    return LpMatrix(n_rows=r0, n_vars=n, rows=cat(rows), cols=cat(cols),
+                    vals=cat(vals).astype(np.float64), lower=cat(lo).astype(np.float64),
+                    upper=cat(up).astype(np.float64), slot_of_var=slot_of_var,
+                    is_slot=is_slot, slot_exact=exact)
+
+
+def lagrangian_bound(m: Model, lp: LpMatrix, y: FloatArray) -> int | None:
+    """The bound of the module docs for multipliers ``y`` (one per row; slot rows' values
+    are ignored), rounded up to an integer; ``None`` when a slot that must be filled has no
+    candidate (the model is infeasible and any bound holds)."""
+    y = np.where(lp.is_slot, 0.0, np.nan_to_num(np.asarray(y, dtype=np.float64)))
+    c = m.objective_vector().astype(np.float64)
+    rc = c - np.bincount(lp.cols, weights=lp.vals * y[lp.rows], minlength=lp.n_vars)
+    lower = m.variables.lower.astype(np.float64)
+    upper = m.variables.upper.astype(np.float64)
+    row_terms = np.where(y > 0, y * lp.upper, y * lp.lower)
+    in_slot = lp.slot_of_var >= 0
+    var_terms = np.maximum(rc * lower, rc * upper)[~in_slot]
+    best = np.full(lp.n_rows, -np.inf)
+    members = np.flatnonzero(in_slot)
+    np.maximum.at(best, lp.slot_of_var[members], rc[members])
+    slots = np.flatnonzero(lp.is_slot)
+    slot_best = best[slots]
+    exact = lp.slot_exact[slots]
+    if np.any(exact & ~np.isfinite(slot_best)):
+        return None
+    slot_terms = np.where(exact, slot_best, np.maximum(slot_best, 0.0))
+    total = float(row_terms.sum() + var_terms.sum() + slot_terms.sum())
+    scale = float(np.abs(row_terms).sum() + np.abs(var_terms).sum()
+                  + np.abs(slot_terms).sum() + np.abs(rc).sum())
+    if not math.isfinite(total):
+        return None
+    # Rounding error of sums of n float64 terms is far below 1e-9 of their absolute sum.
+    return math.floor(total + 1e-9 * scale + 1.0) + int(m.offset)
+
+
+@dataclass(frozen=True)
+class LpBound:
+    """What :func:`lp_bound` found: ``bound`` (valid, ``None`` when none could be made),
+    the LP's own estimate of its optimum (not a bound), PDLP's status and the time taken."""
+
+    bound: int | None
+    estimate: float | None
+    seconds: float
+    status: str
+
+
+def lp_bound(m: Model, time_limit_s: float, *, threads: int = 1) -> LpBound:
+    """Solve the LP relaxation of ``m`` with PDLP for at most ``time_limit_s`` seconds and
+    turn its multipliers into a valid bound (module docs). Needs ``scipy`` (OR-Tools reads
+    the matrix from it)."""
+    import scipy.sparse as sp  # lazy: only this bound needs it
+    from ortools.linear_solver.python import model_builder_helper as mbh
+
+    t0 = time.monotonic()
+    lp = lp_matrix(m)
+    matrix = sp.csr_matrix((lp.vals, (lp.rows, lp.cols)), shape=(lp.n_rows, lp.n_vars))
+    builder: Any = mbh.ModelBuilderHelper()  # its stubs mistype numpy arrays
+    builder.fill_model_from_sparse_data(
+        m.variables.lower.astype(np.float64), m.variables.upper.astype(np.float64),
+        m.objective_vector().astype(np.float64), lp.lower, lp.upper, matrix)
+    builder.set_maximize(True)
+    solver = mbh.ModelSolverHelper("pdlp")
+    solver.set_time_limit_in_seconds(max(0.01, time_limit_s - (time.monotonic() - t0)))
+    solver.set_solver_specific_parameters(f"num_threads: {max(1, int(threads))}")
+    solver.solve(builder)
+    status = str(solver.status()).rsplit(".", 1)[-1]
+    if not solver.has_response() or lp.n_rows == 0:
+        y = np.zeros(lp.n_rows)
+    else:
+        y = np.asarray(solver.dual_values(), dtype=np.float64)
+    bound = lagrangian_bound(m, lp, y)
+    estimate = float(solver.objective_value()) + m.offset if solver.has_solution() else None
+    secs = time.monotonic() - t0
+    log.info("LP bound: %s (PDLP %s, %d columns, %d rows) in %.2f s", bound, status,
+             lp.n_vars, lp.n_rows, secs)
+    return LpBound(bound=bound, estimate=estimate, seconds=secs, status=status)
