@@ -11,12 +11,13 @@
    restricted to the flow's pairs plus the best few others, or, when that would be too
    large or is cut short, the greedy construction from the flow
    (:mod:`matcher.solving.construct`) repaired by CP-SAT.
-4. **Tighter bound** (:mod:`matcher.solving.lp_bound`): where a large component is still
-   far from its flow bound, the LP relaxation of its model, priced by PDLP in a share of
-   the time left, often bounds it much more tightly (per-period capacities and
-   ``min_fill``, which the flow collapses).
-5. **Improve** (:mod:`matcher.solving.lns`): large-neighbourhood search on the large
+4. **Improve** (:mod:`matcher.solving.lns`): large-neighbourhood search on the large
    components, the component with the largest gap most often.
+5. **Tighter bound** (:mod:`matcher.solving.lp_bound`), beside the search on a thread at
+   the lowest priority: where a large component is still far from its flow bound (and not
+   because of empty slots), the LP relaxation of its model, priced by PDLP, often bounds
+   it much more tightly (per-period capacities and ``min_fill``, which the flow collapses;
+   the change term of a re-plan).
 
 Components are worked on side by side, one CP-SAT worker each. Every answer goes through
 :func:`matcher.solving.finish.finish` (the independent checker).
