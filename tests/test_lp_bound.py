@@ -3,6 +3,8 @@ flow bound is weak, and used by the flow path only to lower its bound."""
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 from bruteforce import brute_force, random_tiny_round
@@ -110,3 +112,22 @@ def test_the_flow_path_takes_the_lp_bound_of_a_component_far_from_its_flow_bound
     _chosen, _objective, bound = st.current()
     assert bound is not None
     assert bound >= ref.objective
+
+
+def test_an_interrupted_lp_still_gives_a_valid_bound_or_none() -> None:
+    rnd = per_period_round(60, 80, 3, 0)
+    ref = solve(rnd, SolveParams(workers=2, time_limit_s=60, path="cp-sat"))
+    assert ref.status == "optimal"
+    assert ref.objective is not None
+    cand = candidates(rnd)
+    model = build_model(rnd, cand, scores(rnd, cand))
+    stop = threading.Event()
+    stop.set()
+    before = lp_bound(model, 30.0, interrupt=stop)
+    assert before.bound is None
+    assert before.status == "INTERRUPTED"
+    stop = threading.Event()
+    threading.Timer(0.3, stop.set).start()
+    during = lp_bound(model, 30.0, interrupt=stop)
+    assert during.seconds < 15.0  # sanity: it stopped long before its limit
+    assert during.bound is None or during.bound >= ref.objective

@@ -62,15 +62,9 @@ log = logging.getLogger(__name__)
 # At 5,000 x 2,500 x 4 (start models of 45,000-68,000 candidates) CP-SAT found no good
 # first solution in 15 s, while construction, repair and 30 s of search reached 0.8 %.
 START_MAX_CANDIDATES = 30_000
-# Share of the time left that the starts of all components may use together: small
-# components' full models, and large components' restricted models. A restricted start that
-# runs out of its time leaves a feasible but poor allocation (supervisors spanning both
-# streams: 1,000 x 1,000 x 3, seed 1, starts cut off after 3-25 s took 40 s of 60 and the
-# round ended 11.5-13.9 % from its bound); with less for the starts and more for the search
-# it ended 4.9 %, and 2,000 x 1,500 x 3, seed 2, 3.1 % (10.4 %). Starts that succeed take
-# a fraction of either share.
+# Share of the time left that the starts of all components may use together (a
+# restricted start may stop sooner: see matcher.solving.starts.START_SOFT_SHARE).
 START_SHARE = 0.9
-LARGE_START_SHARE = 0.45
 # The LP bound (:func:`tighten_bounds`) is tried on a large component whose gap, less what
 # its empty slots cost, is above LP_GAP of the round's bound (pro rata by candidates), with
 # at most LP_MAX_CANDIDATES. PDLP needs time in proportion to the columns before its
@@ -82,6 +76,10 @@ LARGE_START_SHARE = 0.45
 LP_GAP = 0.005
 LP_MAX_CANDIDATES = 600_000
 LP_CANDIDATES_PER_S = 10_000
+# Seconds before the end by which PDLP must be done: on a thread of lowest priority its
+# last steps (and the bound's sums) wait for the search, and a 304,000-column component
+# of 2,000 x 1,500 x 3 finished 1.3 s past the time limit when PDLP had all the time left.
+LP_TAIL_S = 2.0
 
 
 def splits_into_small(rnd: Round, cand: Candidates, sc: Scores) -> bool:
@@ -133,7 +131,7 @@ def solve_flow_lns(rnd: Round, cand: Candidates, sc: Scores, params: SolveParams
             # fits of the warm start (a re-plan's reference), repaired.
             repair(st, comp, construct(st, comp, keep=warm), time.monotonic() + limit)
 
-    side_by_side(st, large, left, start, share=LARGE_START_SHARE)
+    side_by_side(st, large, left, start)
     start_s = time.monotonic() - t0 - flow_s
     # Components the start has not placed: the greedy construction, repaired.
     for comp in large:
@@ -151,9 +149,10 @@ def solve_flow_lns(rnd: Round, cand: Candidates, sc: Scores, params: SolveParams
     # The LP bound beside the search, on a thread of its own (PDLP leaves Python's lock);
     # with one worker, one pass before the search instead.
     lp_thread: threading.Thread | None = None
+    lp_stop = threading.Event()
     if st.params.worker_count >= 2:
         lp_thread = threading.Thread(target=tighten_bounds, args=(st, large),
-                                     kwargs={"wait": True}, name="lp-bound", daemon=True)
+                                     kwargs={"stop": lp_stop}, name="lp-bound", daemon=True)
         lp_thread.start()
     else:
         tighten_bounds(st, large)
@@ -171,6 +170,7 @@ def solve_flow_lns(rnd: Round, cand: Candidates, sc: Scores, params: SolveParams
         lns_step(st, comp, limit)
         steps += 1
     if lp_thread is not None:
+        lp_stop.set()
         lp_thread.join()
     st.bound_components([k for k in comps if k.bound >= UNBOUNDED])
     chosen, objective, bound = st.current()
@@ -223,34 +223,39 @@ def lower_priority() -> None:
             log.debug("could not lower the LP thread's priority")
 
 
-def tighten_bounds(st: FlowState, comps: list[Component], *, wait: bool = False) -> None:
+def tighten_bounds(st: FlowState, comps: list[Component], *,
+                   stop: threading.Event | None = None) -> None:
     """The LP bound (:mod:`matcher.solving.lp_bound`) of large components whose gap, less
     what their empty slots cost, is above :data:`LP_GAP` of the round's bound (pro rata by
     candidates): the components whose bound, not allocation, is what is far off. One at a
     time, the largest such gap first, each while the time left covers its columns (see the
-    constants). ``wait``: run beside the search until the time is up, checking again as the
-    search fills empty slots; otherwise one pass now."""
-    if wait:
+    constants). With ``stop``: beside the search on a thread of lowest priority, checking
+    again as the search fills empty slots, until ``stop`` is set (which also interrupts
+    PDLP); without: one pass now."""
+    if stop is not None:
         lower_priority()
     scale = st.bound_scale()
     n = max(1, len(st.cand))
     left = [k for k in comps if len(k.idx) <= LP_MAX_CANDIDATES]
-    while left and not st.budget.stopped():
+    while left and not st.budget.stopped() and not (stop is not None and stop.is_set()):
         with st.lock:
             gaps = [(k.gap - empty_points(st, k), k) for k in left]
-        left = [k for k in left if len(k.idx) / LP_CANDIDATES_PER_S <= st.budget.left()]
+        left = [k for k in left
+                if len(k.idx) / LP_CANDIDATES_PER_S <= st.budget.left() - LP_TAIL_S]
         ready = [(g, k) for g, k in gaps if k in left and g > LP_GAP * scale * len(k.idx) / n]
         if not ready:
-            if not wait:
+            if stop is None or stop.wait(0.5):
                 return
-            time.sleep(0.5)
             continue
         comp = max(ready, key=lambda gk: gk[0])[1]
         left.remove(comp)
         need = len(comp.idx) / LP_CANDIDATES_PER_S
         model = build_model(st.rnd, st.cand.subset(comp.idx), st.sc.subset(comp.idx),
                             scope=st.scope(comp))
-        got = lp_bound(model, st.budget.slice(2.0 * need))
+        limit = min(2.0 * need, st.budget.left() - LP_TAIL_S)
+        if limit < need:
+            continue  # the time ran out while the model was built: a smaller one may fit
+        got = lp_bound(model, limit, interrupt=stop)
         with st.lock:
             comp.stats["lp_seconds"] = round(got.seconds, 3)
             if got.bound is not None:
@@ -259,12 +264,11 @@ def tighten_bounds(st: FlowState, comps: list[Component], *, wait: bool = False)
 
 
 def side_by_side(st: FlowState, comps: list[Component], left: int,
-                 work: Callable[[Component, float], None], *,
-                 share: float = START_SHARE) -> None:
+                 work: Callable[[Component, float], None]) -> None:
     """``work(component, time limit)`` for every component, side by side in as many threads
     as the call has workers, each solve with one CP-SAT worker (with one worker, one after
     another: the answers are then deterministic). A component's limit is its share, by
-    candidates out of ``left``, of ``share`` of the time left, times the threads.
+    candidates out of ``left``, of ``START_SHARE`` of the time left, times the threads.
 
     One worker adds every row to its LP up front (:func:`matcher.solving.cpsat.tune`) and is as
     fast per model as two here: the 7 components of 300x400x3 take 1.4 s in all one after
@@ -279,8 +283,8 @@ def side_by_side(st: FlowState, comps: list[Component], left: int,
             return
         if threads > 1:
             st.local.workers = 1
-        part = min(1.0, threads * len(comp.idx) / max(1, left)) * share
-        work(comp, st.budget.left() * part)
+        share = min(1.0, threads * len(comp.idx) / max(1, left)) * START_SHARE
+        work(comp, st.budget.left() * share)
 
     if threads <= 1:
         for comp in comps:

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -149,14 +150,18 @@ class LpBound:
     status: str
 
 
-def lp_bound(m: Model, time_limit_s: float, *, threads: int = 1) -> LpBound:
+def lp_bound(m: Model, time_limit_s: float, *, threads: int = 1,
+             interrupt: threading.Event | None = None) -> LpBound:
     """Solve the LP relaxation of ``m`` with PDLP for at most ``time_limit_s`` seconds and
-    turn its multipliers into a valid bound (module docs). Needs ``scipy`` (OR-Tools reads
-    the matrix from it)."""
+    turn its multipliers into a valid bound (module docs). Setting ``interrupt`` from
+    another thread stops PDLP early (the bound from where it got to is still valid).
+    Needs ``scipy`` (OR-Tools reads the matrix from it)."""
     import scipy.sparse as sp  # lazy: only this bound needs it
     from ortools.linear_solver.python import model_builder_helper as mbh
 
     t0 = time.monotonic()
+    if interrupt is not None and interrupt.is_set():
+        return LpBound(bound=None, estimate=None, seconds=0.0, status="INTERRUPTED")
     lp = lp_matrix(m)
     matrix = sp.csr_matrix((lp.vals, (lp.rows, lp.cols)), shape=(lp.n_rows, lp.n_vars))
     builder: Any = mbh.ModelBuilderHelper()  # its stubs mistype numpy arrays
@@ -167,7 +172,21 @@ def lp_bound(m: Model, time_limit_s: float, *, threads: int = 1) -> LpBound:
     solver = mbh.ModelSolverHelper("pdlp")
     solver.set_time_limit_in_seconds(max(0.01, time_limit_s - (time.monotonic() - t0)))
     solver.set_solver_specific_parameters(f"num_threads: {max(1, int(threads))}")
-    solver.solve(builder)
+    done = threading.Event()
+
+    def watch() -> None:  # interrupt PDLP when asked to (it checks between iterations)
+        assert interrupt is not None
+        while not done.is_set():
+            if interrupt.wait(0.1):
+                solver.interrupt_solve()
+                return
+
+    if interrupt is not None:
+        threading.Thread(target=watch, name="lp-interrupt", daemon=True).start()
+    try:
+        solver.solve(builder)
+    finally:
+        done.set()
     status = str(solver.status()).rsplit(".", 1)[-1]
     if not solver.has_response() or lp.n_rows == 0:
         y = np.zeros(lp.n_rows)
