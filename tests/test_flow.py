@@ -277,20 +277,3 @@ def test_a_reference_that_breaks_cut_capacities_is_repaired_not_returned(
     got = solve(replan, SolveParams(time_limit_s=20, workers=1, seed=0, path="flow+lns"))
     assert got.status in ("optimal", "feasible")
     assert not checker.violations(replan, got.allocation)  # capacities included
-
-
-def test_a_soft_limit_stops_the_search_once_it_has_an_allocation() -> None:
-    """Past ``soft_limit`` CP-SAT stops at its first allocation instead of running to its
-    limit for a proof (the restricted starts use this). Fairness 20 on 120 x 160 x 4 is
-    not proven in 20 s (it ran the whole 20 s when this was written)."""
-    data = generate_round(120, 160, 4, seed=0).to_data()
-    data["weights"] = {**data.get("weights", {}), "fairness": 20}
-    rnd = parse_round(data)
-    cand = candidates(rnd)
-    model = build_model(rnd, cand, scores(rnd, cand))
-    soft = cpsat.run(model, Budget(60.0), SolveParams(workers=2), time_limit=60.0,
-                     soft_limit=0.01)
-    assert soft.chosen is not None
-    assert soft.status == "feasible"
-    # Sanity only (no timing targets in tests): it did not run to its 60 s limit.
-    assert soft.seconds < 40.0

@@ -138,20 +138,15 @@ def to_cp_model(m: Model, hint: IntArray | None = None) -> cp_model.CpModel:
     return model
 
 
-class _Solutions(cp_model.CpSolverSolutionCallback):
-    """Notes that a solution was found (``found``) and passes improving solutions to the
-    caller's progress callback, if any."""
+class _Reporter(cp_model.CpSolverSolutionCallback):
+    """Passes improving solutions to the caller's progress callback."""
 
-    def __init__(self, report: Callable[[Progress], None] | None, budget: Budget) -> None:
+    def __init__(self, report: Callable[[Progress], None], budget: Budget) -> None:
         super().__init__()
         self._report = report
         self._budget = budget
-        self.found = threading.Event()
 
     def on_solution_callback(self) -> None:
-        self.found.set()
-        if self._report is None:
-            return
         try:
             self._report(Progress(objective=round(self.objective_value),
                                   bound=float(self.best_objective_bound),
@@ -161,13 +156,10 @@ class _Solutions(cp_model.CpSolverSolutionCallback):
 
 
 def _watch(solver: cp_model.CpSolver, budget: Budget, done: threading.Event,
-           deadline: float, soft: tuple[float, threading.Event] | None = None) -> None:
-    """Stop ``solver`` when the call is cancelled or ``deadline`` passes, or, with ``soft``
-    (a time and a found-a-solution event), once that time has passed with a solution."""
+           deadline: float) -> None:
+    """Stop ``solver`` when the call is cancelled or ``deadline`` passes."""
     while not done.wait(0.05):
-        now = time.monotonic()
-        if (budget.cancelled() or now >= deadline
-                or (soft is not None and now >= soft[0] and soft[1].is_set())):
+        if budget.cancelled() or time.monotonic() >= deadline:
             solver.stop_search()
             return
 
@@ -180,7 +172,7 @@ def run(model: Model, budget: Budget, params: SolveParams, *,
         time_limit: float | None = None, hint: IntArray | None = None,
         fixed: IntArray | None = None, cap: int | None = None, workers: int | None = None,
         seed: int | None = None, gap_limit: float | None = None,
-        report: bool = False, soft_limit: float | None = None) -> CpAnswer:
+        report: bool = False) -> CpAnswer:
     """Solve ``model`` with CP-SAT and read the answer back.
 
     ``time_limit`` (seconds from this call, writing the proto included) defaults to all
@@ -190,8 +182,7 @@ def run(model: Model, budget: Budget, params: SolveParams, *,
     it proves optimality. ``workers`` and ``seed`` override ``params``. With ``gap_limit``
     CP-SAT stops within that many points of its bound; the answer is ``optimal`` only when
     it reaches the bound. ``report`` passes improving solutions to ``params.progress``
-    (when the objective is the whole round's). With ``soft_limit`` (seconds from this call)
-    the search stops at that time if it has a solution, else at the first one after it.
+    (when the objective is the whole round's).
     """
     t0 = time.monotonic()
     limit = budget.left() if time_limit is None else budget.slice(time_limit)
@@ -219,13 +210,10 @@ def run(model: Model, budget: Budget, params: SolveParams, *,
     tune(p, p.num_workers)
     if gap_limit is not None:
         p.absolute_gap_limit = gap_limit
-    callback = (_Solutions(params.progress if report else None, budget)
-                if (report and params.progress) or soft_limit is not None else None)
-    soft = (t0 + soft_limit, callback.found) if callback and soft_limit is not None else None
+    callback = _Reporter(params.progress, budget) if report and params.progress else None
     done = threading.Event()
     watcher = threading.Thread(target=_watch, args=(solver, budget, done,
-                                                    t0 + limit + WATCH_SLACK_S, soft),
-                               daemon=True)
+                                                    t0 + limit + WATCH_SLACK_S), daemon=True)
     watcher.start()
     try:
         code = solver.solve(cp, callback)

@@ -62,9 +62,18 @@ log = logging.getLogger(__name__)
 # At 5,000 x 2,500 x 4 (start models of 45,000-68,000 candidates) CP-SAT found no good
 # first solution in 15 s, while construction, repair and 30 s of search reached 0.8 %.
 START_MAX_CANDIDATES = 30_000
-# Share of the time left that the starts of all components may use together (a
-# restricted start may stop sooner: see matcher.solving.starts.START_SOFT_SHARE).
+# Share of the time left that the starts of all components may use together: small
+# components' full models (START_SHARE), and large components' restricted models
+# (LARGE_START_SHARE). A restricted start that runs out of its time leaves a feasible but
+# poor allocation (supervisors spanning both streams: 1,000 x 1,000 x 3, seed 1, starts cut
+# off after 3-25 s took 40 s of 60 and the round ended 11.5-13.9 % from its bound); with
+# less for the starts and more for the search it ended 4.3-4.9 %, and 2,000 x 1,500 x 3,
+# seed 2, 3.1-3.6 % (10.4 %). Not a free lunch: at 2,000 x 1,500 x 3 with per-period
+# capacities, where starts need their time to find any allocation, seed 2 ended 22.0 %
+# against 12.0 % (and 10.1 % with 90 % and the LP bound). Stopping a start at half its
+# time once it had an allocation was worse than both (cross-supervisors 6.8-12.4 %).
 START_SHARE = 0.9
+LARGE_START_SHARE = 0.45
 # The LP bound (:func:`tighten_bounds`) is tried on a large component whose gap, less what
 # its empty slots cost, is above LP_GAP of the round's bound (pro rata by candidates), with
 # at most LP_MAX_CANDIDATES. PDLP needs time in proportion to the columns before its
@@ -131,7 +140,7 @@ def solve_flow_lns(rnd: Round, cand: Candidates, sc: Scores, params: SolveParams
             # fits of the warm start (a re-plan's reference), repaired.
             repair(st, comp, construct(st, comp, keep=warm), time.monotonic() + limit)
 
-    side_by_side(st, large, left, start)
+    side_by_side(st, large, left, start, share=LARGE_START_SHARE)
     start_s = time.monotonic() - t0 - flow_s
     # Components the start has not placed: the greedy construction, repaired.
     for comp in large:
@@ -264,11 +273,12 @@ def tighten_bounds(st: FlowState, comps: list[Component], *,
 
 
 def side_by_side(st: FlowState, comps: list[Component], left: int,
-                 work: Callable[[Component, float], None]) -> None:
+                 work: Callable[[Component, float], None], *,
+                 share: float = START_SHARE) -> None:
     """``work(component, time limit)`` for every component, side by side in as many threads
     as the call has workers, each solve with one CP-SAT worker (with one worker, one after
     another: the answers are then deterministic). A component's limit is its share, by
-    candidates out of ``left``, of ``START_SHARE`` of the time left, times the threads.
+    candidates out of ``left``, of ``share`` of the time left, times the threads.
 
     One worker adds every row to its LP up front (:func:`matcher.solving.cpsat.tune`) and is as
     fast per model as two here: the 7 components of 300x400x3 take 1.4 s in all one after
@@ -283,8 +293,8 @@ def side_by_side(st: FlowState, comps: list[Component], left: int,
             return
         if threads > 1:
             st.local.workers = 1
-        share = min(1.0, threads * len(comp.idx) / max(1, left)) * START_SHARE
-        work(comp, st.budget.left() * share)
+        part = min(1.0, threads * len(comp.idx) / max(1, left)) * share
+        work(comp, st.budget.left() * part)
 
     if threads <= 1:
         for comp in comps:

@@ -15,8 +15,7 @@ from matcher.solving.formulation import build_model
 from matcher.solving.state import FlowState
 from matcher.solving.warmstart import hint_vector
 
-__all__ = ["FULL_MODEL_MAX", "START_SOFT_SHARE", "solve_full", "solve_start",
-           "start_candidates"]
+__all__ = ["FULL_MODEL_MAX", "solve_full", "solve_start", "start_candidates"]
 
 IntArray = npt.NDArray[np.int64]
 
@@ -29,13 +28,6 @@ FULL_MODEL_MAX = 15_000
 # with 3 a 2,000 x 1,500 x 3 component took 15.7 s and left a slot empty, with 8 it was
 # solved in 2.9 s within 652 points of the flow bound.
 START_EXTRA_PAIRS = 8
-# Share of a restricted start's limit after which it stops as soon as it has an allocation.
-# With supervisors spanning both streams (1,000 x 1,000 x 3, seed 1) the starts ran the
-# whole of their limits, 40 s of 60, without proving, and the round ended 11.5-13.9 % from
-# its bound; halving their limits gave 4.9 %. But at 2,000 x 1,500 x 3 with per-period
-# capacities halved limits left five of seven starts with no allocation at all (27-33 %):
-# those need the whole limit, the others only until they have something to improve.
-START_SOFT_SHARE = 0.5
 
 
 def start_candidates(st: FlowState, comp: Component) -> IntArray:
@@ -71,9 +63,7 @@ def solve_start(st: FlowState, comp: Component, time_limit: float,
     """CP-SAT on the component restricted to :func:`start_candidates` (plus ``warm``,
     a previous allocation, given as a hint), with the objective capped at the flow
     bound. No hint otherwise: the greedy construction as a hint made the start slower
-    (14.2 s against 2.9 s on a 2,000 x 1,500 x 3 component). Past
-    :data:`START_SOFT_SHARE` of its limit the start stops as soon as it has an
-    allocation: the search improves a found one faster than a start proves it."""
+    (14.2 s against 2.9 s on a 2,000 x 1,500 x 3 component)."""
     idx = start_candidates(st, comp)
     if warm is not None:
         idx = np.union1d(idx, warm).astype(np.int64)
@@ -81,8 +71,7 @@ def solve_start(st: FlowState, comp: Component, time_limit: float,
                         scope=st.scope(comp))
     hint = hint_vector(model, None if warm is None else np.searchsorted(idx, warm))
     ans = cpsat.run(model, st.budget, st.params, time_limit=time_limit, cap=comp.bound,
-                    hint=hint, gap_limit=st.gap_limit(comp), workers=st.workers(),
-                    soft_limit=START_SOFT_SHARE * time_limit)
+                    hint=hint, gap_limit=st.gap_limit(comp), workers=st.workers())
     comp.stats["start_seconds"] = round(ans.seconds, 2)
     if ans.status != "optimal" and ans.seconds >= time_limit - 0.1:
         comp.stats["start_timed_out"] = True
