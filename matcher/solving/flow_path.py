@@ -215,10 +215,7 @@ def empty_points(st: FlowState, comp: Component) -> int:
     the part of its gap that a search fills and a tighter bound cannot close."""
     if comp.chosen is None:
         return 0
-    held = np.bincount(st.cand.pharmacist[comp.chosen], minlength=len(st.rnd.pharmacists))
-    slots = st.a_count * len(st.rotating)
-    empty = int(np.maximum(0, slots[comp.pharmacists] - held[comp.pharmacists]).sum())
-    return empty * st.rnd.weights.unassigned
+    return int(st.empty_slots(comp, comp.chosen).sum()) * st.rnd.weights.unassigned
 
 
 def lower_priority() -> None:

@@ -173,10 +173,7 @@ def lns_step(st: FlowState, comp: Component, time_limit: float) -> bool:
     it from the worst-off pharmacists together: M rises only when every one of them gains
     at once, which a neighbourhood around one random pharmacist almost never frees."""
     assert comp.chosen is not None
-    c = st.cand
-    held = np.bincount(c.pharmacist[comp.chosen], minlength=len(st.rnd.pharmacists))
-    slots = st.avail.sum(axis=1) * len(st.rotating)
-    short = comp.pharmacists[held[comp.pharmacists] < slots[comp.pharmacists]]
+    short = comp.pharmacists[st.empty_slots(comp, comp.chosen) > 0]
     seeds = None
     wished = st.rnd.weights.fairness > 0 and st.rng.random() < WORST_OFF_SHARE
     if wished:

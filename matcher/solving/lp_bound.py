@@ -57,8 +57,8 @@ SLOT_RULES = ("one_per_stream", "allow_unassigned")
 
 @dataclass(frozen=True)
 class LpMatrix:
-    """A model's rows as one sparse matrix (CSR, and its transpose for pricing), with the
-    slot row of every assignment variable (-1: none)."""
+    """A model's rows as one sparse matrix (a row, column and value per non-zero), with
+    the slot row of every variable (-1: none) and which rows are slots."""
 
     n_rows: int
     n_vars: int
@@ -142,10 +142,9 @@ def lagrangian_bound(m: Model, lp: LpMatrix, y: FloatArray) -> int | None:
 @dataclass(frozen=True)
 class LpBound:
     """What :func:`lp_bound` found: ``bound`` (valid, ``None`` when none could be made),
-    the LP's own estimate of its optimum (not a bound), PDLP's status and the time taken."""
+    PDLP's status and the time taken."""
 
     bound: int | None
-    estimate: float | None
     seconds: float
     status: str
 
@@ -161,7 +160,7 @@ def lp_bound(m: Model, time_limit_s: float, *, threads: int = 1,
 
     t0 = time.monotonic()
     if interrupt is not None and interrupt.is_set():
-        return LpBound(bound=None, estimate=None, seconds=0.0, status="INTERRUPTED")
+        return LpBound(bound=None, seconds=0.0, status="INTERRUPTED")
     lp = lp_matrix(m)
     matrix = sp.csr_matrix((lp.vals, (lp.rows, lp.cols)), shape=(lp.n_rows, lp.n_vars))
     builder: Any = mbh.ModelBuilderHelper()  # its stubs mistype numpy arrays
@@ -193,8 +192,7 @@ def lp_bound(m: Model, time_limit_s: float, *, threads: int = 1,
     else:
         y = np.asarray(solver.dual_values(), dtype=np.float64)
     bound = lagrangian_bound(m, lp, y)
-    estimate = float(solver.objective_value()) + m.offset if solver.has_solution() else None
     secs = time.monotonic() - t0
     log.info("LP bound: %s (PDLP %s, %d columns, %d rows) in %.2f s", bound, status,
              lp.n_vars, lp.n_rows, secs)
-    return LpBound(bound=bound, estimate=estimate, seconds=secs, status=status)
+    return LpBound(bound=bound, seconds=secs, status=status)

@@ -131,6 +131,15 @@ class FlowState:
         got: int | None = getattr(self.local, "workers", None)
         return got
 
+    def empty_slots(self, comp: Component, chosen: IntArray) -> IntArray:
+        """Empty (period, stream) slots of each of the component's pharmacists (in the order
+        of ``comp.pharmacists``) under the allocation ``chosen``."""
+        held = np.bincount(self.cand.pharmacist[chosen], minlength=len(self.rnd.pharmacists))
+        slots = self.a_count * len(self.rotating)
+        out: IntArray = np.maximum(0, slots[comp.pharmacists]
+                                   - held[comp.pharmacists]).astype(np.int64)
+        return out
+
     def bound_scale(self) -> float:
         """The size of the round's bound (points), against which gaps are judged."""
         return float(abs(sum(k.bound for k in self.comps) - (len(self.comps) - 1)
