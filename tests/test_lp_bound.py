@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from bruteforce import brute_force, random_tiny_round
 
+from matcher.domain import Round
 from matcher.eligibility import candidates
 from matcher.scoring import scores
 from matcher.solving import Budget, SolveParams, flow_path, solve
@@ -57,7 +58,7 @@ def test_the_bound_is_often_the_optimum_on_tiny_rounds() -> None:
     assert tight >= 15
 
 
-def per_period_round(n_p: int, n_l: int, n_t: int, seed: int) -> object:
+def per_period_round(n_p: int, n_l: int, n_t: int, seed: int) -> Round:
     """A generated round with per-period capacities and min_fill on about half of the
     placements (the shape the flow bound is weakest on)."""
     data = generate_round(n_p, n_l, n_t, seed=seed, features=True).to_data()
@@ -76,23 +77,32 @@ def per_period_round(n_p: int, n_l: int, n_t: int, seed: int) -> object:
     return parse_round(data)
 
 
-def test_tighter_than_the_flow_where_periods_matter_and_never_below_the_optimum() -> None:
+@pytest.fixture(scope="module")
+def per_period() -> tuple[Round, int]:
+    """The 60 x 80 x 3 per-period round and its optimum, proven by CP-SAT."""
     rnd = per_period_round(60, 80, 3, 0)
     ref = solve(rnd, SolveParams(workers=2, time_limit_s=60, path="cp-sat"))
     assert ref.status == "optimal"
     assert ref.objective is not None
+    return rnd, ref.objective
+
+
+def test_tighter_than_the_flow_where_periods_matter_and_never_below_the_optimum(
+        per_period: tuple[Round, int]) -> None:
+    rnd, optimum = per_period
     cand = candidates(rnd)
     sc = scores(rnd, cand)
     flow = relaxation(rnd, cand, sc).bound
     got = lp_bound(build_model(rnd, cand, sc), 30.0, threads=2)
     assert got.bound is not None
-    assert ref.objective <= got.bound < flow
+    assert optimum <= got.bound < flow
     # The flow is 9.8 % above the optimum here; the LP all but meets it (5 points above).
-    assert got.bound - ref.objective <= 0.1 * (flow - ref.objective)
+    assert got.bound - optimum <= 0.1 * (flow - optimum)
 
 
-def test_the_flow_path_takes_the_lp_bound_of_a_component_far_from_its_flow_bound() -> None:
-    rnd = per_period_round(60, 80, 3, 0)
+def test_the_flow_path_takes_the_lp_bound_of_a_component_far_from_its_flow_bound(
+        per_period: tuple[Round, int]) -> None:
+    rnd, optimum = per_period
     cand = candidates(rnd)
     sc = scores(rnd, cand)
     budget = Budget(60.0)
@@ -104,21 +114,16 @@ def test_the_flow_path_takes_the_lp_bound_of_a_component_far_from_its_flow_bound
     flow_path.tighten_bounds(st, st.comps)
     tightened = [comp for comp in st.comps if "lp_bound" in comp.stats]
     assert tightened, "no component got the LP bound"
-    ref = solve(rnd, SolveParams(workers=2, time_limit_s=60, path="cp-sat"))
-    assert ref.status == "optimal"
-    assert ref.objective is not None
     for comp in st.comps:
         assert comp.bound <= before[comp.index]
     _chosen, _objective, bound = st.current()
     assert bound is not None
-    assert bound >= ref.objective
+    assert bound >= optimum
 
 
-def test_an_interrupted_lp_still_gives_a_valid_bound_or_none() -> None:
-    rnd = per_period_round(60, 80, 3, 0)
-    ref = solve(rnd, SolveParams(workers=2, time_limit_s=60, path="cp-sat"))
-    assert ref.status == "optimal"
-    assert ref.objective is not None
+def test_an_interrupted_lp_still_gives_a_valid_bound_or_none(
+        per_period: tuple[Round, int]) -> None:
+    rnd, optimum = per_period
     cand = candidates(rnd)
     model = build_model(rnd, cand, scores(rnd, cand))
     stop = threading.Event()
@@ -130,4 +135,4 @@ def test_an_interrupted_lp_still_gives_a_valid_bound_or_none() -> None:
     threading.Timer(0.3, stop.set).start()
     during = lp_bound(model, 30.0, interrupt=stop)
     assert during.seconds < 15.0  # sanity: it stopped long before its limit
-    assert during.bound is None or during.bound >= ref.objective
+    assert during.bound is None or during.bound >= optimum
