@@ -14,6 +14,7 @@ points" (weight x points), exactly the unit of the objective the checker recompu
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
@@ -43,9 +44,10 @@ class Scores:
     population_health: IntArray
     travel: IntArray
 
-    @property
+    @cached_property
     def total(self) -> IntArray:
-        """score(p, l) of every candidate."""
+        """score(p, l) of every candidate (computed once: the search reads it thousands of
+        times)."""
         return self.preference + self.hard_to_recruit + self.population_health + self.travel
 
     def subset(self, idx: IntArray) -> Scores:
