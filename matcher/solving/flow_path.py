@@ -12,9 +12,11 @@
    large or is cut short, the greedy construction from the flow
    (:mod:`matcher.solving.construct`) repaired by CP-SAT.
 4. **Improve** (:mod:`matcher.solving.lns`): large-neighbourhood search on the large
-   components, the component with the largest gap most often.
-5. **Tighter bound** (:mod:`matcher.solving.lp_bound`), beside the search on a thread at
-   the lowest priority: where a large component is still far from its flow bound (and not
+   components, the component with the largest gap most often, on as many components side
+   by side as there are workers; after every start and step, single moves fill what a
+   solve cut short left empty or below ``min_fill`` (:mod:`matcher.solving.fill`).
+5. **Tighter bound** (:mod:`matcher.solving.lp_bound`), beside the search on a thread of
+   its own: where a large component is still far from its flow bound (and not
    because of empty slots), the LP relaxation of its model, priced by PDLP, often bounds
    it much more tightly (per-period capacities and ``min_fill``, which the flow collapses;
    the change term of a re-plan).
@@ -26,8 +28,6 @@ Components are worked on side by side, one CP-SAT worker each. Every answer goes
 from __future__ import annotations
 
 import logging
-import os
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -43,13 +43,20 @@ from matcher.scoring import Scores
 from matcher.solving.budget import Budget
 from matcher.solving.components import UNBOUNDED, Component, components
 from matcher.solving.construct import construct
+from matcher.solving.fill import fill_gaps
 from matcher.solving.finish import finish, path_stats, status_of
 from matcher.solving.flow import pairs_of
 from matcher.solving.formulation import build_model
 from matcher.solving.lns import LNS_STEP_S, lns_step, repair
 from matcher.solving.lp_bound import lp_bound
 from matcher.solving.params import SolveParams
-from matcher.solving.starts import FULL_MODEL_MAX, solve_full, solve_start, start_candidates
+from matcher.solving.starts import (
+    FULL_MODEL_MAX,
+    solve_full,
+    solve_start,
+    solve_support,
+    start_candidates,
+)
 from matcher.solving.state import FlowState
 from matcher.solving.warmstart import hint_positions
 
@@ -85,10 +92,14 @@ LARGE_START_SHARE = 0.45
 LP_GAP = 0.005
 LP_MAX_CANDIDATES = 600_000
 LP_CANDIDATES_PER_S = 10_000
-# Seconds before the end by which PDLP must be done: on a thread of lowest priority its
-# last steps (and the bound's sums) wait for the search, and a 304,000-column component
-# of 2,000 x 1,500 x 3 finished 1.3 s past the time limit when PDLP had all the time left.
+# Seconds before the end by which PDLP must be done: beside the search its last steps (and
+# the bound's sums) share the cores, and a 304,000-column component of 2,000 x 1,500 x 3
+# finished 1.3 s past the time limit when PDLP had all the time left.
 LP_TAIL_S = 2.0
+# After the LP of a component, CP-SAT on the candidates it gives more than LP_SUPPORT (with
+# the allocation) for at most LP_SUPPORT_S seconds (:func:`solve_support`).
+LP_SUPPORT = 0.05
+LP_SUPPORT_S = 10.0
 
 
 def splits_into_small(rnd: Round, cand: Candidates, sc: Scores) -> bool:
@@ -146,6 +157,7 @@ def solve_flow_lns(rnd: Round, cand: Candidates, sc: Scores, params: SolveParams
     for comp in large:
         if comp.chosen is None and not budget.stopped():
             repair(st, comp, construct(st, comp), time.monotonic() + budget.left() / 2)
+        fill_gaps(st, comp)
     # Small components not proven in their share: their full model again, from their
     # allocation, sharing the time left with the search of the large ones below.
     unproven = [k for k in small if not k.proven]
@@ -158,26 +170,16 @@ def solve_flow_lns(rnd: Round, cand: Candidates, sc: Scores, params: SolveParams
     # The LP bound beside the search, on a thread of its own (PDLP leaves Python's lock);
     # with one worker, one pass before the search instead.
     lp_thread: threading.Thread | None = None
-    lp_stop = threading.Event()
+    lp_stop, lp_idle = threading.Event(), threading.Event()
     if st.params.worker_count >= 2:
         lp_thread = threading.Thread(target=tighten_bounds, args=(st, large),
-                                     kwargs={"stop": lp_stop}, name="lp-bound", daemon=True)
+                                     kwargs={"stop": lp_stop, "idle": lp_idle},
+                                     name="lp-bound", daemon=True)
         lp_thread.start()
     else:
         tighten_bounds(st, large)
-    steps = 0
-    while large and not budget.stopped():
-        open_ = [k for k in large if k.gap > 0]
-        if not open_:
-            break
-        gaps = np.array([k.gap for k in open_], dtype=np.float64)
-        comp = open_[int(st.rng.choice(len(open_), p=gaps / gaps.sum()))]
-        # Building the step's model is not in CP-SAT's limit: leave it some time.
-        limit = min(budget.left() - 0.3, max(1.0, min(LNS_STEP_S, budget.left() / 4)))
-        if limit < 0.2:
-            break  # too little left to build and solve a step
-        lns_step(st, comp, limit)
-        steps += 1
+        lp_idle.set()
+    steps = search(st, large, hold=lp_idle)
     if lp_thread is not None:
         lp_stop.set()
         lp_thread.join()
@@ -210,6 +212,64 @@ def solve_flow_lns(rnd: Round, cand: Candidates, sc: Scores, params: SolveParams
                   stats=stats)
 
 
+def search(st: FlowState, comps: list[Component], *,
+           hold: threading.Event | None = None) -> int:
+    """Large-neighbourhood search on the components until the budget runs out or every
+    gap is closed; the number of steps taken. A step picks a component not being searched
+    at random in proportion to its gap. With two or more workers and components, steps on
+    different components run side by side, one CP-SAT worker each (a step's sub-model is
+    solved as fast by one worker as by two, so this doubles the steps on two cores); else
+    one at a time with all the workers. With ``hold``, one of the side-by-side searches
+    waits until it is set: its core is the LP bound's until then (:func:`tighten_bounds`
+    with ``idle``)."""
+    budget = st.budget
+    threads = min(len(comps), st.params.worker_count)
+    busy: set[int] = set()
+    steps = [0]
+
+    def pick() -> Component | None:
+        with st.lock:
+            # A gap of one point is the LP bound's rounding (lp_bound): nothing to find.
+            open_ = [k for k in comps if k.gap > 1 and k.index not in busy]
+            if not open_:
+                return None
+            gaps = np.array([k.gap for k in open_], dtype=np.float64)
+            comp = open_[int(st.rng.choice(len(open_), p=gaps / gaps.sum()))]
+            busy.add(comp.index)
+            return comp
+
+    def loop(number: int) -> None:
+        if threads > 1:
+            st.use_thread(2, number)
+        if number == threads - 1 and threads > 1 and hold is not None:
+            while not hold.wait(0.2):
+                if budget.stopped():
+                    return
+        while not budget.stopped():
+            comp = pick()
+            if comp is None:
+                return  # every gap closed, or the rest are being searched
+            try:
+                # Building the step's model is not in CP-SAT's limit: leave it some time.
+                limit = min(budget.left() - 0.3, max(1.0, min(LNS_STEP_S, budget.left() / 4)))
+                if limit < 0.2:
+                    return  # too little left to build and solve a step
+                lns_step(st, comp, limit)
+                fill_gaps(st, comp)
+                with st.lock:
+                    steps[0] += 1
+            finally:
+                with st.lock:
+                    busy.discard(comp.index)
+
+    if threads <= 1:
+        loop(0)
+    else:
+        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="search") as pool:
+            list(pool.map(loop, range(threads)))
+    return steps[0]
+
+
 def empty_points(st: FlowState, comp: Component) -> int:
     """What the component's empty (pharmacist, period, stream) slots cost its allocation:
     the part of its gap that a search fills and a tighter bound cannot close."""
@@ -218,28 +278,29 @@ def empty_points(st: FlowState, comp: Component) -> int:
     return int(st.empty_slots(comp, comp.chosen).sum()) * st.rnd.weights.unassigned
 
 
-def lower_priority() -> None:
-    """Give the calling thread (and the threads it starts) the lowest CPU priority, so it
-    runs on what the search leaves idle. Linux only (elsewhere the priority is the
-    process's, which must not change)."""
-    if sys.platform == "linux":
-        try:
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
-        except OSError:  # not allowed here: run at the usual priority
-            log.debug("could not lower the LP thread's priority")
-
-
 def tighten_bounds(st: FlowState, comps: list[Component], *,
-                   stop: threading.Event | None = None) -> None:
+                   stop: threading.Event | None = None,
+                   idle: threading.Event | None = None) -> None:
     """The LP bound (:mod:`matcher.solving.lp_bound`) of large components whose gap, less
     what their empty slots cost, is above :data:`LP_GAP` of the round's bound (pro rata by
     candidates): the components whose bound, not allocation, is what is far off. One at a
-    time, the largest such gap first, each while the time left covers its columns (see the
-    constants). With ``stop``: beside the search on a thread of lowest priority, checking
-    again as the search fills empty slots, until ``stop`` is set (which also interrupts
-    PDLP); without: one pass now."""
-    if stop is not None:
-        lower_priority()
+    time, the largest such gap per candidate first, each while the time left covers its
+    columns (see the constants), then CP-SAT on the LP's support (:func:`solve_support`).
+    With ``stop``: beside the search on a thread of its own (at the usual priority: with
+    the search on every core, PDLP at the lowest one never converged and the round's bound
+    stayed the flow's), checking again as the search fills empty slots, until ``stop`` is
+    set (which also interrupts PDLP); without: one pass now. ``idle`` is set once no
+    component is waiting for its LP (and when the time for one has run out)."""
+    try:
+        _tighten(st, comps, stop, idle)
+    finally:
+        if idle is not None:
+            idle.set()
+
+
+def _tighten(st: FlowState, comps: list[Component], stop: threading.Event | None,
+             idle: threading.Event | None) -> None:
+    """:func:`tighten_bounds` (which sets ``idle`` however this ends)."""
     scale = st.bound_scale()
     n = max(1, len(st.cand))
     left = [k for k in comps if len(k.idx) <= LP_MAX_CANDIDATES]
@@ -250,10 +311,14 @@ def tighten_bounds(st: FlowState, comps: list[Component], *,
                 if len(k.idx) / LP_CANDIDATES_PER_S <= st.budget.left() - LP_TAIL_S]
         ready = [(g, k) for g, k in gaps if k in left and g > LP_GAP * scale * len(k.idx) / n]
         if not ready:
+            if idle is not None:
+                idle.set()
             if stop is None or stop.wait(0.5):
                 return
             continue
-        comp = max(ready, key=lambda gk: gk[0])[1]
+        # The largest gap per candidate first: a smaller component's LP converges sooner
+        # (PDLP's time grows with the columns: 10 s for 87,000, 36 s for 252,000).
+        comp = max(ready, key=lambda gk: gk[0] / len(gk[1].idx))[1]
         left.remove(comp)
         need = len(comp.idx) / LP_CANDIDATES_PER_S
         model = build_model(st.rnd, st.cand.subset(comp.idx), st.sc.subset(comp.idx),
@@ -267,6 +332,12 @@ def tighten_bounds(st: FlowState, comps: list[Component], *,
             if got.bound is not None:
                 comp.stats["lp_bound"] = got.bound
                 comp.bound = min(comp.bound, got.bound)
+        if got.primal is not None and not (stop is not None and stop.is_set()):
+            # The LP's support, with the allocation, is a small model that holds most of
+            # the optimum where the LP is nearly integral (solve_support).
+            limit = min(LP_SUPPORT_S, st.budget.left() - LP_TAIL_S)
+            if limit > 0.5:
+                solve_support(st, comp, comp.idx[got.primal > LP_SUPPORT], limit)
 
 
 def side_by_side(st: FlowState, comps: list[Component], left: int,
@@ -289,7 +360,7 @@ def side_by_side(st: FlowState, comps: list[Component], left: int,
         if st.budget.stopped():
             return
         if threads > 1:
-            st.local.workers = 1
+            st.use_thread(1, comp.index)
         part = min(1.0, threads * len(comp.idx) / max(1, left)) * share
         work(comp, st.budget.left() * part)
 

@@ -35,6 +35,12 @@ LNS_STEP_S = 4.0
 # of them seed one step at most.
 WORST_OFF_SHARE = 0.5
 WORST_OFF_SEEDS = 24
+# Steps grown from a placement-period below its min_fill: their share of the steps when
+# there is one (the rest grow from a random pharmacist: a short seat may be one nobody can
+# fill), and how many of the pharmacists who could take it seed the step, besides its
+# holders.
+SHORT_SHARE = 0.5
+SHORT_TAKERS = 6
 
 
 def neighbourhood(st: FlowState, comp: Component, base: IntArray,
@@ -164,14 +170,39 @@ def worst_off(st: FlowState, comp: Component, chosen: IntArray) -> IntArray:
     return out
 
 
+def short_seeds(st: FlowState, comp: Component, chosen: IntArray) -> list[int] | None:
+    """Seeds for a step at a placement-period below its ``min_fill`` (drawn at random,
+    those tried before less often):
+    its holders in other periods and a few pharmacists who could take it (single moves
+    have not topped it up: it takes an exchange, which the sub-model finds)."""
+    cells = st.short_cells(comp, chosen)
+    if not len(cells):
+        return None
+    # Cells already tried are drawn less often: some cannot be topped up at all.
+    tries = np.array([st.short_tries.get((li, t), 0) for li, t in cells.tolist()], float)
+    weight = 1.0 / (1.0 + tries) ** 2
+    li, t = cells[int(st.rng.choice(len(cells), p=weight / weight.sum()))].tolist()
+    with st.lock:
+        st.short_tries[li, t] = st.short_tries.get((li, t), 0) + 1
+    c = st.cand
+    holders = np.unique(c.pharmacist[chosen[c.placement[chosen] == li]])
+    could = comp.idx[(c.placement[comp.idx] == li) & (c.period[comp.idx] == t)]
+    takers = np.unique(c.pharmacist[could])
+    if len(takers) > SHORT_TAKERS:
+        takers = st.rng.choice(takers, SHORT_TAKERS, replace=False)
+    return sorted(set(holders.tolist()) | set(takers.tolist())) or None
+
+
 def lns_step(st: FlowState, comp: Component, time_limit: float) -> bool:
     """One step of the search on ``comp``: free a neighbourhood, re-solve it from the
     current allocation, keep the answer when it is better.
 
     The neighbourhood grows from a pharmacist holding an empty slot (most of the time,
-    when there is one), else from a random one. In a fairness round half of the steps grow
-    it from the worst-off pharmacists together: M rises only when every one of them gains
-    at once, which a neighbourhood around one random pharmacist almost never frees."""
+    when there is one), else from a placement-period below its ``min_fill``
+    (:func:`short_seeds`, most of the time when there is one), else from a random one.
+    In a fairness round half of the steps grow it from the worst-off pharmacists
+    together: M rises only when every one of them gains at once, which a neighbourhood
+    around one random pharmacist almost never frees."""
     assert comp.chosen is not None
     short = comp.pharmacists[st.empty_slots(comp, comp.chosen) > 0]
     seeds = None
@@ -180,6 +211,8 @@ def lns_step(st: FlowState, comp: Component, time_limit: float) -> bool:
         seeds = worst_off(st, comp, comp.chosen).tolist() or None
     elif len(short) and st.rng.random() < 0.8:
         seeds = [int(st.rng.choice(short))]
+    elif st.rng.random() < SHORT_SHARE:
+        seeds = short_seeds(st, comp, comp.chosen)
     freed = neighbourhood(st, comp, comp.chosen, seeds=seeds, wished=wished,
                           scale=float(st.rng.uniform(0.5, 1.5)) if wished else 1.0)
     comp.stats["lns_steps"] = comp.stats.get("lns_steps", 0) + 1

@@ -142,11 +142,13 @@ def lagrangian_bound(m: Model, lp: LpMatrix, y: FloatArray) -> int | None:
 @dataclass(frozen=True)
 class LpBound:
     """What :func:`lp_bound` found: ``bound`` (valid, ``None`` when none could be made),
-    PDLP's status and the time taken."""
+    PDLP's status, the time taken and the LP's values of the model's candidates where
+    PDLP had any (``primal``, approximately feasible until PDLP converged)."""
 
     bound: int | None
     seconds: float
     status: str
+    primal: npt.NDArray[np.float64] | None = None
 
 
 def lp_bound(m: Model, time_limit_s: float, *, threads: int = 1,
@@ -187,12 +189,15 @@ def lp_bound(m: Model, time_limit_s: float, *, threads: int = 1,
     finally:
         done.set()
     status = str(solver.status()).rsplit(".", 1)[-1]
+    primal = None
     if not solver.has_response() or lp.n_rows == 0:
         y = np.zeros(lp.n_rows)
     else:
         y = np.asarray(solver.dual_values(), dtype=np.float64)
+        primal = np.asarray(solver.variable_values(), dtype=np.float64)[
+            :len(m.candidates)]
     bound = lagrangian_bound(m, lp, y)
     secs = time.monotonic() - t0
     log.info("LP bound: %s (PDLP %s, %d columns, %d rows) in %.2f s", bound, status,
              lp.n_vars, lp.n_rows, secs)
-    return LpBound(bound=bound, seconds=secs, status=status)
+    return LpBound(bound=bound, seconds=secs, status=status, primal=primal)

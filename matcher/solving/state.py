@@ -90,7 +90,7 @@ class FlowState:
         self.units = np.zeros(len(self.pairs), dtype=np.int64)  # flow units of each pair
         self.evaluator = Evaluator(rnd, cand, sc)
         self.empty_value = self.evaluator(np.zeros(0, np.int64))
-        self.rng = np.random.default_rng(params.seed)
+        self._rng = np.random.default_rng(params.seed)
         self.pins = pin_candidates(rnd, cand)
         self.cap = capacity_matrix(rnd)
         self.rotating = np.array([s.rotate for s in rnd.effective_streams], dtype=bool)
@@ -108,6 +108,22 @@ class FlowState:
         self.need = np.maximum(0, np.minimum(rnd.rules.min_distinct_sectors,
                                              self.a_count) - POPCOUNT[self.hist])
         self._reported = -math.inf
+        # Search steps grown from each (placement, period) below its min_fill so far.
+        self.short_tries: dict[tuple[int, int], int] = {}
+
+    @property
+    def rng(self) -> np.random.Generator:
+        """The search's random generator: this thread's own when the search runs side by
+        side (:meth:`use_thread`), else the call's (seeded by ``params.seed``)."""
+        got: np.random.Generator | None = getattr(self.local, "rng", None)
+        return self._rng if got is None else got
+
+    def use_thread(self, *key: int) -> None:
+        """Set this thread up as one of several working side by side: one CP-SAT worker per
+        solve and a random generator of its own, seeded by the call's seed and ``key``
+        (non-negative integers naming the thread's work)."""
+        self.local.workers = 1
+        self.local.rng = np.random.default_rng([self.params.seed % 2**63, *key])
 
     def scope(self, comp: Component) -> npt.NDArray[np.bool_]:
         """Pharmacist mask of the component (the personal rules a sub-model states)."""
@@ -138,6 +154,19 @@ class FlowState:
         slots = self.a_count * len(self.rotating)
         out: IntArray = np.maximum(0, slots[comp.pharmacists]
                                    - held[comp.pharmacists]).astype(np.int64)
+        return out
+
+    def short_cells(self, comp: Component, chosen: IntArray) -> IntArray:
+        """The (placement, period) cells of the component held by fewer than their
+        ``min_fill`` under ``chosen``, as rows of an array of shape (k, 2)."""
+        c = self.cand
+        n_t = self.cap.shape[1]
+        held = np.bincount(c.placement[chosen] * n_t + c.period[chosen],
+                           minlength=self.cap.size)
+        mine = np.zeros(self.cap.shape[0], dtype=bool)
+        mine[c.placement[comp.idx]] = True
+        flat = np.flatnonzero((self.evaluator.mf > held) & np.repeat(mine, n_t))
+        out: IntArray = np.stack([flat // n_t, flat % n_t], axis=1).astype(np.int64)
         return out
 
     def bound_scale(self) -> float:

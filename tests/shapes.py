@@ -1,0 +1,28 @@
+"""Generated rounds of the shapes the solver finds hardest, shared by the tests."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from matcher.domain import Round
+from matcher.synthetic import generate_round
+from matcher.validation import parse_round
+
+
+def per_period_round(n_p: int, n_l: int, n_t: int, seed: int) -> Round:
+    """A generated round with per-period capacities and min_fill on about half of the
+    placements (the shape the flow bound is weakest on)."""
+    data = generate_round(n_p, n_l, n_t, seed=seed, features=True).to_data()
+    rng = np.random.default_rng(seed)
+    periods = [p["id"] for p in data["periods"]]
+    data["pins"] = []  # a cut capacity could break one
+    for pl in data["placements"]:
+        cap = {t: (pl["capacity"].get(t, 0) if isinstance(pl["capacity"], dict)
+                   else int(pl["capacity"])) for t in periods}
+        if rng.random() < 0.5:
+            cap = {t: max(0, c + int(rng.integers(-1, 2))) for t, c in cap.items()}
+            pl["capacity"] = cap
+        pl.pop("min_fill", None)
+        if rng.random() < 0.5:
+            pl["min_fill"] = {t: int(rng.integers(0, cap[t] + 1)) for t in periods}
+    return parse_round(data)
