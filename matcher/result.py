@@ -61,6 +61,9 @@ REASONS: dict[str, str] = {
     "limits",
     "rules": "left empty by the optimum: the placements with room would break rotation, "
     "continuity or sector rules, or cost the round more than the unassigned penalty",
+    "unproven": "left empty by the best allocation found in the time (not proven optimal): "
+    "the placements with room would break rotation, continuity or sector rules, or the "
+    "search did not reach an allocation that fills it",
 }
 """Reason texts for an empty (pharmacist, period, stream) slot, by code."""
 
@@ -332,7 +335,7 @@ def make_result(
         )
         for i in chosen
     )
-    unassigned = _unassigned(rnd, cand, chosen)
+    unassigned = _unassigned(rnd, cand, chosen, proven=status == "optimal")
     if status == "optimal":
         bound = objective
     kpis = _kpis(rnd, assignments, unassigned, breakdown)
@@ -350,8 +353,10 @@ def make_result(
     )
 
 
-def _unassigned(rnd: Round, cand: Candidates, chosen: IntArray) -> tuple[Unassigned, ...]:
-    """Every empty slot of an available pharmacist, with the most telling reason."""
+def _unassigned(rnd: Round, cand: Candidates, chosen: IntArray, *,
+                proven: bool) -> tuple[Unassigned, ...]:
+    """Every empty slot of an available pharmacist, with the most telling reason (an
+    allocation not proven optimal never says the optimum left a slot empty)."""
     n_p, n_t, n_s = len(rnd.pharmacists), len(rnd.periods), len(rnd.effective_streams)
     n_l = len(rnd.placements)
     slot = (cand.pharmacist * n_t + cand.period) * n_s + cand.stream
@@ -384,7 +389,7 @@ def _unassigned(rnd: Round, cand: Candidates, chosen: IntArray) -> tuple[Unassig
                 elif limited[k]:
                     code = "limits"
                 else:
-                    code = "rules"
+                    code = "rules" if proven else "unproven"
                 out.append(Unassigned(ph.id, t, s.id, REASONS[code]))
     return tuple(out)
 

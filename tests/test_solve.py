@@ -96,6 +96,30 @@ def test_capacity_reason() -> None:
     assert [u.reason for u in r.unassigned] == [REASONS["capacity"]]
 
 
+def test_an_unproven_answer_never_says_the_optimum_left_a_slot_empty() -> None:
+    """The same empty slot (a placement with room that the allocation did not use) is
+    "left empty by the optimum" only in an optimal answer."""
+    from matcher.eligibility import candidates
+    from matcher.result import make_result
+    from matcher.scoring import scores
+
+    rnd = Round.model_validate({
+        "format": "spin-round/1", "periods": [{"id": "R1"}],
+        "placements": [{"id": "A", "sector": "hospital", "location": {"lat": 51.5, "lon": 0},
+                        "capacity": 1}],
+        "pharmacists": [{"id": "P1", "home": {"lat": 51.5, "lon": 0}}],
+    })
+    cand = candidates(rnd)
+    sc = scores(rnd, cand)
+    nobody = np.zeros(0, np.int64)
+    optimal = make_result(rnd, cand, sc, nobody, status="optimal", objective=-10000)
+    feasible = make_result(rnd, cand, sc, nobody, status="feasible", objective=-10000,
+                           bound=0)
+    assert [u.reason for u in optimal.unassigned] == [REASONS["rules"]]
+    assert [u.reason for u in feasible.unassigned] == [REASONS["unproven"]]
+    assert "optimum" not in feasible.unassigned[0].reason
+
+
 def test_infeasible_is_a_result_not_an_exception() -> None:
     rnd = Round.model_validate({
         "format": "spin-round/1", "periods": [{"id": "R1"}],
