@@ -116,3 +116,32 @@ def test_an_interrupted_lp_still_gives_a_valid_bound_or_none(
     during = lp_bound(model, 30.0, interrupt=stop)
     assert during.seconds < 15.0  # sanity: it stopped long before its limit
     assert during.bound is None or during.bound >= optimum
+
+
+def test_cp_sat_on_the_lps_support_reaches_the_optimum_of_a_per_period_round(
+        per_period: tuple[Round, int]) -> None:
+    """From an allocation with nobody placed, CP-SAT on the LP's support (a small share of
+    the candidates) finds an allocation within 0.1 % of the proven optimum, checked."""
+    from matcher import checker
+    from matcher.solving.starts import solve_support
+
+    rnd, optimum = per_period
+    cand = candidates(rnd)
+    sc = scores(rnd, cand)
+    st = FlowState(rnd, cand, sc, SolveParams(workers=1, seed=0), Budget(120.0))
+    st.bound_components()
+    for comp in st.comps:
+        st.accept(comp, np.zeros(0, np.int64), "test")
+        model = build_model(rnd, cand.subset(comp.idx), sc.subset(comp.idx),
+                            scope=st.scope(comp))
+        got = lp_bound(model, 30.0)
+        assert got.primal is not None
+        support = comp.idx[got.primal > flow_path.LP_SUPPORT]
+        assert len(support) < len(comp.idx) / 4
+        solve_support(st, comp, support, 20.0)
+        assert comp.stats["source"] == "lp-support"
+    chosen, objective, _bound = st.current()
+    assert chosen is not None
+    assert objective is not None
+    assert not checker.violations(rnd, cand.assignments(rnd, chosen))
+    assert optimum - objective <= 0.001 * abs(optimum)
