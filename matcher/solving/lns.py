@@ -172,9 +172,9 @@ def worst_off(st: FlowState, comp: Component, chosen: IntArray) -> IntArray:
 
 def short_seeds(st: FlowState, comp: Component, chosen: IntArray) -> list[int] | None:
     """Seeds for a step at a placement-period below its ``min_fill`` (drawn at random,
-    those tried before less often):
-    its holders in other periods and a few pharmacists who could take it (single moves
-    have not topped it up: it takes an exchange, which the sub-model finds)."""
+    those tried before less often): its holders in other periods and a few pharmacists
+    who could take it. Single moves have not topped it up, so it takes an exchange, which
+    the sub-model can find; None when no seat is short."""
     cells = st.short_cells(comp, chosen)
     if not len(cells):
         return None
