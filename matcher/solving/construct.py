@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from matcher.solving.components import Component
-from matcher.solving.state import POPCOUNT, FlowState
+from matcher.solving.state import POPCOUNT, FlowState, Room
 
 __all__ = ["construct"]
 
@@ -34,10 +34,7 @@ def construct(st: FlowState, comp: Component, keep: IntArray | None = None) -> I
     pharmacist on leave) is left out and its slots filled from the flow like any other."""
     rnd, c, pr = st.rnd, st.cand, st.pairs
     n_t = len(rnd.periods)
-    cap_rem = st.cap.copy()
-    res = st.resources
-    org_rem = res.org_cap.copy()
-    sup_rem = res.sup_cap.copy()
+    room = Room(st, np.zeros(0, np.int64))
     chosen: list[int] = []
     pidx_all = np.unique(pr.of_cand[comp.idx])
     value = np.bincount(pr.p[pidx_all], weights=(st.units[pidx_all] * pr.score[pidx_all]),
@@ -47,24 +44,10 @@ def construct(st: FlowState, comp: Component, keep: IntArray | None = None) -> I
     ends = np.searchsorted(pr.p, order, side="right")
     sector_need = st.need
     hist = st.hist
-
-    def fits(p: int, li: int, t: int) -> bool:
-        if cap_rem[li, t] <= 0:
-            return False
-        o = res.org_of_l[li]
-        if o >= 0 and org_rem[o, t] <= 0:
-            return False
-        sl = res.sups_of(p, li)
-        return not (len(sl) and bool((sup_rem[sl, t] <= 0).any()))
+    fits = room.fits
 
     def take(p: int, li: int, t: int, j: int) -> None:
-        cap_rem[li, t] -= 1
-        o = res.org_of_l[li]
-        if o >= 0:
-            org_rem[o, t] -= 1
-        sl = res.sups_of(p, li)
-        if len(sl):
-            sup_rem[sl, t] -= 1
+        room.move(p, li, t, 1)
         chosen.append(j)
 
     pinned = np.intersect1d(st.pins, comp.idx)

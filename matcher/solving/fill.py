@@ -34,59 +34,13 @@ from matcher.eligibility import Candidates
 from matcher.solving.components import Component
 from matcher.solving.flow import Pairs, min_fill_matrix, reference_candidates
 from matcher.solving.lns import bad_pharmacists
-from matcher.solving.state import POPCOUNT, FlowState
+from matcher.solving.state import POPCOUNT, FlowState, Room
 
 __all__ = ["fill_empty", "fill_gaps", "relieve_shortfall"]
 
 log = logging.getLogger(__name__)
 
 IntArray = npt.NDArray[np.int64]
-
-
-class _Room:
-    """What is left of capacity, organisation caps and supervisors under an allocation,
-    and the holders of every placement and period."""
-
-    def __init__(self, st: FlowState, chosen: IntArray) -> None:
-        c, res = st.cand, st.resources
-        self.st, self.res = st, res
-        self.held = np.zeros_like(st.cap)
-        np.add.at(self.held, (c.placement[chosen], c.period[chosen]), 1)
-        self.cap = st.cap - self.held
-        self.org = res.org_cap.copy()
-        self.sup = res.sup_cap.copy()
-        for j in chosen.tolist():
-            self._use(int(c.pharmacist[j]), int(c.placement[j]), int(c.period[j]), 1)
-
-    def _use(self, p: int, li: int, t: int, n: int) -> None:
-        o = self.res.org_of_l[li]
-        if o >= 0:
-            self.org[o, t] -= n
-        sl = self.res.sups_of(p, li)
-        if len(sl):
-            self.sup[sl, t] -= n
-
-    def fits(self, p: int, li: int, t: int, leaving: int = -1) -> bool:
-        """Whether ``p`` may take ``li`` in ``t``, releasing ``leaving`` there (-1: none)."""
-        if self.cap[li, t] <= 0:
-            return False
-        o = self.res.org_of_l[li]
-        if o >= 0 and self.org[o, t] <= 0 and (
-                leaving < 0 or self.res.org_of_l[leaving] != o):
-            return False
-        sl = self.res.sups_of(p, li)
-        if len(sl):
-            freed = self.res.sups_of(p, leaving) if leaving >= 0 else sl[:0]
-            for k in sl.tolist():
-                if self.sup[k, t] <= 0 and k not in freed:
-                    return False
-        return True
-
-    def move(self, p: int, li: int, t: int, n: int) -> None:
-        """Add (``n`` = 1) or remove (``n`` = -1) ``p`` at ``li`` in ``t``."""
-        self.cap[li, t] -= n
-        self.held[li, t] += n
-        self._use(p, li, t, n)
 
 
 class _Moves:
@@ -97,7 +51,7 @@ class _Moves:
         rnd, c = st.rnd, st.cand
         self.st, self.comp, self.c, self.pr, self.sc = st, comp, c, st.pairs, st.sc
         self.w = rnd.weights
-        self.room = _Room(st, chosen)
+        self.room = Room(st, chosen)
         self.mf = min_fill_matrix(rnd) if self.w.shortfall else np.zeros_like(st.cap)
         self.ref = set(reference_candidates(rnd, c)[0].tolist()) \
             if self.w.change and rnd.reference else set()

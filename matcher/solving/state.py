@@ -31,7 +31,7 @@ from matcher.solving.flow import (
 )
 from matcher.solving.params import Progress, SolveParams
 
-__all__ = ["POPCOUNT", "FlowState", "Resources"]
+__all__ = ["POPCOUNT", "FlowState", "Resources", "Room"]
 
 log = logging.getLogger(__name__)
 
@@ -216,3 +216,50 @@ class FlowState:
                                           elapsed=self.budget.elapsed()))
         except Exception:  # a faulty callback must not kill the search
             log.exception("progress callback failed")
+
+
+class Room:
+    """What is left of capacity, organisation caps and supervisors under an allocation
+    (candidate positions; empty for a fresh start), and the holders of every placement and
+    period: what the greedy construction and the single moves of the fill book against."""
+
+    def __init__(self, st: FlowState, chosen: IntArray) -> None:
+        c, res = st.cand, st.resources
+        self.st, self.res = st, res
+        self.held = np.zeros_like(st.cap)
+        np.add.at(self.held, (c.placement[chosen], c.period[chosen]), 1)
+        self.cap = st.cap - self.held
+        self.org = res.org_cap.copy()
+        self.sup = res.sup_cap.copy()
+        for j in chosen.tolist():
+            self._use(int(c.pharmacist[j]), int(c.placement[j]), int(c.period[j]), 1)
+
+    def _use(self, p: int, li: int, t: int, n: int) -> None:
+        o = self.res.org_of_l[li]
+        if o >= 0:
+            self.org[o, t] -= n
+        sl = self.res.sups_of(p, li)
+        if len(sl):
+            self.sup[sl, t] -= n
+
+    def fits(self, p: int, li: int, t: int, leaving: int = -1) -> bool:
+        """Whether ``p`` may take ``li`` in ``t``, releasing ``leaving`` there (-1: none)."""
+        if self.cap[li, t] <= 0:
+            return False
+        o = self.res.org_of_l[li]
+        if o >= 0 and self.org[o, t] <= 0 and (
+                leaving < 0 or self.res.org_of_l[leaving] != o):
+            return False
+        sl = self.res.sups_of(p, li)
+        if len(sl):
+            freed = self.res.sups_of(p, leaving) if leaving >= 0 else sl[:0]
+            for k in sl.tolist():
+                if self.sup[k, t] <= 0 and k not in freed:
+                    return False
+        return True
+
+    def move(self, p: int, li: int, t: int, n: int) -> None:
+        """Add (``n`` = 1) or remove (``n`` = -1) ``p`` at ``li`` in ``t``."""
+        self.cap[li, t] -= n
+        self.held[li, t] += n
+        self._use(p, li, t, n)
