@@ -29,10 +29,9 @@ from collections import defaultdict
 import numpy as np
 import numpy.typing as npt
 
-from matcher.domain import SECTORS
 from matcher.eligibility import Candidates
 from matcher.solving.components import Component
-from matcher.solving.flow import Pairs, min_fill_matrix, reference_candidates
+from matcher.solving.flow import Pairs, required_mask
 from matcher.solving.lns import bad_pharmacists
 from matcher.solving.state import POPCOUNT, FlowState, Room
 
@@ -47,19 +46,17 @@ class _Moves:
     """An allocation of one component being changed by single moves: its room, each
     pharmacist's lines and the objective terms a move changes."""
 
-    def __init__(self, st: FlowState, comp: Component, chosen: IntArray) -> None:
+    def __init__(self, st: FlowState, chosen: IntArray) -> None:
         rnd, c = st.rnd, st.cand
-        self.st, self.comp, self.c, self.pr, self.sc = st, comp, c, st.pairs, st.sc
+        self.st, self.c, self.pr, self.sc = st, c, st.pairs, st.sc
         self.w = rnd.weights
         self.room = Room(st, chosen)
-        self.mf = min_fill_matrix(rnd) if self.w.shortfall else np.zeros_like(st.cap)
-        self.ref = set(reference_candidates(rnd, c)[0].tolist()) \
-            if self.w.change and rnd.reference else set()
+        # The objective's own min_fill and reference (the evaluator's, computed once).
+        self.mf = st.evaluator.mf.reshape(st.cap.shape)
+        self.ref = set(st.evaluator.ref.tolist())
         self.pinned = set(st.pins.tolist())
         self.sec_of = self.pr.sec[self.pr.of_cand]
-        self.required = 0
-        for sector in rnd.rules.required_sectors:
-            self.required |= 1 << SECTORS.index(sector)
+        self.required = required_mask(rnd)
         self.out = set(chosen.tolist())
         self.mine: dict[int, list[int]] = defaultdict(list)
         for j, p in zip(chosen.tolist(), c.pharmacist[chosen].tolist(), strict=True):
@@ -121,7 +118,7 @@ def fill_empty(st: FlowState, comp: Component, chosen: IntArray) -> IntArray:
     todo = comp.pharmacists[empty > 0]
     if not len(todo):
         return chosen
-    mv = _Moves(st, comp, chosen)
+    mv = _Moves(st, chosen)
     c, pr = st.cand, st.pairs
     for p in todo.tolist():
         for s in range(len(st.rotating)):
@@ -160,7 +157,7 @@ def relieve_shortfall(st: FlowState, comp: Component, chosen: IntArray) -> IntAr
     cells = st.short_cells(comp, chosen).tolist()
     if not cells:
         return chosen
-    mv = _Moves(st, comp, chosen)
+    mv = _Moves(st, chosen)
     c, pr = st.cand, st.pairs
     # The component's candidates by placement and period.
     key = c.placement[comp.idx] * st.cap.shape[1] + c.period[comp.idx]

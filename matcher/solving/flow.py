@@ -148,6 +148,14 @@ def history_masks(rnd: Round) -> IntArray:
     return out
 
 
+def required_mask(rnd: Round) -> int:
+    """Bit mask of the round's ``rules.required_sectors``."""
+    mask = 0
+    for sector in rnd.rules.required_sectors:
+        mask |= 1 << SECTORS.index(sector)
+    return mask
+
+
 _POP = np.array([bin(m).count("1") for m in range(1 << N_SEC)], dtype=np.int64)
 
 
@@ -270,10 +278,7 @@ def relaxation(rnd: Round, cand: Candidates, sc: Scores, pairs: Pairs | None = N
 
     # ---- sector rules --------------------------------------------------------------------
     hist = history_masks(rnd)
-    sec_index = {s: i for i, s in enumerate(SECTORS)}
-    req_mask = 0
-    for s_name in rnd.rules.required_sectors:
-        req_mask |= 1 << sec_index[s_name]
+    req_mask = required_mask(rnd)
     need = np.maximum(0, np.minimum(rnd.rules.min_distinct_sectors, a_count) - _POP[hist])
     # New sectors reachable per (p, s): bit masks.
     new_bit = (1 << pairs.sec) & ~hist[pairs.p]

@@ -225,7 +225,7 @@ class Room:
 
     def __init__(self, st: FlowState, chosen: IntArray) -> None:
         c, res = st.cand, st.resources
-        self.st, self.res = st, res
+        self.res = res
         self.held = np.zeros_like(st.cap)
         np.add.at(self.held, (c.placement[chosen], c.period[chosen]), 1)
         self.cap = st.cap - self.held
