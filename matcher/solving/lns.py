@@ -199,18 +199,18 @@ def lns_step(st: FlowState, comp: Component, time_limit: float) -> bool:
 
     The neighbourhood grows from a pharmacist holding an empty slot (most of the time,
     when there is one), else from a placement-period below its ``min_fill``
-    (:func:`short_seeds`, most of the time when there is one), else from a random one.
+    (:func:`short_seeds`, half the time when there is one), else from a random one.
     In a fairness round half of the steps grow it from the worst-off pharmacists
     together: M rises only when every one of them gains at once, which a neighbourhood
     around one random pharmacist almost never frees."""
     assert comp.chosen is not None
-    short = comp.pharmacists[st.empty_slots(comp, comp.chosen) > 0]
+    empty = comp.pharmacists[st.empty_slots(comp, comp.chosen) > 0]
     seeds = None
     wished = st.rnd.weights.fairness > 0 and st.rng.random() < WORST_OFF_SHARE
     if wished:
         seeds = worst_off(st, comp, comp.chosen).tolist() or None
-    elif len(short) and st.rng.random() < 0.8:
-        seeds = [int(st.rng.choice(short))]
+    elif len(empty) and st.rng.random() < 0.8:
+        seeds = [int(st.rng.choice(empty))]
     elif st.rng.random() < SHORT_SHARE:
         seeds = short_seeds(st, comp, comp.chosen)
     freed = neighbourhood(st, comp, comp.chosen, seeds=seeds, wished=wished,
