@@ -277,3 +277,71 @@ def test_a_reference_that_breaks_cut_capacities_is_repaired_not_returned(
     got = solve(replan, SolveParams(time_limit_s=20, workers=1, seed=0, path="flow+lns"))
     assert got.status in ("optimal", "feasible")
     assert not checker.violations(replan, got.allocation)  # capacities included
+
+
+@pytest.mark.parametrize("seed", range(0, 240, 3))
+def test_the_fairness_bound_from_the_fairness_free_optimum_is_never_below_the_optimum(
+        seed: int) -> None:
+    """fairness_bound: the round's optimum is at most the fairness-free optimum plus
+    ``w.fairness`` times the cap on M (exhaustive search on tiny rounds)."""
+    from matcher.solving.flow import fairness_bound
+    from matcher.validation import with_changes
+
+    rnd = random_tiny_round(seed)
+    fair = with_changes(rnd, weights=rnd.weights.model_dump() | {"fairness": 1 + seed % 40})
+    plain = with_changes(rnd, weights=rnd.weights.model_dump() | {"fairness": 0})
+    best_fair, _ = brute_force(fair)
+    best_plain, _ = brute_force(plain)
+    if best_plain is None:
+        assert best_fair is None
+        return
+    assert best_fair is not None
+    cand = candidates(fair)
+    bound = fairness_bound(fair, cand, scores(fair, cand), best_plain)
+    assert bound >= best_fair
+    assert fairness_bound(plain, cand, scores(plain, cand), best_plain) == best_plain
+
+
+def test_the_fairness_bound_is_often_tight_on_tiny_rounds() -> None:
+    """Not trivially loose (so the validity test above can fail): on many tiny rounds the
+    fairness-free optimum already gives everyone their best."""
+    from matcher.solving.flow import fairness_bound
+    from matcher.validation import with_changes
+
+    tight = 0
+    for seed in range(40):
+        rnd = random_tiny_round(seed)
+        fair = with_changes(rnd, weights=rnd.weights.model_dump() | {"fairness": 10})
+        plain = with_changes(rnd, weights=rnd.weights.model_dump() | {"fairness": 0})
+        best_fair, _ = brute_force(fair)
+        best_plain, _ = brute_force(plain)
+        if best_plain is not None and best_fair is not None:
+            cand = candidates(fair)
+            tight += fairness_bound(fair, cand, scores(fair, cand), best_plain) == best_fair
+    assert tight >= 8
+
+
+def test_a_fairness_round_on_the_flow_path_is_bounded_by_its_fairness_free_stage() -> None:
+    """The fairness term makes the round one component, whose flow bound is loose; the
+    fairness-free stage's bound plus the fairness term's cap bounds it (and the search).
+    With per-period capacities the flow bound is loose and the first stage's, from its
+    components' exact solves, is not."""
+    from shapes import per_period_round
+
+    from matcher.solving.flow import fairness_bound
+    from matcher.validation import with_changes
+
+    rnd = per_period_round(60, 80, 3, 0)
+    fair = with_changes(rnd, weights=rnd.weights.model_dump() | {"fairness": 20})
+    result = solve(fair, SolveParams(workers=1, time_limit_s=15, path="flow+lns"))
+    first = result.stats["fairness_free_start"]
+    assert first["bound"] is not None
+    cand = candidates(fair)
+    sc = scores(fair, cand)
+    cap = fairness_bound(fair, cand, sc, first["bound"])
+    assert first["cap"] == cap
+    assert result.stats["component_details"][0]["cap"] == cap
+    assert result.objective is not None
+    assert result.bound is not None
+    assert result.objective <= result.bound <= cap
+    assert cap < relaxation(fair, cand, sc).bound  # tighter than the flow's own bound

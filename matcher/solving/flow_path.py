@@ -113,14 +113,20 @@ def splits_into_small(rnd: Round, cand: Candidates, sc: Scores) -> bool:
 
 
 def solve_flow_lns(rnd: Round, cand: Candidates, sc: Scores, params: SolveParams,
-                   budget: Budget) -> Result:
-    """The flow path (module docs): the checked result."""
+                   budget: Budget, *, cap: int | None = None) -> Result:
+    """The flow path (module docs): the checked result. ``cap`` is a valid bound on the
+    round's objective known beforehand; it bounds a round that is one component (a
+    fairness round: :func:`~matcher.solving.flow.fairness_bound`)."""
     t0 = time.monotonic()
     st = FlowState(rnd, cand, sc, params, budget)
     comps = st.comps
     # Flow bounds now for the components that are not small; a small one is usually proven
     # by its full model, and gets its flow bound afterwards only if it is not.
     st.bound_components([k for k in comps if len(k.idx) > FULL_MODEL_MAX])
+    if cap is not None and len(comps) == 1:
+        # One component: its bound is the round's (its allocation is the round's).
+        comps[0].bound = min(comps[0].bound, cap)
+        comps[0].stats["cap"] = cap
     flow_s = time.monotonic() - t0
     # A warm start: the previous allocation, per component (a hint).
     hinted = hint_positions(rnd, cand, params.hint)

@@ -27,15 +27,16 @@ __all__ = ["solve_full_model"]
 
 
 def solve_full_model(rnd: Round, cand: Candidates, sc: Scores, params: SolveParams,
-                     budget: Budget) -> Result:
+                     budget: Budget, *, cap: int | None = None) -> Result:
     """Build the whole model, hint it with ``params.hint``, solve it in what is left of the
-    budget and return the checked result."""
+    budget and return the checked result. ``cap``, a valid bound on the round's objective
+    known beforehand, caps the objective (reaching it proves optimality)."""
     t0 = time.monotonic()
     model = build_model(rnd, cand, sc)
     hint = hint_vector(model, hint_positions(rnd, cand, params.hint))
     build_s = time.monotonic() - t0
     t1 = time.monotonic()
-    ans = cpsat.run(model, budget, params, hint=hint, report=True)
+    ans = cpsat.run(model, budget, params, hint=hint, report=True, cap=cap)
     stats = (path_stats("cp-sat", "cp-sat", params, build_s=build_s,
                         solve_s=time.monotonic() - t1)
              | {"model": model.stats()} | ans.stats)
@@ -47,5 +48,8 @@ def solve_full_model(rnd: Round, cand: Candidates, sc: Scores, params: SolvePara
         flow_bound = relaxation(rnd, cand, sc).bound
         stats["flow_bound"] = flow_bound
         bound = flow_bound if bound is None else min(bound, flow_bound)
+        if cap is not None:
+            stats["cap"] = cap
+            bound = min(bound, cap)
     return finish(rnd, cand, sc, ans.chosen, status=ans.status, objective=ans.objective,
                   bound=bound, stats=stats)

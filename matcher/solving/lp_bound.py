@@ -190,12 +190,13 @@ def lp_bound(m: Model, time_limit_s: float, *, threads: int = 1,
         done.set()
     status = str(solver.status()).rsplit(".", 1)[-1]
     primal = None
-    if not solver.has_response() or lp.n_rows == 0:
-        y = np.zeros(lp.n_rows)
-    else:
-        y = np.asarray(solver.dual_values(), dtype=np.float64)
-        primal = np.asarray(solver.variable_values(), dtype=np.float64)[
-            :len(m.candidates)]
+    y = np.zeros(lp.n_rows)
+    if solver.has_response() and lp.n_rows:
+        duals = np.asarray(solver.dual_values(), dtype=np.float64)
+        if len(duals) == lp.n_rows:  # none when PDLP refused the model (invalid input)
+            y = duals
+            primal = np.asarray(solver.variable_values(), dtype=np.float64)[
+                :len(m.candidates)]
     bound = lagrangian_bound(m, lp, y)
     secs = time.monotonic() - t0
     log.info("LP bound: %s (PDLP %s, %d columns, %d rows) in %.2f s", bound, status,
