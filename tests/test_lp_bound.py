@@ -145,3 +145,56 @@ def test_cp_sat_on_the_lps_support_reaches_the_optimum_of_a_per_period_round(
     assert objective is not None
     assert not checker.violations(rnd, cand.assignments(rnd, chosen))
     assert optimum - objective <= 0.001 * abs(optimum)
+
+
+def test_lp_lanes_bound_components_side_by_side_and_then_leave_their_cores() -> None:
+    """Beside the search (with ``stop``), two lanes take components for their LP; each
+    counts as at work until it finds none waiting, and both end not at work."""
+    rnd = per_period_round(120, 250, 3, 0)  # five components
+    cand = candidates(rnd)
+    sc = scores(rnd, cand)
+    st = FlowState(rnd, cand, sc, SolveParams(workers=2, seed=0), Budget(60.0))
+    st.bound_components()
+    for comp in st.comps:
+        st.accept(comp, np.zeros(0, np.int64), "test")
+    lanes = flow_path.LpLanes(2)
+    assert lanes.busy == 2
+    stop = threading.Event()
+    lane_thread = threading.Thread(target=flow_path.tighten_bounds, args=(st, st.comps),
+                                   kwargs={"stop": stop, "lanes": lanes})
+    lane_thread.start()
+    deadline = 40.0
+    step = 0.1
+    waited = 0.0
+    while lanes.busy and waited < deadline:  # every lane finds nothing left to bound
+        threading.Event().wait(step)
+        waited += step
+    stop.set()
+    lane_thread.join()
+    assert lanes.busy == 0
+    tightened = [comp for comp in st.comps if "lp_bound" in comp.stats]
+    assert len(tightened) >= 2
+    _chosen, objective, bound = st.current()
+    assert objective is not None
+    assert bound is not None
+    assert bound >= objective
+
+
+def test_the_search_leaves_the_lp_lanes_their_cores(per_period: tuple[Round, int]) -> None:
+    """Search thread k takes a step only while at most workers - 1 - k lanes are at work:
+    with both lanes at work no step is taken; with one, the first thread searches."""
+    rnd, _optimum = per_period
+    cand = candidates(rnd)
+    sc = scores(rnd, cand)
+
+    def steps_with(busy: int) -> int:
+        st = FlowState(rnd, cand, sc, SolveParams(workers=2, seed=0), Budget(3.0))
+        st.bound_components()
+        for comp in st.comps:
+            st.accept(comp, np.zeros(0, np.int64), "test")
+        lanes = flow_path.LpLanes(2)
+        lanes.busy = busy
+        return flow_path.search(st, st.comps, lanes=lanes)
+
+    assert steps_with(2) == 0
+    assert steps_with(1) > 0

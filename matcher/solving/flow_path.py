@@ -15,11 +15,12 @@
    components, the component with the largest gap most often, on as many components side
    by side as there are workers; after every start and step, single moves fill what a
    solve cut short left empty or below ``min_fill`` (:mod:`matcher.solving.fill`).
-5. **Tighter bound** (:mod:`matcher.solving.lp_bound`), beside the search on a thread of
-   its own: where a large component is still far from its flow bound (and not
-   because of empty slots), the LP relaxation of its model, priced by PDLP, often bounds
-   it much more tightly (per-period capacities and ``min_fill``, which the flow collapses;
-   the change term of a re-plan).
+5. **Tighter bound** (:mod:`matcher.solving.lp_bound`), beside the search in one thread
+   per worker, each with a core of its own while it works (:class:`LpLanes`): where a
+   large component is still far from its flow bound (and not because of empty slots),
+   the LP relaxation of its model, priced by PDLP, often bounds it much more tightly
+   (per-period capacities and ``min_fill``, which the flow collapses; the change term of
+   a re-plan).
 
 Components are worked on side by side, one CP-SAT worker each. Every answer goes through
 :func:`matcher.solving.finish.finish` (the independent checker).
@@ -60,7 +61,8 @@ from matcher.solving.starts import (
 from matcher.solving.state import FlowState
 from matcher.solving.warmstart import hint_positions
 
-__all__ = ["side_by_side", "solve_flow_lns", "splits_into_small", "tighten_bounds"]
+__all__ = ["LpLanes", "search", "side_by_side", "solve_flow_lns", "splits_into_small",
+           "tighten_bounds"]
 
 log = logging.getLogger(__name__)
 
@@ -173,19 +175,19 @@ def solve_flow_lns(rnd: Round, cand: Candidates, sc: Scores, params: SolveParams
         shares = len(unproven) - n + (1 if large else 0)
         solve_full(st, comp, budget.left() / shares, comp.chosen)
     large = [k for k in large if k.chosen is not None]
-    # The LP bound beside the search, on a thread of its own (PDLP leaves Python's lock);
+    # The LP bound beside the search, in threads of its own (PDLP leaves Python's lock);
     # with one worker, one pass before the search instead.
     lp_thread: threading.Thread | None = None
-    lp_stop, lp_idle = threading.Event(), threading.Event()
+    lp_stop = threading.Event()
+    lanes = LpLanes(st.params.worker_count)
     if st.params.worker_count >= 2:
         lp_thread = threading.Thread(target=tighten_bounds, args=(st, large),
-                                     kwargs={"stop": lp_stop, "idle": lp_idle},
+                                     kwargs={"stop": lp_stop, "lanes": lanes},
                                      name="lp-bound", daemon=True)
         lp_thread.start()
     else:
-        tighten_bounds(st, large)
-        lp_idle.set()
-    steps = search(st, large, hold=lp_idle)
+        tighten_bounds(st, large, lanes=lanes)
+    steps = search(st, large, lanes=lanes)
     if lp_thread is not None:
         lp_stop.set()
         lp_thread.join()
@@ -218,18 +220,35 @@ def solve_flow_lns(rnd: Round, cand: Candidates, sc: Scores, params: SolveParams
                   stats=stats)
 
 
-def search(st: FlowState, comps: list[Component], *,
-           hold: threading.Event | None = None) -> int:
+class LpLanes:
+    """The LP bound's threads (:func:`tighten_bounds`) and how many of them are at work;
+    the search (:func:`search`) leaves those cores to them. A lane counts as at work from
+    its start until it finds no component waiting for its LP (and again once one is)."""
+
+    def __init__(self, total: int) -> None:
+        self.total = max(1, total)
+        self.busy = self.total
+        self.lock = threading.Lock()
+
+    def working(self, at_work: bool) -> None:
+        """One lane starts (True) or stops (False) working."""
+        with self.lock:
+            self.busy += 1 if at_work else -1
+
+
+def search(st: FlowState, comps: list[Component], *, lanes: LpLanes | None = None) -> int:
     """Large-neighbourhood search on the components until the budget runs out or every
     gap is closed; the number of steps taken. A step picks a component not being searched
     at random in proportion to its gap. With two or more workers and components, steps on
     different components run side by side, one CP-SAT worker each (a step's sub-model is
     solved as fast by one worker as by two, so this doubles the steps on two cores); else
-    one at a time with all the workers. With ``hold``, one of the side-by-side searches
-    waits until it is set: its core is the LP bound's until then (:func:`tighten_bounds`
-    with ``idle``)."""
+    one at a time with all the workers. With ``lanes``, search thread ``k`` takes a step
+    only while at most ``workers - 1 - k`` LP lanes are at work: the LP's PDLP needs a
+    core to itself to converge, and after it a component's LP support is worth far more
+    than a step (:func:`tighten_bounds`)."""
     budget = st.budget
-    threads = min(len(comps), st.params.worker_count)
+    workers = st.params.worker_count
+    threads = min(len(comps), workers)
     busy: set[int] = set()
     steps = [0]
 
@@ -244,14 +263,18 @@ def search(st: FlowState, comps: list[Component], *,
             busy.add(comp.index)
             return comp
 
+    def wait_for_a_core(number: int) -> None:
+        while (lanes is not None and lanes.busy > workers - 1 - number
+               and not budget.stopped()):
+            time.sleep(0.2)
+
     def loop(number: int) -> None:
         if threads > 1:
             st.use_thread(2, number)
-        if number == threads - 1 and threads > 1 and hold is not None:
-            while not hold.wait(0.2):
-                if budget.stopped():
-                    return
         while not budget.stopped():
+            wait_for_a_core(number)
+            if budget.stopped():
+                return
             comp = pick()
             if comp is None:
                 return  # every gap closed, or the rest are being searched
@@ -286,64 +309,98 @@ def empty_points(st: FlowState, comp: Component) -> int:
 
 def tighten_bounds(st: FlowState, comps: list[Component], *,
                    stop: threading.Event | None = None,
-                   idle: threading.Event | None = None) -> None:
+                   lanes: LpLanes | None = None) -> None:
     """The LP bound (:mod:`matcher.solving.lp_bound`) of large components whose gap, less
     what their empty slots cost, is above :data:`LP_GAP` of the round's bound (pro rata by
-    candidates): the components whose bound, not allocation, is what is far off. One at a
-    time, the largest such gap per candidate first, each while the time left covers its
-    columns (see the constants), then CP-SAT on the LP's support (:func:`solve_support`).
-    With ``stop``: beside the search on a thread of its own (at the usual priority: with
-    the search on every core, PDLP at the lowest one never converged and the round's bound
-    stayed the flow's), checking again as the search fills empty slots, until ``stop`` is
-    set (which also interrupts PDLP); without: one pass now. ``idle`` is set once no
-    component is waiting for its LP (and when the time for one has run out)."""
+    candidates): the components whose bound, not allocation, is what is far off. The
+    largest such gap per candidate first, each while the time left covers its columns
+    (see the constants), then CP-SAT on the LP's support (:func:`solve_support`).
+
+    With ``stop``: beside the search, in ``lanes.total`` threads (one PDLP each: PDLP gains
+    nothing from a second thread on components of 85,000 columns, while two components
+    side by side take half the time of one after the other), checking again as the search
+    fills empty slots, until ``stop`` is set (which also interrupts PDLP). Each thread
+    counts as at work in ``lanes`` until it finds no component waiting, and the search
+    leaves it its core (:func:`search`). The lanes run at the usual priority: with the
+    search on every core, PDLP at the lowest one never converged and the round's bound
+    stayed the flow's. Without ``stop``: one pass now, in this thread."""
+    queue = [k for k in comps if len(k.idx) <= LP_MAX_CANDIDATES]
+    n = 1 if stop is None or lanes is None else lanes.total
+    if n <= 1:
+        _lane(st, queue, stop, lanes)
+        return
+    threads = [threading.Thread(target=_lane, args=(st, queue, stop, lanes),
+                                name=f"lp-bound-{i}", daemon=True) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+def _lane(st: FlowState, queue: list[Component], stop: threading.Event | None,
+          lanes: LpLanes | None) -> None:
+    """One thread of :func:`tighten_bounds`: takes components from ``queue`` (shared with
+    the other lanes, under ``st.lock``); marks itself not at work in ``lanes`` when it
+    waits and when it ends."""
+    at_work = True
     try:
-        _tighten(st, comps, stop, idle)
+        while not st.budget.stopped() and not (stop is not None and stop.is_set()):
+            comp = _next_for_lp(st, queue)
+            if comp is None:
+                if at_work and lanes is not None:
+                    lanes.working(False)
+                    at_work = False
+                if stop is None or stop.wait(0.5):
+                    return
+                continue
+            if not at_work and lanes is not None:
+                lanes.working(True)
+                at_work = True
+            _lp_of(st, comp, stop)
     finally:
-        if idle is not None:
-            idle.set()
+        if at_work and lanes is not None:
+            lanes.working(False)
 
 
-def _tighten(st: FlowState, comps: list[Component], stop: threading.Event | None,
-             idle: threading.Event | None) -> None:
-    """:func:`tighten_bounds` (which sets ``idle`` however this ends)."""
+def _next_for_lp(st: FlowState, queue: list[Component]) -> Component | None:
+    """The next component for its LP, taken out of ``queue``; None when none is ready
+    (components the time left no longer covers leave the queue)."""
     scale = st.bound_scale()
     n = max(1, len(st.cand))
-    left = [k for k in comps if len(k.idx) <= LP_MAX_CANDIDATES]
-    while left and not st.budget.stopped() and not (stop is not None and stop.is_set()):
-        with st.lock:
-            gaps = [(k.gap - empty_points(st, k), k) for k in left]
-        left = [k for k in left
-                if len(k.idx) / LP_CANDIDATES_PER_S <= st.budget.left() - LP_TAIL_S]
-        ready = [(g, k) for g, k in gaps if k in left and g > LP_GAP * scale * len(k.idx) / n]
+    with st.lock:
+        queue[:] = [k for k in queue
+                    if len(k.idx) / LP_CANDIDATES_PER_S <= st.budget.left() - LP_TAIL_S]
+        ready = [(k.gap - empty_points(st, k), k) for k in queue]
+        ready = [(g, k) for g, k in ready if g > LP_GAP * scale * len(k.idx) / n]
         if not ready:
-            if idle is not None:
-                idle.set()
-            if stop is None or stop.wait(0.5):
-                return
-            continue
+            return None
         # The largest gap per candidate first: a smaller component's LP converges sooner
         # (PDLP's time grows with the columns: 10 s for 87,000, 36 s for 252,000).
         comp = max(ready, key=lambda gk: gk[0] / len(gk[1].idx))[1]
-        left.remove(comp)
-        need = len(comp.idx) / LP_CANDIDATES_PER_S
-        model = build_model(st.rnd, st.cand.subset(comp.idx), st.sc.subset(comp.idx),
-                            scope=st.scope(comp))
-        limit = min(2.0 * need, st.budget.left() - LP_TAIL_S)
-        if limit < need:
-            continue  # the time ran out while the model was built: a smaller one may fit
-        got = lp_bound(model, limit, interrupt=stop)
-        with st.lock:
-            comp.stats["lp_seconds"] = round(got.seconds, 3)
-            if got.bound is not None:
-                comp.stats["lp_bound"] = got.bound
-                comp.bound = min(comp.bound, got.bound)
-        if got.primal is not None and not (stop is not None and stop.is_set()):
-            # The LP's support, with the allocation, is a small model that holds most of
-            # the optimum where the LP is nearly integral (solve_support).
-            limit = min(LP_SUPPORT_S, st.budget.left() - LP_TAIL_S)
-            if limit > 0.5:
-                solve_support(st, comp, comp.idx[got.primal > LP_SUPPORT], limit)
+        queue.remove(comp)
+        return comp
+
+
+def _lp_of(st: FlowState, comp: Component, stop: threading.Event | None) -> None:
+    """The LP bound of one component, then CP-SAT on the LP's support."""
+    need = len(comp.idx) / LP_CANDIDATES_PER_S
+    model = build_model(st.rnd, st.cand.subset(comp.idx), st.sc.subset(comp.idx),
+                        scope=st.scope(comp))
+    limit = min(2.0 * need, st.budget.left() - LP_TAIL_S)
+    if limit < need:
+        return  # the time ran out while the model was built
+    got = lp_bound(model, limit, interrupt=stop)
+    with st.lock:
+        comp.stats["lp_seconds"] = round(got.seconds, 3)
+        if got.bound is not None:
+            comp.stats["lp_bound"] = got.bound
+            comp.bound = min(comp.bound, got.bound)
+    if got.primal is not None and not (stop is not None and stop.is_set()):
+        # The LP's support, with the allocation, is a small model that holds most of
+        # the optimum where the LP is nearly integral (solve_support).
+        limit = min(LP_SUPPORT_S, st.budget.left() - LP_TAIL_S)
+        if limit > 0.5:
+            solve_support(st, comp, comp.idx[got.primal > LP_SUPPORT], limit)
 
 
 def side_by_side(st: FlowState, comps: list[Component], left: int,
