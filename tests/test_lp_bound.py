@@ -198,3 +198,32 @@ def test_the_search_leaves_the_lp_lanes_their_cores(per_period: tuple[Round, int
 
     assert steps_with(2) == 0
     assert steps_with(1) > 0
+
+
+def test_a_second_lane_takes_only_a_component_that_needs_half_the_time_left(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """While one lane runs an LP, another takes only a component whose columns need at most
+    LP_SECOND_LANE_SHARE of the time left (two lanes leave the search no core); alone, a
+    lane takes any component the time left covers."""
+    rnd = per_period_round(120, 250, 3, 0)
+    cand = candidates(rnd)
+    sc = scores(rnd, cand)
+    st = FlowState(rnd, cand, sc, SolveParams(workers=2, seed=0), Budget(60.0))
+    st.bound_components()
+    for comp in st.comps:
+        st.accept(comp, np.zeros(0, np.int64), "test")
+    largest = max(len(k.idx) for k in st.comps)
+    # The largest component needs 40 % of the time left: alone yes, beside another no.
+    per_s = largest / (0.4 * (st.budget.left() - flow_path.LP_TAIL_S))
+    monkeypatch.setattr(flow_path, "LP_CANDIDATES_PER_S", per_s)
+    monkeypatch.setattr(flow_path, "LP_SECOND_LANE_SHARE", 0.2)
+    lanes = flow_path.LpLanes(2)
+    lanes.running = 1
+    beside = flow_path._next_for_lp(st, list(st.comps), lanes)
+    assert beside is None or len(beside.idx) < largest
+    lanes.running = 0
+    queue = [k for k in st.comps if len(k.idx) == largest]
+    alone = flow_path._next_for_lp(st, queue, lanes)
+    assert alone is not None
+    assert len(alone.idx) == largest
+    assert lanes.running == 1
