@@ -328,9 +328,11 @@ def tighten_bounds(st: FlowState, comps: list[Component], *,
     side by side take half the time of one after the other), checking again as the search
     fills empty slots, until ``stop`` is set (which also interrupts PDLP). Each thread
     counts as at work in ``lanes`` until it finds no component waiting, and the search
-    leaves it its core (:func:`search`). The lanes run at the usual priority: with the
-    search on every core, PDLP at the lowest one never converged and the round's bound
-    stayed the flow's. Without ``stop``: one pass now, in this thread."""
+    leaves it its core (:func:`search`); while one lane runs an LP, another takes only a
+    component needing at most :data:`LP_SECOND_LANE_SHARE` of the time left. The lanes
+    run at the usual priority: with the search on every core, PDLP at the lowest one never
+    converged and the round's bound stayed the flow's. Without ``stop``: one pass now, in
+    this thread."""
     queue = [k for k in comps if len(k.idx) <= LP_MAX_CANDIDATES]
     n = 1 if stop is None or lanes is None else lanes.total
     if n <= 1:
