@@ -80,16 +80,22 @@ def test_tighter_than_the_flow_where_periods_matter_and_never_below_the_optimum(
     assert got.bound - optimum <= 0.1 * (flow - optimum)
 
 
+def nobody_placed(rnd: Round, seconds: float) -> FlowState:
+    """The flow state of ``rnd`` (two workers) with every component bounded by its flow
+    and given an allocation with nobody placed."""
+    cand = candidates(rnd)
+    sc = scores(rnd, cand)
+    st = FlowState(rnd, cand, sc, SolveParams(workers=2, seed=0), Budget(seconds))
+    st.bound_components()
+    for comp in st.comps:
+        st.accept(comp, np.zeros(0, np.int64), "test")
+    return st
+
+
 def test_the_flow_path_takes_the_lp_bound_of_a_component_far_from_its_flow_bound(
         per_period: tuple[Round, int]) -> None:
     rnd, optimum = per_period
-    cand = candidates(rnd)
-    sc = scores(rnd, cand)
-    budget = Budget(60.0)
-    st = FlowState(rnd, cand, sc, SolveParams(workers=2, seed=0), budget)
-    st.bound_components()
-    for comp in st.comps:  # an allocation for every component: nobody placed
-        st.accept(comp, np.zeros(0, np.int64), "test")
+    st = nobody_placed(rnd, 60.0)
     before = {comp.index: comp.bound for comp in st.comps}
     flow_path.tighten_bounds(st, st.comps)
     tightened = [comp for comp in st.comps if "lp_bound" in comp.stats]
@@ -150,13 +156,7 @@ def test_cp_sat_on_the_lps_support_reaches_the_optimum_of_a_per_period_round(
 def test_lp_lanes_bound_components_side_by_side_and_then_leave_their_cores() -> None:
     """Beside the search (with ``stop``), two lanes take components for their LP; each
     counts as at work until it finds none waiting, and both end not at work."""
-    rnd = per_period_round(120, 250, 3, 0)  # five components
-    cand = candidates(rnd)
-    sc = scores(rnd, cand)
-    st = FlowState(rnd, cand, sc, SolveParams(workers=2, seed=0), Budget(60.0))
-    st.bound_components()
-    for comp in st.comps:
-        st.accept(comp, np.zeros(0, np.int64), "test")
+    st = nobody_placed(per_period_round(120, 250, 3, 0), 60.0)  # five components
     lanes = flow_path.LpLanes(2)
     assert lanes.busy == 2
     stop = threading.Event()
@@ -184,14 +184,9 @@ def test_the_search_leaves_the_lp_lanes_their_cores(per_period: tuple[Round, int
     """Search thread k takes a step only while at most workers - 1 - k lanes are at work:
     with both lanes at work no step is taken; with one, the first thread searches."""
     rnd, _optimum = per_period
-    cand = candidates(rnd)
-    sc = scores(rnd, cand)
 
     def steps_with(busy: int) -> int:
-        st = FlowState(rnd, cand, sc, SolveParams(workers=2, seed=0), Budget(3.0))
-        st.bound_components()
-        for comp in st.comps:
-            st.accept(comp, np.zeros(0, np.int64), "test")
+        st = nobody_placed(rnd, 3.0)
         lanes = flow_path.LpLanes(2)
         lanes.busy = busy
         return flow_path.search(st, st.comps, lanes=lanes)
@@ -205,13 +200,7 @@ def test_a_second_lane_takes_only_a_component_that_needs_half_the_time_left(
     """While one lane runs an LP, another takes only a component whose columns need at most
     LP_SECOND_LANE_SHARE of the time left (two lanes leave the search no core); alone, a
     lane takes any component the time left covers."""
-    rnd = per_period_round(120, 250, 3, 0)
-    cand = candidates(rnd)
-    sc = scores(rnd, cand)
-    st = FlowState(rnd, cand, sc, SolveParams(workers=2, seed=0), Budget(60.0))
-    st.bound_components()
-    for comp in st.comps:
-        st.accept(comp, np.zeros(0, np.int64), "test")
+    st = nobody_placed(per_period_round(120, 250, 3, 0), 60.0)
     largest = max(len(k.idx) for k in st.comps)
     # The largest component needs 40 % of the time left: alone yes, beside another no.
     per_s = largest / (0.4 * (st.budget.left() - flow_path.LP_TAIL_S))
