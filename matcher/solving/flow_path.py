@@ -228,19 +228,15 @@ def solve_flow_lns(rnd: Round, cand: Candidates, sc: Scores, params: SolveParams
 
 class LpLanes:
     """The LP bound's threads (:func:`tighten_bounds`) and how many of them are at work;
-    the search (:func:`search`) leaves those cores to them. A lane counts as at work from
-    its start until it finds no component waiting for its LP (and again once one is)."""
+    the search (:func:`search`) leaves those cores to them. A lane counts as at work
+    (``busy``) from its start until it finds no component waiting for its LP (and again
+    once one is); ``running`` counts the lanes inside a component's LP. Both change only
+    under the flow state's lock."""
 
     def __init__(self, total: int) -> None:
         self.total = max(1, total)
         self.busy = self.total
-        self.running = 0  # lanes in a component's LP now (under the flow state's lock)
-        self.lock = threading.Lock()
-
-    def working(self, at_work: bool) -> None:
-        """One lane starts (True) or stops (False) working."""
-        with self.lock:
-            self.busy += 1 if at_work else -1
+        self.running = 0
 
 
 def search(st: FlowState, comps: list[Component], *, lanes: LpLanes | None = None) -> int:
@@ -352,19 +348,23 @@ def _lane(st: FlowState, queue: list[Component], stop: threading.Event | None,
     the other lanes, under ``st.lock``); marks itself not at work in ``lanes`` when it
     waits and when it ends."""
     at_work = True
+
+    def work(now: bool) -> None:
+        nonlocal at_work
+        if lanes is not None and now != at_work:
+            with st.lock:
+                lanes.busy += 1 if now else -1
+        at_work = now
+
     try:
         while not st.budget.stopped() and not (stop is not None and stop.is_set()):
             comp = _next_for_lp(st, queue, lanes)
             if comp is None:
-                if at_work and lanes is not None:
-                    lanes.working(False)
-                    at_work = False
+                work(False)
                 if stop is None or stop.wait(0.5):
                     return
                 continue
-            if not at_work and lanes is not None:
-                lanes.working(True)
-                at_work = True
+            work(True)
             try:
                 _lp_of(st, comp, stop)
             finally:
@@ -372,8 +372,7 @@ def _lane(st: FlowState, queue: list[Component], stop: threading.Event | None,
                     with st.lock:
                         lanes.running -= 1
     finally:
-        if at_work and lanes is not None:
-            lanes.working(False)
+        work(False)
 
 
 def _next_for_lp(st: FlowState, queue: list[Component], lanes: LpLanes | None
