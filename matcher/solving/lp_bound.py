@@ -28,6 +28,17 @@ round 267,290 (the optimum is 267,284) where the plain version was far off.
 
 The sum is taken in floating point; the bound returned is rounded *up* by a margin larger
 than the rounding error of the sums (objective values are integers).
+
+**Polishing PDLP's multipliers.** PDLP needs long to converge on large components (53 s for
+268,000 columns of a 2,000 x 1,500 x 3 per-period round) and its multipliers stopped early
+are uneven. The right-hand side above is a convex function of ``y`` whose subgradient costs
+two sparse products, so :func:`polish` takes projected subgradient steps on it from where
+PDLP stopped (Polyak's step towards the component's allocation value, halved when the bound
+stops falling). On that component, 8 s of PDLP and 6 s of steps bound it within 4,000
+points of the LP optimum, closer than PDLP alone after 32 s; on two of 175,000-180,000
+columns within 160 and 870 points, where PDLP alone needed 22-26 s to converge. From
+multipliers of zero the steps stall near the flow bound: PDLP finds the region, the steps
+finish. Every step's multipliers give a valid bound, so the polish can only tighten it.
 """
 
 from __future__ import annotations
@@ -44,7 +55,8 @@ import numpy.typing as npt
 
 from matcher.solving.model import Model
 
-__all__ = ["SLOT_RULES", "LpBound", "LpMatrix", "lagrangian_bound", "lp_bound", "lp_matrix"]
+__all__ = ["SLOT_RULES", "LpBound", "LpMatrix", "lagrangian_bound", "lp_bound", "lp_matrix",
+           "polish"]
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +65,14 @@ IntArray = npt.NDArray[np.int64]
 
 SLOT_RULES = ("one_per_stream", "allow_unassigned")
 """Row blocks of one assignment per (pharmacist, period, stream): kept, never priced."""
+
+NO_LIMIT = 10**9
+"""A row bound at least this large stands for no bound (the formulation's stand-in): the
+polish keeps that side's multiplier at zero."""
+
+# The polish aims half as far below its best bound after this many steps without a better
+# bound.
+POLISH_PATIENCE = 25
 
 
 @dataclass(frozen=True)
@@ -143,20 +163,27 @@ def lagrangian_bound(m: Model, lp: LpMatrix, y: FloatArray) -> int | None:
 class LpBound:
     """What :func:`lp_bound` found: ``bound`` (valid, ``None`` when none could be made),
     PDLP's status, the time taken and the LP's values of the model's candidates where
-    PDLP had any (``primal``, approximately feasible until PDLP converged)."""
+    PDLP had any (``primal``, approximately feasible until PDLP converged); the bound of
+    PDLP's own multipliers and the number of :func:`polish` steps taken after it."""
 
     bound: int | None
     seconds: float
     status: str
     primal: npt.NDArray[np.float64] | None = None
+    pdlp_bound: int | None = None  # before the polish (the same when there was none)
+    polish_steps: int = 0
 
 
 def lp_bound(m: Model, time_limit_s: float, *, threads: int = 1,
-             interrupt: threading.Event | None = None) -> LpBound:
+             interrupt: threading.Event | None = None, polish_share: float = 0.0,
+             target: float | None = None) -> LpBound:
     """Solve the LP relaxation of ``m`` with PDLP for at most ``time_limit_s`` seconds and
     turn its multipliers into a valid bound (module docs). Setting ``interrupt`` from
     another thread stops PDLP early (the bound from where it got to is still valid).
-    Needs ``scipy`` (OR-Tools reads the matrix from it)."""
+    With ``polish_share`` > 0 and ``target`` (an objective some allocation reaches, so at
+    most the optimum), PDLP has that share less of the time, and if it has not converged
+    its multipliers are polished (:func:`polish`) in the rest. Needs ``scipy`` (OR-Tools
+    reads the matrix from it)."""
     import scipy.sparse as sp  # lazy: only this bound needs it
     from ortools.linear_solver.python import model_builder_helper as mbh
 
@@ -171,7 +198,9 @@ def lp_bound(m: Model, time_limit_s: float, *, threads: int = 1,
         m.objective_vector().astype(np.float64), lp.lower, lp.upper, matrix)
     builder.set_maximize(True)
     solver = mbh.ModelSolverHelper("pdlp")
-    solver.set_time_limit_in_seconds(max(0.01, time_limit_s - (time.monotonic() - t0)))
+    polishing = polish_share > 0 and target is not None
+    pdlp_s = time_limit_s * (1.0 - polish_share) if polishing else time_limit_s
+    solver.set_time_limit_in_seconds(max(0.01, pdlp_s - (time.monotonic() - t0)))
     solver.set_solver_specific_parameters(f"num_threads: {max(1, int(threads))}")
     done = threading.Event()
 
@@ -197,8 +226,100 @@ def lp_bound(m: Model, time_limit_s: float, *, threads: int = 1,
             y = duals
             primal = np.asarray(solver.variable_values(), dtype=np.float64)[
                 :len(m.candidates)]
-    bound = lagrangian_bound(m, lp, y)
+    bound = pdlp_bound = lagrangian_bound(m, lp, y)
+    steps = 0
+    if (polishing and primal is not None and status != "OPTIMAL" and bound is not None
+            and not (interrupt is not None and interrupt.is_set())):
+        assert target is not None
+        y, steps = polish(m, lp, y, target, t0 + time_limit_s, interrupt=interrupt)
+        better = lagrangian_bound(m, lp, y)
+        if better is not None:
+            bound = min(bound, better)
     secs = time.monotonic() - t0
-    log.info("LP bound: %s (PDLP %s, %d columns, %d rows) in %.2f s", bound, status,
-             lp.n_vars, lp.n_rows, secs)
-    return LpBound(bound=bound, seconds=secs, status=status, primal=primal)
+    log.info("LP bound: %s (PDLP %s: %s, %d columns, %d rows; %d polish steps) in %.2f s",
+             bound, status, pdlp_bound, lp.n_vars, lp.n_rows, steps, secs)
+    return LpBound(bound=bound, seconds=secs, status=status, primal=primal,
+                   pdlp_bound=pdlp_bound, polish_steps=steps)
+
+
+def polish(m: Model, lp: LpMatrix, y: FloatArray, target: float, deadline: float, *,
+           interrupt: threading.Event | None = None) -> tuple[FloatArray, int]:
+    """Projected subgradient steps on the bound of the module docs, from multipliers ``y``
+    until ``deadline`` (``time.monotonic()``) or ``interrupt``: the multipliers of the best
+    bound seen (slot rows' values zero) and the number of steps. ``target`` is an objective
+    some allocation reaches (Polyak's step aims at it). A row side with no limit
+    (:data:`NO_LIMIT`) keeps its multiplier's sign at zero, so no step makes the bound
+    infinite; the bound of the result is :func:`lagrangian_bound`'s, valid whatever the
+    steps did."""
+    import scipy.sparse as sp  # lazy, as in lp_bound
+
+    rows = np.flatnonzero(~lp.is_slot)
+    if not len(rows):
+        return np.asarray(y, dtype=np.float64), 0
+    keep = ~lp.is_slot[lp.rows]
+    a = sp.csr_matrix((lp.vals[keep], (np.searchsorted(rows, lp.rows[keep]), lp.cols[keep])),
+                      shape=(len(rows), lp.n_vars))
+    at = a.T.tocsr()
+    lo, up = lp.lower[rows], lp.upper[rows]
+    no_lo, no_up = lo <= -NO_LIMIT, up >= NO_LIMIT
+    lo, up = np.where(no_lo, 0.0, lo), np.where(no_up, 0.0, up)
+    c = m.objective_vector().astype(np.float64)
+    var_lo = m.variables.lower.astype(np.float64)
+    var_up = m.variables.upper.astype(np.float64)
+    # Slot members grouped by slot, for the best candidate of every slot at once.
+    members = np.flatnonzero(lp.slot_of_var >= 0)
+    order = members[np.argsort(lp.slot_of_var[members], kind="stable")]
+    slot = lp.slot_of_var[order]
+    starts = np.flatnonzero(np.r_[True, slot[1:] != slot[:-1]]) if len(order) else \
+        np.zeros(0, np.int64)
+    sizes = np.diff(np.r_[starts, len(order)])
+    optional = ~lp.slot_exact[slot[starts]] if len(order) else np.zeros(0, bool)
+    free = np.flatnonzero(lp.slot_of_var < 0)
+
+    def project(v: FloatArray) -> FloatArray:
+        return np.where(no_up & (v > 0) | no_lo & (v < 0), 0.0, v)
+
+    def step_at(v: FloatArray) -> tuple[float, FloatArray]:
+        rc = c - at @ v
+        x = np.zeros(lp.n_vars)
+        value = float(np.where(v > 0, v * up, v * lo).sum())
+        if len(order):
+            r = rc[order]
+            best = np.maximum.reduceat(r, starts)
+            first = np.flatnonzero(r >= np.repeat(best, sizes))
+            arg = order[first[np.searchsorted(first, starts)]]
+            take = ~optional | (best > 0)
+            x[arg[take]] = 1.0
+            value += float(best[take].sum())
+        rf = rc[free]
+        x[free] = np.where(rf > 0, var_up[free], var_lo[free])
+        value += float(np.maximum(rf * var_lo[free], rf * var_up[free]).sum())
+        ax = a @ x
+        side = np.where(v > 0, up, np.where(v < 0, lo, np.clip(ax, lo, up)))
+        side = np.where((v == 0) & no_up, np.maximum(ax, lo), side)
+        side = np.where((v == 0) & no_lo, np.minimum(ax, up), side)
+        side = np.where((v == 0) & no_lo & no_up, ax, side)
+        return value + float(m.offset), side - ax
+
+    v = project(np.nan_to_num(np.asarray(y, dtype=np.float64)[rows]))
+    best_v, best_value = v, math.inf
+    reach, since, steps = math.inf, 0, 0
+    while time.monotonic() < deadline and not (interrupt is not None and interrupt.is_set()):
+        value, g = step_at(v)
+        steps += 1
+        if value < best_value - 1.0:
+            best_v, best_value, since = v, value, 0
+        else:
+            since += 1
+            if since >= POLISH_PATIENCE:
+                reach, since = reach / 2, 0
+        reach = min(reach, best_value - target)
+        norm = float(g @ g)
+        if norm == 0.0 or reach < 1.0:
+            break  # the steps' own optimum, or the target reached
+        # Polyak's step towards a level below the best bound by ``reach``: at first the
+        # target, then, each time the bound stops falling, half as far.
+        v = project(v - (value - best_value + reach) / norm * g)
+    out = np.zeros(lp.n_rows)
+    out[rows] = best_v
+    return out, steps
