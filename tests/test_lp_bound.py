@@ -269,15 +269,72 @@ def test_a_second_lane_takes_only_a_component_that_needs_half_the_time_left(
     largest = max(len(k.idx) for k in st.comps)
     # The largest component needs 40 % of the time left: alone yes, beside another no.
     per_s = largest / (0.4 * (st.budget.left() - flow_path.LP_TAIL_S))
-    monkeypatch.setattr(flow_path, "LP_CANDIDATES_PER_S", per_s)
+    monkeypatch.setattr(flow_path, "LP_LEAN_PER_S", per_s)
     monkeypatch.setattr(flow_path, "LP_SECOND_LANE_SHARE", 0.2)
     lanes = flow_path.LpLanes(2)
     lanes.running = 1
     beside = flow_path._next_for_lp(st, list(st.comps), lanes)
-    assert beside is None or len(beside.idx) < largest
+    assert beside is None or len(beside[0].idx) < largest
     lanes.running = 0
     queue = [k for k in st.comps if len(k.idx) == largest]
     alone = flow_path._next_for_lp(st, queue, lanes)
     assert alone is not None
-    assert len(alone.idx) == largest
+    assert len(alone[0].idx) == largest
     assert lanes.running == 1
+
+
+def test_lps_get_twice_their_columns_time_while_it_fits_else_shares_of_the_time_left(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """While the lanes' time left covers every waiting component's generous time (twice its
+    columns at LP_CANDIDATES_PER_S), a component gets it; else a share in proportion to
+    its columns, never below its columns at LP_LEAN_PER_S."""
+    st = nobody_placed(per_period_round(120, 250, 3, 0), 60.0)
+    lanes = flow_path.LpLanes(2)
+    comp, limit = flow_path._next_for_lp(st, list(st.comps), lanes) or (None, 0.0)
+    assert comp is not None
+    assert limit == pytest.approx(2 * len(comp.idx) / flow_path.LP_CANDIDATES_PER_S)
+    # Every component's generous time together is four times the lanes' time left.
+    total = sum(len(k.idx) for k in st.comps)
+    per_s = 2 * total / (4 * 2 * (st.budget.left() - flow_path.LP_TAIL_S))
+    monkeypatch.setattr(flow_path, "LP_CANDIDATES_PER_S", per_s)
+    monkeypatch.setattr(flow_path, "LP_LEAN_PER_S", per_s * 100)
+    lanes.running = 0
+    comp, limit = flow_path._next_for_lp(st, list(st.comps), lanes) or (None, 0.0)
+    assert comp is not None
+    assert limit == pytest.approx(2 * len(comp.idx) / per_s / 4, rel=0.05)
+    # A lean time above that share is the floor.
+    monkeypatch.setattr(flow_path, "LP_LEAN_PER_S", per_s * 2)
+    comp, limit = flow_path._next_for_lp(st, list(st.comps), lanes) or (None, 0.0)
+    assert comp is not None
+    assert limit == pytest.approx(len(comp.idx) / (per_s * 2))
+
+
+def test_the_lanes_stop_once_the_lps_done_closed_too_little() -> None:
+    """Once the LPs done (with their supports) closed less than LP_WORTH of the gaps they
+    were tried on, no lane takes another component; before any is done, and while they
+    close enough, lanes do."""
+    st = nobody_placed(per_period_round(120, 250, 3, 0), 60.0)
+    lanes = flow_path.LpLanes(2)
+    assert lanes.worth_it()
+    assert flow_path._next_for_lp(st, list(st.comps), lanes) is not None
+    lanes.running = 0
+    lanes.tried, lanes.closed = 1000.0, 1000.0 * flow_path.LP_WORTH * 0.9
+    assert not lanes.worth_it()
+    assert flow_path._next_for_lp(st, list(st.comps), lanes) is None
+    assert lanes.running == 0
+    lanes.closed = 1000.0 * flow_path.LP_WORTH
+    assert flow_path._next_for_lp(st, list(st.comps), lanes) is not None
+
+
+def test_an_lp_counts_what_it_closed_in_the_lanes(per_period: tuple[Round, int]) -> None:
+    """The LP of a component (with its support) adds the gap it started from to
+    ``tried`` and what it closed to ``closed``."""
+    rnd, _optimum = per_period
+    st = nobody_placed(rnd, 30.0)
+    lanes = flow_path.LpLanes(1)
+    comp = max(st.comps, key=lambda k: len(k.idx))
+    gap = comp.gap
+    flow_path._lp_of(st, comp, 20.0, None, lanes)
+    assert lanes.tried == gap
+    assert lanes.closed == gap - comp.gap
+    assert lanes.closed > 0

@@ -89,11 +89,19 @@ LARGE_START_SHARE = 0.45
 # multipliers are of use: 300 x 400 x 3 per-period rounds (41,000 candidates) converged in
 # 3-4 s; components of 1,000 x 1,000 x 3 (32,000-67,000) in 3-7 s; the whole of that round
 # (362,000) bounded it at 959,764 after 20 s on two threads (flow 992,150, LP optimum
-# 955,104) but at 1,546,070 after 10 s. So a component gets the LP only while the time left
-# covers its columns at LP_CANDIDATES_PER_S, and PDLP gets twice that.
+# 955,104) but at 1,546,070 after 10 s. A component's LP has twice its columns at
+# LP_CANDIDATES_PER_S while the time left covers that for every component waiting; else
+# their shares of the time left, in proportion, but never less than its columns at
+# LP_LEAN_PER_S. Of its time, LP_POLISH_SHARE polishes PDLP's multipliers where PDLP has
+# not converged (lp_bound.polish): on the seven components of a 2,000 x 1,500 x 3
+# per-period round (85,000-268,000 candidates), the lean time (55 s for all seven, with
+# the polish) closed 92 % of what the converged LPs close on the flow bound, where PDLP
+# took 193 s to converge.
 LP_GAP = 0.005
 LP_MAX_CANDIDATES = 600_000
 LP_CANDIDATES_PER_S = 10_000
+LP_LEAN_PER_S = 20_000
+LP_POLISH_SHARE = 0.4
 # Seconds before the end by which PDLP must be done: beside the search its last steps (and
 # the bound's sums) share the cores, and a 304,000-column component of 2,000 x 1,500 x 3
 # finished 1.3 s past the time limit when PDLP had all the time left.
@@ -103,11 +111,20 @@ LP_TAIL_S = 2.0
 LP_SUPPORT = 0.05
 LP_SUPPORT_S = 10.0
 # A lane takes a component while another lane is at work only if its columns need at most
-# this share of the time left (at LP_CANDIDATES_PER_S): two lanes leave the search no core.
+# this share of the time left (at LP_LEAN_PER_S): two lanes leave the search no core.
 # At 5,000 x 2,500 x 4 with per-period capacities two lanes each spent 91 s on components
 # of 542,000-576,000 candidates without converging, the search took 2 steps in 120 s and
 # the round ended 6.1 % from its bound (5.1 % with one lane).
 LP_SECOND_LANE_SHARE = 0.5
+# The lanes stop once the LPs done (with their supports) closed less than this share of the
+# gaps they were tried on: there the gap is the allocation's, which the search closes. On a
+# 2,000 x 1,500 x 3 round with supervisors spanning both streams (seed 2) three LPs moved
+# no bound and took 27 s of the search's cores: 2.3 % against 1.7 % with this rule (two
+# LPs start side by side before either is done) and 1.5 % without LPs; on per-period rounds
+# and re-plans each LP closed 20-100 % of its component's gap. Holding the second lane
+# back until the first LP is done made that 1.5 % but cost a per-period round an LP
+# (3.4 % against 3.1 %).
+LP_WORTH = 0.1
 
 
 def splits_into_small(rnd: Round, cand: Candidates, sc: Scores) -> bool:
@@ -230,13 +247,21 @@ class LpLanes:
     """The LP bound's threads (:func:`tighten_bounds`) and how many of them are at work;
     the search (:func:`search`) leaves those cores to them. A lane counts as at work
     (``busy``) from its start until it finds no component waiting for its LP (and again
-    once one is); ``running`` counts the lanes inside a component's LP. Both change only
-    under the flow state's lock."""
+    once one is); ``running`` counts the lanes inside a component's LP. ``tried`` sums
+    the gaps of the components whose LP (and LP support) is done, as they were before it,
+    and ``closed`` what those closed. All change only under the flow state's lock."""
 
     def __init__(self, total: int) -> None:
         self.total = max(1, total)
         self.busy = self.total
         self.running = 0
+        self.tried = 0.0
+        self.closed = 0.0
+
+    def worth_it(self) -> bool:
+        """Whether the LPs done so far (if any) closed at least :data:`LP_WORTH` of the
+        gaps they were tried on."""
+        return self.tried <= 0 or self.closed >= LP_WORTH * self.tried
 
 
 def search(st: FlowState, comps: list[Component], *, lanes: LpLanes | None = None) -> int:
@@ -358,15 +383,15 @@ def _lane(st: FlowState, queue: list[Component], stop: threading.Event | None,
 
     try:
         while not st.budget.stopped() and not (stop is not None and stop.is_set()):
-            comp = _next_for_lp(st, queue, lanes)
-            if comp is None:
+            nxt = _next_for_lp(st, queue, lanes)
+            if nxt is None:
                 work(False)
                 if stop is None or stop.wait(0.5):
                     return
                 continue
             work(True)
             try:
-                _lp_of(st, comp, stop)
+                _lp_of(st, *nxt, stop, lanes)
             finally:
                 if lanes is not None:
                     with st.lock:
@@ -376,52 +401,74 @@ def _lane(st: FlowState, queue: list[Component], stop: threading.Event | None,
 
 
 def _next_for_lp(st: FlowState, queue: list[Component], lanes: LpLanes | None
-                 ) -> Component | None:
+                 ) -> tuple[Component, float] | None:
     """The next component for its LP, taken out of ``queue`` (and counted in
-    ``lanes.running``); None when none is ready (components the time left no longer covers
+    ``lanes.running``), with the time its LP may take (see :data:`LP_CANDIDATES_PER_S`);
+    None when none is ready (components whose lean time the time left no longer covers
     leave the queue). While another lane runs an LP, only a component needing at most
     :data:`LP_SECOND_LANE_SHARE` of the time left is ready."""
     scale = st.bound_scale()
     n = max(1, len(st.cand))
     with st.lock:
         left = st.budget.left() - LP_TAIL_S
-        queue[:] = [k for k in queue if len(k.idx) / LP_CANDIDATES_PER_S <= left]
-        if lanes is not None and lanes.running > 0:
-            left *= LP_SECOND_LANE_SHARE
+        queue[:] = [k for k in queue if len(k.idx) / LP_LEAN_PER_S <= left]
+        room = left * (LP_SECOND_LANE_SHARE if lanes is not None and lanes.running else 1.0)
         ready = [(k.gap - empty_points(st, k), k) for k in queue
-                 if len(k.idx) / LP_CANDIDATES_PER_S <= left]
+                 if len(k.idx) / LP_LEAN_PER_S <= room]
         ready = [(g, k) for g, k in ready if g > LP_GAP * scale * len(k.idx) / n]
-        if not ready:
+        if not ready or (lanes is not None and not lanes.worth_it()):
             return None
         # The largest gap per candidate first: a smaller component's LP converges sooner
         # (PDLP's time grows with the columns: 10 s for 87,000, 36 s for 252,000).
         comp = max(ready, key=lambda gk: gk[0] / len(gk[1].idx))[1]
+        # Twice its columns' time while the lanes' time left covers that for every
+        # component waiting, else in proportion, never below the lean time.
+        generous = 2.0 * len(comp.idx) / LP_CANDIDATES_PER_S
+        waiting = sum(2.0 * len(k.idx) / LP_CANDIDATES_PER_S for k in queue)
+        lanes_left = left * (lanes.total if lanes is not None else 1)
+        limit = max(len(comp.idx) / LP_LEAN_PER_S, generous * min(1.0, lanes_left / waiting))
         queue.remove(comp)
         if lanes is not None:
             lanes.running += 1
-        return comp
+        return comp, min(limit, left)
 
 
-def _lp_of(st: FlowState, comp: Component, stop: threading.Event | None) -> None:
-    """The LP bound of one component, then CP-SAT on the LP's support."""
-    need = len(comp.idx) / LP_CANDIDATES_PER_S
+def _lp_of(st: FlowState, comp: Component, limit: float,
+           stop: threading.Event | None, lanes: LpLanes | None = None) -> None:
+    """The LP bound of one component in at most ``limit`` seconds (polished,
+    :func:`~matcher.solving.lp_bound.polish`), then CP-SAT on the LP's support; what
+    they closed of its gap is counted in ``lanes`` (:meth:`LpLanes.worth_it`)."""
+    deadline = time.monotonic() + limit
     model = build_model(st.rnd, st.cand.subset(comp.idx), st.sc.subset(comp.idx),
                         scope=st.scope(comp))
-    limit = min(2.0 * need, st.budget.left() - LP_TAIL_S)
-    if limit < need:
+    limit = min(deadline - time.monotonic(), st.budget.left() - LP_TAIL_S)
+    if limit < len(comp.idx) / LP_LEAN_PER_S:
         return  # the time ran out while the model was built
-    got = lp_bound(model, limit, interrupt=stop)
+    with st.lock:
+        target = comp.value  # an allocation's objective: at most the optimum
+        before, room, gap = comp.bound, comp.gap - empty_points(st, comp), comp.gap
+    got = lp_bound(model, limit, interrupt=stop, polish_share=LP_POLISH_SHARE,
+                   target=target)
     with st.lock:
         comp.stats["lp_seconds"] = round(got.seconds, 3)
         if got.bound is not None:
             comp.stats["lp_bound"] = got.bound
             comp.bound = min(comp.bound, got.bound)
+        comp.stats["lp_gain"] = before - comp.bound
+        comp.stats["lp_room"] = room
+        if got.polish_steps:
+            comp.stats["lp_pdlp_bound"] = got.pdlp_bound
+            comp.stats["lp_polish_steps"] = got.polish_steps
     if got.primal is not None and not (stop is not None and stop.is_set()):
         # The LP's support, with the allocation, is a small model that holds most of
         # the optimum where the LP is nearly integral (solve_support).
         limit = min(LP_SUPPORT_S, st.budget.left() - LP_TAIL_S)
         if limit > 0.5:
             solve_support(st, comp, comp.idx[got.primal > LP_SUPPORT], limit)
+    if lanes is not None and not (stop is not None and stop.is_set()):
+        with st.lock:
+            lanes.tried += gap
+            lanes.closed += gap - comp.gap
 
 
 def side_by_side(st: FlowState, comps: list[Component], left: int,
