@@ -269,12 +269,14 @@ def test_a_second_lane_takes_only_a_component_that_needs_half_the_time_left(
     largest = max(len(k.idx) for k in st.comps)
     # The largest component needs 40 % of the time left: alone yes, beside another no.
     per_s = largest / (0.4 * (st.budget.left() - flow_path.LP_TAIL_S))
-    monkeypatch.setattr(flow_path, "LP_LEAN_PER_S", per_s)
+    monkeypatch.setattr(flow_path, "LP_CANDIDATES_PER_S", per_s)
     monkeypatch.setattr(flow_path, "LP_SECOND_LANE_SHARE", 0.2)
     lanes = flow_path.LpLanes(2)
     lanes.running = 1
     beside = flow_path._next_for_lp(st, list(st.comps), lanes)
     assert beside is None or len(beside[0].idx) < largest
+    # and for at most that share of the time left
+    assert beside is None or beside[1] <= 0.2 * st.budget.left()
     lanes.running = 0
     queue = [k for k in st.comps if len(k.idx) == largest]
     alone = flow_path._next_for_lp(st, queue, lanes)
@@ -304,6 +306,7 @@ def test_lps_get_twice_their_columns_time_while_it_fits_else_shares_of_the_time_
     assert limit == pytest.approx(2 * len(comp.idx) / per_s / 4, rel=0.05)
     # A lean time above that share is the floor.
     monkeypatch.setattr(flow_path, "LP_LEAN_PER_S", per_s * 2)
+    lanes.running = 0
     comp, limit = flow_path._next_for_lp(st, list(st.comps), lanes) or (None, 0.0)
     assert comp is not None
     assert limit == pytest.approx(len(comp.idx) / (per_s * 2))
