@@ -96,7 +96,10 @@ LARGE_START_SHARE = 0.45
 # not converged (lp_bound.polish): on the seven components of a 2,000 x 1,500 x 3
 # per-period round (85,000-268,000 candidates), the lean time (55 s for all seven, with
 # the polish) closed 92 % of what the converged LPs close on the flow bound, where PDLP
-# took 193 s to converge.
+# took 193 s to converge. A floor of 10,000 a second instead (measured once, three seeds)
+# (longer LPs, fewer components with one) was worse on every shape of the variety at
+# 2,000 x 1,500 x 3: per-period 3.4-4.5 % against 2.9-3.9 %, re-plans 1.9-2.2 % against
+# 0.4-1.3 %.
 LP_GAP = 0.005
 LP_MAX_CANDIDATES = 600_000
 LP_CANDIDATES_PER_S = 10_000
