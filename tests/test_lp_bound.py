@@ -17,21 +17,31 @@ from matcher.scoring import scores
 from matcher.solving import Budget, SolveParams, flow_path, solve
 from matcher.solving.flow import relaxation
 from matcher.solving.formulation import build_model
-from matcher.solving.lp_bound import lagrangian_bound, lp_bound, lp_matrix, polish
+from matcher.solving.lp_bound import LpMatrix, lagrangian_bound, lp_bound, lp_matrix, polish
+from matcher.solving.model import Model
 from matcher.solving.state import FlowState
+
+
+def tiny(seed: int) -> tuple[int, Model, LpMatrix] | None:
+    """The exhaustive optimum, model and rows of the tiny round ``seed``; None when it
+    has no allocation."""
+    rnd = random_tiny_round(seed)
+    best, _ = brute_force(rnd)
+    if best is None:
+        return None
+    cand = candidates(rnd)
+    m = build_model(rnd, cand, scores(rnd, cand))
+    return best, m, lp_matrix(m)
 
 
 @pytest.mark.parametrize("seed", range(120))
 def test_the_bound_holds_for_any_multipliers(seed: int) -> None:
     """Random multipliers (of any sign and size), no multipliers, and PDLP's: every bound
     is at least the exhaustive optimum."""
-    rnd = random_tiny_round(seed)
-    best, _ = brute_force(rnd)
-    if best is None:
+    case = tiny(seed)
+    if case is None:
         return
-    cand = candidates(rnd)
-    m = build_model(rnd, cand, scores(rnd, cand))
-    lp = lp_matrix(m)
+    best, m, lp = case
     rng = np.random.default_rng(seed)
     tries = [np.zeros(lp.n_rows), rng.normal(0, 50, lp.n_rows),
              rng.exponential(500, lp.n_rows), -rng.exponential(500, lp.n_rows)]
@@ -86,13 +96,10 @@ def test_polished_multipliers_stay_valid(seed: int) -> None:
     """The polish's steps, from no multipliers and from random ones, aiming at targets
     below and far below the optimum: the bound of what it returns is never below the
     exhaustive optimum and never above where it started."""
-    rnd = random_tiny_round(seed)
-    best, _ = brute_force(rnd)
-    if best is None:
+    case = tiny(seed)
+    if case is None:
         return
-    cand = candidates(rnd)
-    m = build_model(rnd, cand, scores(rnd, cand))
-    lp = lp_matrix(m)
+    best, m, lp = case
     rng = np.random.default_rng(seed)
     for y in (np.zeros(lp.n_rows), rng.normal(0, 50, lp.n_rows)):
         start = lagrangian_bound(m, lp, y)
@@ -107,13 +114,10 @@ def test_the_polish_tightens_the_bound_on_most_tiny_rounds() -> None:
     room (so the validity test above can fail)."""
     lower = room = 0
     for seed in range(60):
-        rnd = random_tiny_round(seed)
-        best, _ = brute_force(rnd)
-        if best is None:
+        case = tiny(seed)
+        if case is None:
             continue
-        cand = candidates(rnd)
-        m = build_model(rnd, cand, scores(rnd, cand))
-        lp = lp_matrix(m)
+        best, m, lp = case
         start = lagrangian_bound(m, lp, np.zeros(lp.n_rows))
         if start is None or start <= best + 1:
             continue
