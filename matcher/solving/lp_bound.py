@@ -263,6 +263,9 @@ def polish(m: Model, lp: LpMatrix, y: FloatArray, target: float, deadline: float
     lo, up = lp.lower[rows], lp.upper[rows]
     no_lo, no_up = lo <= -NO_LIMIT, up >= NO_LIMIT
     lo, up = np.where(no_lo, 0.0, lo), np.where(no_up, 0.0, up)
+    # Where a multiplier is zero, its row's side may be anything between the limits (an
+    # absent limit unbounded): the subgradient takes the one nearest the row's value.
+    lo_open, up_open = np.where(no_lo, -np.inf, lo), np.where(no_up, np.inf, up)
     c = m.objective_vector().astype(np.float64)
     var_lo = m.variables.lower.astype(np.float64)
     var_up = m.variables.upper.astype(np.float64)
@@ -295,10 +298,7 @@ def polish(m: Model, lp: LpMatrix, y: FloatArray, target: float, deadline: float
         x[free] = np.where(rf > 0, var_up[free], var_lo[free])
         value += float(np.maximum(rf * var_lo[free], rf * var_up[free]).sum())
         ax = a @ x
-        side = np.where(v > 0, up, np.where(v < 0, lo, np.clip(ax, lo, up)))
-        side = np.where((v == 0) & no_up, np.maximum(ax, lo), side)
-        side = np.where((v == 0) & no_lo, np.minimum(ax, up), side)
-        side = np.where((v == 0) & no_lo & no_up, ax, side)
+        side = np.where(v > 0, up, np.where(v < 0, lo, np.clip(ax, lo_open, up_open)))
         return value + float(m.offset), side - ax
 
     v = project(np.nan_to_num(np.asarray(y, dtype=np.float64)[rows]))
