@@ -17,7 +17,14 @@ from matcher.scoring import scores
 from matcher.solving import Budget, SolveParams, flow_path, solve
 from matcher.solving.flow import relaxation
 from matcher.solving.formulation import build_model
-from matcher.solving.lp_bound import LpMatrix, lagrangian_bound, lp_bound, lp_matrix, polish
+from matcher.solving.lp_bound import (
+    Lagrangian,
+    LpMatrix,
+    lagrangian_bound,
+    lp_bound,
+    lp_matrix,
+    polish,
+)
 from matcher.solving.model import Model
 from matcher.solving.state import FlowState
 
@@ -147,6 +154,81 @@ def test_the_polish_closes_most_of_the_way_on_a_per_period_round(
     assert short.bound is not None
     assert short.pdlp_bound is not None
     assert optimum <= short.bound <= short.pdlp_bound
+
+
+def continuity_rounds() -> list[tuple[int, Model, LpMatrix, Lagrangian]]:
+    """Tiny rounds whose continuity rows the bound keeps (a practice stream with two or
+    more placements for someone), each also with every slot that must be filled (no
+    empty slots allowed) where that still has an allocation: the optimum, model, rows and
+    the model's :class:`Lagrangian`."""
+    out = []
+    for seed in range(300):
+        base = random_tiny_round(seed)
+        strict = base.model_copy(update={"rules": base.rules.model_copy(
+            update={"allow_unassigned": False})})
+        for rnd in (base, strict):
+            best, _ = brute_force(rnd)
+            if best is None:
+                continue
+            cand = candidates(rnd)
+            m = build_model(rnd, cand, scores(rnd, cand))
+            lp = lp_matrix(m)
+            lag = Lagrangian(m, lp)
+            if len(lag.z):
+                out.append((best, m, lp, lag))
+    return out
+
+
+@pytest.fixture(scope="module")
+def with_continuity() -> list[tuple[int, Model, LpMatrix, Lagrangian]]:
+    return continuity_rounds()
+
+
+def test_keeping_the_continuity_rows_only_tightens_a_valid_bound(
+        with_continuity: list[tuple[int, Model, LpMatrix, Lagrangian]]) -> None:
+    """On tiny rounds with a practice stream, some with slots that must be filled: with
+    the continuity rows kept out of the pricing, the bound at any multipliers (random,
+    none, polished) is never below the exhaustive optimum and never above the bound with
+    every row priced; on some rounds it is strictly below it."""
+    assert len(with_continuity) >= 20
+    assert any(bool(lag.link_exact.any()) for *_, lag in with_continuity)
+    tighter = 0
+    for k, (best, m, lp, lag) in enumerate(with_continuity):
+        priced = Lagrangian(m, lp, keep_continuity=False)
+        assert len(priced.rows) > len(lag.rows)
+        rng = np.random.default_rng(k)
+        tries = [np.zeros(lp.n_rows), rng.normal(0, 50, lp.n_rows),
+                 rng.exponential(300, lp.n_rows), -rng.exponential(300, lp.n_rows),
+                 polish(m, lp, np.zeros(lp.n_rows), best - 1, math.inf)[0]]
+        for y in tries:
+            kept = lagrangian_bound(m, lp, y, lag=lag)
+            every = lagrangian_bound(m, lp, y, lag=priced)
+            assert kept is None or kept >= best
+            assert every is None or kept is None or kept <= every
+            tighter += every is not None and kept is not None and kept < every
+    assert tighter > 0
+
+
+def test_the_continuity_rows_are_kept_on_a_per_period_round(
+        per_period: tuple[Round, int]) -> None:
+    """The generated per-period round has practice streams: the bound keeps their rows,
+    and from no multipliers the polish's bound with them kept is tighter than with every
+    row priced, and valid."""
+    rnd, optimum = per_period
+    cand = candidates(rnd)
+    m = build_model(rnd, cand, scores(rnd, cand))
+    lp = lp_matrix(m)
+    lag, priced = Lagrangian(m, lp), Lagrangian(m, lp, keep_continuity=False)
+    assert len(lag.z) > 0
+    assert len(lag.rows) < len(priced.rows)
+    zero = np.zeros(lp.n_rows)
+    kept = lagrangian_bound(m, lp, polish(m, lp, zero, optimum - 3000, math.inf, lag=lag)[0],
+                            lag=lag)
+    every = lagrangian_bound(m, lp, polish(m, lp, zero, optimum - 3000, math.inf,
+                                           lag=priced)[0], lag=priced)
+    assert kept is not None
+    assert every is not None
+    assert optimum <= kept < every
 
 
 def nobody_placed(rnd: Round, seconds: float) -> FlowState:
