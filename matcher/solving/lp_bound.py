@@ -427,6 +427,12 @@ def lp_bound(m: Model, time_limit_s: float, *, threads: int = 1,
     if (polishing and primal is not None and status != "OPTIMAL" and bound is not None
             and not (interrupt is not None and interrupt.is_set())):
         assert target is not None
+        zero = np.zeros(lp.n_rows)
+        from_zero = lagrangian_bound(m, lp, zero, lag=lag)
+        if from_zero is not None and from_zero < bound:
+            # PDLP stopped far off (it can be millions of points above the bound of no
+            # multipliers early in a run), a start the steps do not recover from.
+            y = zero
         y, steps = polish(m, lp, y, target, t0 + time_limit_s, interrupt=interrupt, lag=lag)
         better = lagrangian_bound(m, lp, y, lag=lag)
         if better is not None:
