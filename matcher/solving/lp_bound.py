@@ -37,19 +37,22 @@ subproblem instead of pricing them: each (pharmacist, stream) picks its best pla
 in each period, that placement or nothing; a sum over candidates like the slots' (exact
 for any multipliers, so still valid for any), and only tighter than pricing the rows. With
 a quarter of the multipliers left to find, the polish below bounded that component within
-1,050 points of the LP optimum in the time it came within 11,400 pricing every row, and
-from no multipliers at all within 5,200 (the flow bound is 15,000 above it).
+1,050-1,750 points of the LP optimum in the time it came within 11,400 pricing every row,
+and from no multipliers at all within 4,800-5,200 (the flow bound is 15,000 above it).
+Keeping a rotating stream's rows too (no placement twice: an exact assignment per
+pharmacist) was tried: valid, but the steps bounded no tighter and each took longer.
 
 **Polishing PDLP's multipliers.** PDLP needs long to converge on large components (53 s for
 268,000 columns of a 2,000 x 1,500 x 3 per-period round) and its multipliers stopped early
 are uneven. The right-hand side above is a convex function of ``y`` whose subgradient costs
 two sparse products, so :func:`polish` takes projected subgradient steps on it from where
 PDLP stopped (Polyak's step towards the component's allocation value, halved when the bound
-stops falling). On that component, 8 s of PDLP and 6 s of steps bound it within 4,000
-points of the LP optimum, closer than PDLP alone after 32 s; on two of 175,000-180,000
-columns within 160 and 870 points, where PDLP alone needed 22-26 s to converge. From
-multipliers of zero the steps stall near the flow bound: PDLP finds the region, the steps
-finish. Every step's multipliers give a valid bound, so the polish can only tighten it.
+stops falling). Pricing every row, 8 s of PDLP and 6 s of steps bounded that component
+within 4,000 points of the LP optimum, closer than PDLP alone after 32 s; with continuity
+kept, within 1,100-1,750. PDLP finds the region, the steps finish; but early in a run
+PDLP's multipliers can be millions of points further off than none at all, a start the
+steps never recover from, so they start from none where those bound the model more
+tightly. Every step's multipliers give a valid bound, so the polish can only tighten it.
 """
 
 from __future__ import annotations
