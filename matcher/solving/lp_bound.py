@@ -426,16 +426,17 @@ def lp_bound(m: Model, time_limit_s: float, *, threads: int = 1,
                 :len(m.candidates)]
     lag = Lagrangian(m, lp)
     bound = pdlp_bound = lagrangian_bound(m, lp, y, lag=lag)
+    from_zero = lagrangian_bound(m, lp, np.zeros(lp.n_rows), lag=lag)
+    off = from_zero is not None and bound is not None and from_zero < bound
+    if off:
+        # PDLP stopped far off (early in a run its multipliers can be millions of points
+        # above the bound of none; stopped at once, even when it reports OPTIMAL): start
+        # from none, a start the steps recover from where they never do from PDLP's.
+        y, bound = np.zeros(lp.n_rows), from_zero
     steps = 0
-    if (polishing and primal is not None and status != "OPTIMAL" and bound is not None
-            and not (interrupt is not None and interrupt.is_set())):
+    if (polishing and primal is not None and (status != "OPTIMAL" or off)
+            and bound is not None and not (interrupt is not None and interrupt.is_set())):
         assert target is not None
-        zero = np.zeros(lp.n_rows)
-        from_zero = lagrangian_bound(m, lp, zero, lag=lag)
-        if from_zero is not None and from_zero < bound:
-            # PDLP stopped far off (it can be millions of points above the bound of no
-            # multipliers early in a run), a start the steps do not recover from.
-            y = zero
         y, steps = polish(m, lp, y, target, t0 + time_limit_s, interrupt=interrupt, lag=lag)
         better = lagrangian_bound(m, lp, y, lag=lag)
         if better is not None:
