@@ -121,6 +121,11 @@ async def poll(take: Callable[[], T | None], wait: float) -> T | None:
         pause = min(0.1, pause * 2)
 
 
+def _ping() -> bool:
+    """A call that does nothing (does the worker answer?)."""
+    return True
+
+
 class _Slot:
     """One worker process (a one-process executor), started on first use."""
 
@@ -224,9 +229,21 @@ class WorkerPool:
         exceptions of ``fn`` itself pass through (they must be picklable)."""
         slot = await self._acquire(timeout if wait is None else wait)
         try:
+            loop = asyncio.get_running_loop()
             if not slot.alive():
                 self._replace(slot, "found dead")
-            loop = asyncio.get_running_loop()
+            elif slot.executor is not None:
+                # A worker killed since its last call can still look alive here (its
+                # executor notices the death only on its own thread): a no-op call
+                # through it finds out for certain, and costs about a millisecond.
+                try:
+                    await asyncio.wait_for(loop.run_in_executor(slot.executor, _ping),
+                                           timeout=timeout)
+                except BrokenProcessPool:
+                    self._replace(slot, "found dead")
+                except TimeoutError:
+                    self._replace(slot, "overran")
+                    raise
             try:
                 future = loop.run_in_executor(slot.current(), call_capped, fn, *args)
             except BrokenProcessPool:
