@@ -248,6 +248,10 @@ class Lagrangian:
         self.no_lo, self.no_up = self.lower <= -NO_LIMIT, self.upper >= NO_LIMIT
         self.lo = np.where(self.no_lo, 0.0, self.lower)
         self.up = np.where(self.no_up, 0.0, self.upper)
+        # Where a multiplier is zero its row's side may be anything between the limits
+        # (an absent one unbounded): the subgradient takes the one nearest the row's value.
+        self.lo_open = np.where(self.no_lo, -np.inf, self.lo)
+        self.up_open = np.where(self.no_up, np.inf, self.up)
         self.c = m.objective_vector().astype(np.float64)
         self.var_lo = m.variables.lower.astype(np.float64)
         self.var_up = m.variables.upper.astype(np.float64)
@@ -350,10 +354,8 @@ class Lagrangian:
         priced row's side (the limit its multiplier's sign picks; for a zero multiplier the
         one nearest the row's value) less the row's value."""
         ax: FloatArray = self.a @ x
-        lo_open = np.where(self.no_lo, -np.inf, self.lo)
-        up_open = np.where(self.no_up, np.inf, self.up)
-        side: FloatArray = np.where(v > 0, self.up,
-                                    np.where(v < 0, self.lo, np.clip(ax, lo_open, up_open)))
+        side: FloatArray = np.where(v > 0, self.up, np.where(
+            v < 0, self.lo, np.clip(ax, self.lo_open, self.up_open)))
         return side - ax
 
 
