@@ -230,12 +230,12 @@ class WorkerPool:
         slot = await self._acquire(timeout if wait is None else wait)
         try:
             loop = asyncio.get_running_loop()
-            if not slot.alive():
-                self._replace(slot, "found dead")
-            elif slot.executor is not None:
-                # A worker killed since its last call can still look alive here (its
-                # executor notices the death only on its own thread): a no-op call
-                # through it finds out for certain, and costs about a millisecond.
+            deadline = loop.time() + timeout
+            if slot.executor is not None:
+                # A worker killed since its last call can still look alive (its executor
+                # notices a death only on its own thread): a no-op call through it finds
+                # a dead one for certain (a broken executor refuses it at once), in about
+                # a millisecond, and waits out a warm-up within the call's time.
                 try:
                     await asyncio.wait_for(loop.run_in_executor(slot.executor, _ping),
                                            timeout=timeout)
@@ -250,7 +250,7 @@ class WorkerPool:
                 self._replace(slot, "found dead")
                 future = loop.run_in_executor(slot.current(), call_capped, fn, *args)
             try:
-                out = await asyncio.wait_for(future, timeout=timeout)
+                out = await asyncio.wait_for(future, timeout=max(0.0, deadline - loop.time()))
             except BrokenProcessPool:
                 self._replace(slot, "died")
                 raise WorkerLost(f"the {self.name} worker stopped while working on this "
