@@ -29,16 +29,20 @@ from matcher.solving.model import Model
 from matcher.solving.state import FlowState
 
 
-def tiny(seed: int) -> tuple[int, Model, LpMatrix] | None:
-    """The exhaustive optimum, model and rows of the tiny round ``seed``; None when it
-    has no allocation."""
-    rnd = random_tiny_round(seed)
+def case_of(rnd: Round) -> tuple[int, Model, LpMatrix] | None:
+    """The exhaustive optimum, model and rows of a tiny round; None when it has no
+    allocation."""
     best, _ = brute_force(rnd)
     if best is None:
         return None
     cand = candidates(rnd)
     m = build_model(rnd, cand, scores(rnd, cand))
     return best, m, lp_matrix(m)
+
+
+def tiny(seed: int) -> tuple[int, Model, LpMatrix] | None:
+    """:func:`case_of` the tiny round ``seed``."""
+    return case_of(random_tiny_round(seed))
 
 
 @pytest.mark.parametrize("seed", range(120))
@@ -172,12 +176,10 @@ def continuity_rounds() -> list[tuple[int, Model, LpMatrix, Lagrangian]]:
         strict = base.model_copy(update={"rules": base.rules.model_copy(
             update={"allow_unassigned": False})})
         for rnd in (base, strict):
-            best, _ = brute_force(rnd)
-            if best is None:
+            case = case_of(rnd)
+            if case is None:
                 continue
-            cand = candidates(rnd)
-            m = build_model(rnd, cand, scores(rnd, cand))
-            lp = lp_matrix(m)
+            best, m, lp = case
             lag = Lagrangian(m, lp)
             if len(lag.z):
                 out.append((best, m, lp, lag))
