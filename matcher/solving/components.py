@@ -90,6 +90,9 @@ class Component:
     value: int | None = None  # objective of the round with this component's allocation only
     proven: bool = False
     stats: dict[str, Any] = field(default_factory=dict)
+    # Candidate positions the search keeps to, with the allocation's (None: all of idx):
+    # the support of the component's LP relaxation once it has one.
+    focus: IntArray | None = None
 
     @property
     def gap(self) -> float:

@@ -9,8 +9,9 @@
 3. **Start** (:mod:`matcher.solving.starts`): small components get their full model,
    capped at the flow bound (a proof the moment it reaches it); large ones a model
    restricted to the flow's pairs plus the best few others, or, when that would be too
-   large or is cut short, the greedy construction from the flow
-   (:mod:`matcher.solving.construct`) repaired by CP-SAT.
+   large or is cut short, or the round is solved LP first (:func:`lp_first`: most
+   placements change capacity between periods or have a ``min_fill``), the greedy
+   construction from the flow (:mod:`matcher.solving.construct`) repaired by CP-SAT.
 4. **Improve** (:mod:`matcher.solving.lns`): large-neighbourhood search on the large
    components, the component with the largest gap most often, on as many components side
    by side as there are workers; after every start and step, single moves fill what a
@@ -20,7 +21,8 @@
    large component is still far from its flow bound (and not because of empty slots),
    the LP relaxation of its model, priced by PDLP, often bounds it much more tightly
    (per-period capacities and ``min_fill``, which the flow collapses; the change term of
-   a re-plan).
+   a re-plan). After its LP a component's search keeps to the LP's support (its
+   ``focus``): first in the lane (:func:`on_support`), then in every step of the search.
 
 Components are worked on side by side, one CP-SAT worker each. Every answer goes through
 :func:`matcher.solving.finish.finish` (the independent checker).
@@ -36,6 +38,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from matcher.domain import Round
 from matcher.eligibility import Candidates
@@ -46,7 +49,7 @@ from matcher.solving.components import UNBOUNDED, Component, components
 from matcher.solving.construct import construct
 from matcher.solving.fill import fill_gaps
 from matcher.solving.finish import finish, path_stats, status_of
-from matcher.solving.flow import pairs_of
+from matcher.solving.flow import capacity_matrix, min_fill_matrix, pairs_of
 from matcher.solving.formulation import build_model
 from matcher.solving.lns import LNS_STEP_S, lns_step, repair
 from matcher.solving.lp_bound import lp_bound
@@ -61,10 +64,12 @@ from matcher.solving.starts import (
 from matcher.solving.state import FlowState
 from matcher.solving.warmstart import hint_positions
 
-__all__ = ["LpLanes", "search", "side_by_side", "solve_flow_lns", "splits_into_small",
-           "tighten_bounds"]
+__all__ = ["LpLanes", "lp_first", "on_support", "search", "side_by_side", "solve_flow_lns",
+           "splits_into_small", "tighten_bounds"]
 
 log = logging.getLogger(__name__)
+
+IntArray = npt.NDArray[np.int64]
 
 # Largest restricted start model (candidates); a component whose start model would be
 # larger starts from the greedy construction, repaired, and goes straight to the search.
@@ -109,10 +114,16 @@ LP_POLISH_SHARE = 0.4
 # the bound's sums) share the cores, and a 304,000-column component of 2,000 x 1,500 x 3
 # finished 1.3 s past the time limit when PDLP had all the time left.
 LP_TAIL_S = 2.0
+# An LP whose time left, once its model is built, is below this share of its lean time is
+# not started (the budget ran out meanwhile).
+LP_BUILT_SHARE = 0.8
 # After the LP of a component, CP-SAT on the candidates it gives more than LP_SUPPORT (with
 # the allocation) for at most LP_SUPPORT_S seconds (:func:`solve_support`).
 LP_SUPPORT = 0.05
 LP_SUPPORT_S = 10.0
+# Share of that time for CP-SAT on the whole support before search steps within it
+# (:func:`on_support`).
+LP_SUPPORT_WHOLE_SHARE = 0.3
 # A lane takes a component while another lane is at work only if its columns need at most
 # this share of the time left (at LP_CANDIDATES_PER_S), and for at most that share: two
 # lanes leave the search no core. Measured at the lean rate instead, two lanes at
@@ -131,6 +142,29 @@ LP_SECOND_LANE_SHARE = 0.5
 # back until the first LP is done made that 1.5 % but cost a per-period round an LP
 # (3.4 % against 3.1 %).
 LP_WORTH = 0.1
+# LP first: where at least LP_FIRST_FROM of the placements have a capacity that changes
+# between periods or a min_fill, the flow bound (which collapses periods) is far off and a
+# restricted start rarely finds a good allocation in its time (at 2,000 x 1,500 x 3 with
+# per-period capacities, 77 % of placements so, five of seven starts ran out, two with no
+# allocation, in 26 s of the 60): large components then start from the repaired
+# construction (LP_FIRST_START_SHARE of the time for all of them), the lanes begin at
+# once, two side by side on any component, and each LP's support phase is
+# LP_FIRST_SUPPORT_S; the search keeps to the supports after. Three seeds of that round:
+# 2.36 / 2.64 / 2.49 % against 3.11 / 3.27 / 3.10 % (the rounds generate_round makes
+# have 19 % of placements so).
+LP_FIRST_FROM = 0.4
+LP_FIRST_START_SHARE = 0.1
+LP_FIRST_SUPPORT_S = 5.0
+
+
+def lp_first(rnd: Round) -> bool:
+    """Whether the round is solved LP first (:data:`LP_FIRST_FROM`): at least that share
+    of its placements has a capacity that changes between periods or a ``min_fill``."""
+    if not rnd.placements:
+        return False
+    cap, fill = capacity_matrix(rnd), min_fill_matrix(rnd)
+    varies = (cap.max(axis=1) != cap.min(axis=1)) | (fill.max(axis=1) > 0)
+    return float(varies.mean()) >= LP_FIRST_FROM
 
 
 def splits_into_small(rnd: Round, cand: Candidates, sc: Scores) -> bool:
@@ -174,9 +208,11 @@ def solve_flow_lns(rnd: Round, cand: Candidates, sc: Scores, params: SolveParams
     st.bound_components([k for k in small if not k.proven])
     left -= sum(len(k.idx) for k in small)
 
+    first = lp_first(rnd)
+
     def start(comp: Component, limit: float) -> None:
         warm = None if hinted is None else np.intersect1d(hinted, comp.idx)
-        if len(start_candidates(st, comp)) <= START_MAX_CANDIDATES:
+        if not first and len(start_candidates(st, comp)) <= START_MAX_CANDIDATES:
             solve_start(st, comp, limit, warm)
             if comp.chosen is None or comp.stats.get("start_timed_out"):
                 # Cut short before CP-SAT's LP-guided search found a good allocation, a
@@ -184,11 +220,12 @@ def solve_flow_lns(rnd: Round, cand: Candidates, sc: Scores, params: SolveParams
                 # 2,000 x 1,500 x 3); the repaired construction is then the better base.
                 repair(st, comp, construct(st, comp), time.monotonic() + min(limit, 3.0))
         else:
-            # Too large for a restricted start: the greedy construction, keeping what still
-            # fits of the warm start (a re-plan's reference), repaired.
+            # Too large for a restricted start, or LP first: the greedy construction,
+            # keeping what still fits of the warm start (a re-plan's reference), repaired.
             repair(st, comp, construct(st, comp, keep=warm), time.monotonic() + limit)
 
-    side_by_side(st, large, left, start, share=LARGE_START_SHARE)
+    side_by_side(st, large, left, start,
+                 share=LP_FIRST_START_SHARE if first else LARGE_START_SHARE)
     start_s = time.monotonic() - t0 - flow_s
     # Components the start has not placed: the greedy construction, repaired.
     for comp in large:
@@ -208,7 +245,7 @@ def solve_flow_lns(rnd: Round, cand: Candidates, sc: Scores, params: SolveParams
     # with one worker, one pass before the search instead.
     lp_thread: threading.Thread | None = None
     lp_stop = threading.Event()
-    lanes = LpLanes(st.params.worker_count)
+    lanes = LpLanes(st.params.worker_count, first=first)
     if st.params.worker_count >= 2:
         lp_thread = threading.Thread(target=tighten_bounds, args=(st, large),
                                      kwargs={"stop": lp_stop, "lanes": lanes},
@@ -243,6 +280,7 @@ def solve_flow_lns(rnd: Round, cand: Candidates, sc: Scores, params: SolveParams
         "flow_seconds": round(flow_s, 3),
         "start_seconds": round(start_s, 3),
         "lns_steps": steps,
+        "lp_first": first,
         "candidates": len(cand),
     }
     return finish(rnd, cand, sc, chosen, status=status, objective=objective, bound=bound,
@@ -255,14 +293,19 @@ class LpLanes:
     (``busy``) from its start until it finds no component waiting for its LP (and again
     once one is); ``running`` counts the lanes inside a component's LP. ``tried`` sums
     the gaps of the components whose LP (and LP support) is done, as they were before it,
-    and ``closed`` what those closed. All change only under the flow state's lock."""
+    and ``closed`` what those closed. All change only under the flow state's lock.
 
-    def __init__(self, total: int) -> None:
+    ``first``: the round is solved LP first (:func:`lp_first`): a lane beside another
+    takes any component, and each LP's support phase is shorter."""
+
+    def __init__(self, total: int, *, first: bool = False) -> None:
         self.total = max(1, total)
         self.busy = self.total
         self.running = 0
         self.tried = 0.0
         self.closed = 0.0
+        self.first = first
+        self.support_s = LP_FIRST_SUPPORT_S if first else LP_SUPPORT_S
 
     def worth_it(self) -> bool:
         """Whether the LPs done so far (if any) closed at least :data:`LP_WORTH` of the
@@ -356,7 +399,9 @@ def tighten_bounds(st: FlowState, comps: list[Component], *,
     fills empty slots, until ``stop`` is set (which also interrupts PDLP). Each thread
     counts as at work in ``lanes`` until it finds no component waiting, and the search
     leaves it its core (:func:`search`); while one lane runs an LP, another takes only a
-    component needing at most :data:`LP_SECOND_LANE_SHARE` of the time left. The lanes
+    component needing at most :data:`LP_SECOND_LANE_SHARE` of the time left (unless the
+    round is solved LP first). After its LP, a component's support phase
+    (:func:`on_support`) runs in the lane too. The lanes
     run at the usual priority: with the search on every core, PDLP at the lowest one never
     converged and the round's bound stayed the flow's. Without ``stop``: one pass now, in
     this thread."""
@@ -365,7 +410,7 @@ def tighten_bounds(st: FlowState, comps: list[Component], *,
     if n <= 1:
         _lane(st, queue, stop, lanes)
         return
-    threads = [threading.Thread(target=_lane, args=(st, queue, stop, lanes),
+    threads = [threading.Thread(target=_lane, args=(st, queue, stop, lanes, i),
                                 name=f"lp-bound-{i}", daemon=True) for i in range(n)]
     for t in threads:
         t.start()
@@ -374,10 +419,12 @@ def tighten_bounds(st: FlowState, comps: list[Component], *,
 
 
 def _lane(st: FlowState, queue: list[Component], stop: threading.Event | None,
-          lanes: LpLanes | None) -> None:
+          lanes: LpLanes | None, number: int | None = None) -> None:
     """One thread of :func:`tighten_bounds`: takes components from ``queue`` (shared with
     the other lanes, under ``st.lock``); marks itself not at work in ``lanes`` when it
-    waits and when it ends."""
+    waits and when it ends. Lane ``number`` of several solves with one CP-SAT worker."""
+    if number is not None:
+        st.use_thread(3, number)
     at_work = True
 
     def work(now: bool) -> None:
@@ -413,7 +460,7 @@ def _next_for_lp(st: FlowState, queue: list[Component], lanes: LpLanes | None
     None when none is ready (components whose lean time the time left no longer covers
     leave the queue). While another lane runs an LP, only a component whose columns need
     at most :data:`LP_SECOND_LANE_SHARE` of the time left is ready, for at most that
-    share."""
+    share (LP first, ``lanes.first``: any component, as for a lane alone)."""
     scale = st.bound_scale()
     n = max(1, len(st.cand))
     with st.lock:
@@ -421,8 +468,8 @@ def _next_for_lp(st: FlowState, queue: list[Component], lanes: LpLanes | None
         queue[:] = [k for k in queue if len(k.idx) / LP_LEAN_PER_S <= left]
         # Beside another LP, only a component whose full time (its columns at
         # LP_CANDIDATES_PER_S) is at most LP_SECOND_LANE_SHARE of the time left, and for
-        # at most that share.
-        beside = lanes is not None and lanes.running > 0
+        # at most that share (LP first: any whose lean time the time left covers).
+        beside = lanes is not None and lanes.running > 0 and not lanes.first
         room = left * LP_SECOND_LANE_SHARE if beside else left
         rate = LP_CANDIDATES_PER_S if beside else LP_LEAN_PER_S
         ready = [(k.gap - empty_points(st, k), k) for k in queue if len(k.idx) / rate <= room]
@@ -436,8 +483,11 @@ def _next_for_lp(st: FlowState, queue: list[Component], lanes: LpLanes | None
         # component waiting, else in proportion, never below the lean time.
         generous = 2.0 * len(comp.idx) / LP_CANDIDATES_PER_S
         waiting = sum(2.0 * len(k.idx) / LP_CANDIDATES_PER_S for k in queue)
-        lanes_left = left * (lanes.total if lanes is not None else 1)
-        limit = max(len(comp.idx) / LP_LEAN_PER_S, generous * min(1.0, lanes_left / waiting))
+        # Each LP's support phase (on_support) comes out of the lanes' time too.
+        lanes_left = (left * (lanes.total if lanes is not None else 1)
+                      - (LP_SUPPORT_S if lanes is None else lanes.support_s) * len(queue))
+        limit = max(len(comp.idx) / LP_LEAN_PER_S,
+                    generous * min(1.0, max(0.0, lanes_left) / waiting))
         queue.remove(comp)
         if lanes is not None:
             lanes.running += 1
@@ -449,11 +499,13 @@ def _lp_of(st: FlowState, comp: Component, limit: float,
     """The LP bound of one component in at most ``limit`` seconds (polished,
     :func:`~matcher.solving.lp_bound.polish`), then CP-SAT on the LP's support; what
     they closed of its gap is counted in ``lanes`` (:meth:`LpLanes.worth_it`)."""
-    deadline = time.monotonic() + limit
     model = build_model(st.rnd, st.cand.subset(comp.idx), st.sc.subset(comp.idx),
                         scope=st.scope(comp))
-    limit = min(deadline - time.monotonic(), st.budget.left() - LP_TAIL_S)
-    if limit < len(comp.idx) / LP_LEAN_PER_S:
+    # The LP's time counts from here: taken out of ``limit``, the build (0.2-0.4 s at
+    # 95,000-220,000 candidates) left a limit at the lean floor below it, and three of the
+    # seven components of a 2,000 x 1,500 x 3 per-period round lost their LP that way.
+    limit = min(limit, st.budget.left() - LP_TAIL_S)
+    if limit < LP_BUILT_SHARE * len(comp.idx) / LP_LEAN_PER_S:
         return  # the time ran out while the model was built
     with st.lock:
         target = comp.value  # an allocation's objective: at most the optimum
@@ -472,14 +524,40 @@ def _lp_of(st: FlowState, comp: Component, limit: float,
             comp.stats["lp_polish_steps"] = got.polish_steps
     if got.primal is not None and not (stop is not None and stop.is_set()):
         # The LP's support, with the allocation, is a small model that holds most of
-        # the optimum where the LP is nearly integral (solve_support).
-        limit = min(LP_SUPPORT_S, st.budget.left() - LP_TAIL_S)
+        # the optimum where the LP is nearly integral; the search keeps to it from now.
+        support = comp.idx[got.primal > LP_SUPPORT]
+        if len(st.pins):
+            support = np.union1d(support, np.intersect1d(st.pins, comp.idx))
+        with st.lock:
+            comp.focus = support.astype(np.int64)
+        limit = min(LP_SUPPORT_S if lanes is None else lanes.support_s,
+                    st.budget.left() - LP_TAIL_S)
         if limit > 0.5:
-            solve_support(st, comp, comp.idx[got.primal > LP_SUPPORT], limit)
+            on_support(st, comp, support, limit)
     if lanes is not None and not (stop is not None and stop.is_set()):
         with st.lock:
             lanes.tried += gap
             lanes.closed += gap - comp.gap
+
+
+def on_support(st: FlowState, comp: Component, support: IntArray, limit: float) -> None:
+    """Improve the component's allocation within its LP's ``support`` for at most
+    ``limit`` seconds: CP-SAT on the whole support from the allocation
+    (:func:`solve_support`) for :data:`LP_SUPPORT_WHOLE_SHARE` of the time, then, while
+    the gap is above the search's stopping gap, search steps on its focus
+    (:func:`~matcher.solving.lns.lns_step`).
+
+    Where the LP is nearly integral (re-plans) the whole support closes the gap in well
+    under a second. Where PDLP stopped far from converged it stalls: one support of 5,750
+    candidates (a 156,000-candidate component of a 2,000 x 1,500 x 3 per-period round)
+    gained 1 point of 13,558 in 10 s, where 1.5 s steps of 2,500 candidates of it gained
+    11,300."""
+    end = time.monotonic() + limit
+    solve_support(st, comp, support, LP_SUPPORT_WHOLE_SHARE * limit)
+    while (time.monotonic() < end - 0.3 and not st.budget.stopped()
+           and comp.gap > st.gap_limit(comp)):
+        lns_step(st, comp, end - time.monotonic())
+        fill_gaps(st, comp)
 
 
 def side_by_side(st: FlowState, comps: list[Component], left: int,

@@ -1,0 +1,157 @@
+"""Where periods matter the flow path works LP first, and once a component has its LP the
+search keeps to the LP's support (matcher.solving.flow_path, matcher.solving.lns)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from shapes import per_period_round
+
+from matcher import checker
+from matcher.domain import Round
+from matcher.eligibility import candidates
+from matcher.scoring import scores
+from matcher.solving import Budget, SolveParams, flow_path, solve
+from matcher.solving.components import Component
+from matcher.solving.formulation import build_model
+from matcher.solving.lns import free_solve, lns_step, pool
+from matcher.solving.lp_bound import lp_bound
+from matcher.solving.state import FlowState
+from matcher.synthetic import generate_round
+from matcher.validation import parse_round
+
+
+def nobody_placed(rnd: Round, seconds: float, workers: int = 2) -> FlowState:
+    """The flow state of ``rnd`` with every component bounded by its flow and given an
+    allocation with nobody placed."""
+    cand = candidates(rnd)
+    sc = scores(rnd, cand)
+    st = FlowState(rnd, cand, sc, SolveParams(workers=workers, seed=0), Budget(seconds))
+    st.bound_components()
+    for comp in st.comps:
+        st.accept(comp, np.zeros(0, np.int64), "test")
+    return st
+
+
+@pytest.fixture(scope="module")
+def round_120() -> Round:
+    """A 120 x 250 x 3 per-period round (five components)."""
+    return per_period_round(120, 250, 3, 0)
+
+
+def valid(st: FlowState, comp: Component) -> bool:
+    """Whether the component's allocation breaks no rule of the round for its own
+    pharmacists (the others, placed nowhere, break the sector rules)."""
+    assert comp.chosen is not None
+    ours = {st.rnd.pharmacists[p].id for p in comp.pharmacists.tolist()}
+    found = checker.violations(st.rnd, st.cand.assignments(st.rnd, comp.chosen))
+    return not [v for v in found if v.pharmacist is None or v.pharmacist in ours]
+
+
+def test_lp_first_where_most_placements_change_capacity_or_have_a_min_fill() -> None:
+    assert flow_path.lp_first(per_period_round(60, 80, 3, 0))
+    # generate_round's own rounds have a few such placements: not enough.
+    assert not flow_path.lp_first(generate_round(60, 80, 3, seed=0))
+    data = per_period_round(60, 80, 3, 0).to_data()
+    for pl in data["placements"]:
+        pl["capacity"] = 2
+        pl.pop("min_fill", None)
+    assert not flow_path.lp_first(parse_round(data))
+    # Every placement with a min_fill (the same capacity in every period) is enough.
+    for pl in data["placements"]:
+        pl["min_fill"] = 1
+    assert flow_path.lp_first(parse_round(data))
+
+
+def test_an_lp_given_just_its_lean_time_runs_once_its_model_is_built(
+        round_120: Round, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A lane gives an LP at least its columns at LP_LEAN_PER_S; building the model must
+    not take that below the floor and skip the LP (three of seven components of a
+    2,000 x 1,500 x 3 round lost their LP so)."""
+    st = nobody_placed(round_120, 60.0)
+    comp = max(st.comps, key=lambda k: len(k.idx))
+    # A lean time of 3 s for this component.
+    monkeypatch.setattr(flow_path, "LP_LEAN_PER_S", len(comp.idx) / 3.0)
+    flow_path._lp_of(st, comp, 3.0, None, flow_path.LpLanes(1))
+    assert "lp_seconds" in comp.stats
+    assert "lp_bound" in comp.stats
+
+
+def test_after_its_lp_a_component_keeps_to_the_support(round_120: Round) -> None:
+    """The LP (with its support phase) sets the component's focus to the LP's support, a
+    small share of its candidates; every search step then chooses only among the focus
+    and the allocation, and its answers stay feasible."""
+    st = nobody_placed(round_120, 60.0)
+    comp = max(st.comps, key=lambda k: len(k.idx))
+    flow_path._lp_of(st, comp, 15.0, None, flow_path.LpLanes(1))
+    assert comp.focus is not None
+    assert np.all(np.isin(comp.focus, comp.idx))
+    assert 0 < len(comp.focus) < len(comp.idx) / 4
+    assert comp.chosen is not None
+    assert valid(st, comp)
+    for _ in range(4):
+        among = pool(comp)
+        assert np.all(np.isin(comp.chosen, among))
+        freed = comp.pharmacists[: len(comp.pharmacists) // 2]
+        got = free_solve(st, comp, comp.chosen, freed, 2.0)
+        assert got is not None
+        assert np.all(np.isin(got, among))
+        lns_step(st, comp, 2.0)
+        assert valid(st, comp)
+
+
+def test_steps_on_the_support_then_the_whole_support_improve_an_empty_allocation(
+        round_120: Round) -> None:
+    """on_support from an allocation with nobody placed: checked, much better, and only
+    of candidates of the support."""
+    st = nobody_placed(round_120, 60.0, workers=1)
+    comp = max(st.comps, key=lambda k: len(k.idx))
+    model = build_model(st.rnd, st.cand.subset(comp.idx), st.sc.subset(comp.idx),
+                        scope=st.scope(comp))
+    got = lp_bound(model, 20.0)
+    assert got.primal is not None
+    support = comp.idx[got.primal > flow_path.LP_SUPPORT]
+    comp.focus = support
+    before = comp.value
+    assert before is not None
+    flow_path.on_support(st, comp, support, 6.0)
+    assert comp.value is not None
+    assert comp.value > before
+    assert comp.chosen is not None
+    assert np.all(np.isin(comp.chosen, support))
+    assert valid(st, comp)
+    assert comp.value <= comp.bound
+
+
+def test_lp_first_lanes_take_any_component_side_by_side(
+        round_120: Round, monkeypatch: pytest.MonkeyPatch) -> None:
+    """LP first, a lane beside another takes even a component needing most of the time
+    left, which the usual lanes leave to one lane alone; its support phase is shorter."""
+    st = nobody_placed(round_120, 60.0)
+    largest = max(len(k.idx) for k in st.comps)
+    per_s = largest / (0.8 * (st.budget.left() - flow_path.LP_TAIL_S))
+    monkeypatch.setattr(flow_path, "LP_CANDIDATES_PER_S", per_s)
+    monkeypatch.setattr(flow_path, "LP_LEAN_PER_S", per_s)
+    queue = [k for k in st.comps if len(k.idx) == largest]
+    usual = flow_path.LpLanes(2)
+    usual.running = 1
+    assert flow_path._next_for_lp(st, list(queue), usual) is None
+    first = flow_path.LpLanes(2, first=True)
+    first.running = 1
+    beside = flow_path._next_for_lp(st, list(queue), first)
+    assert beside is not None
+    assert len(beside[0].idx) == largest
+    assert first.support_s == flow_path.LP_FIRST_SUPPORT_S < usual.support_s
+
+
+def test_a_per_period_round_is_solved_lp_first_and_checked(round_120: Round) -> None:
+    result = solve(round_120, SolveParams(workers=2, time_limit_s=15, path="flow+lns"))
+    assert result.stats["lp_first"] is True
+    assert result.has_solution
+    assert not checker.violations(round_120, result.allocation)
+    assert result.objective == checker.objective(round_120, result.allocation).total
+    assert result.bound is not None
+    assert result.objective <= result.bound
+    plain = generate_round(120, 250, 3, seed=0)
+    other = solve(plain, SolveParams(workers=2, time_limit_s=5, path="flow+lns"))
+    assert other.stats["lp_first"] is False
