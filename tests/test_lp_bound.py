@@ -398,12 +398,14 @@ def test_lps_get_twice_their_columns_time_while_it_fits_else_shares_of_the_time_
     monkeypatch.setattr(flow_path, "LP_CANDIDATES_PER_S", per_s)
     monkeypatch.setattr(flow_path, "LP_LEAN_PER_S", per_s * 100)
     lanes.running = 0
+    lanes.ends.clear()  # no LP running in the other lane
     comp, limit = flow_path._next_for_lp(st, list(st.comps), lanes) or (None, 0.0)
     assert comp is not None
     assert limit == pytest.approx(2 * len(comp.idx) / per_s / 4, rel=0.05)
     # A lean time above that share is the floor.
     monkeypatch.setattr(flow_path, "LP_LEAN_PER_S", per_s * 2)
     lanes.running = 0
+    lanes.ends.clear()  # no LP running in the other lane
     comp, limit = flow_path._next_for_lp(st, list(st.comps), lanes) or (None, 0.0)
     assert comp is not None
     assert limit == pytest.approx(len(comp.idx) / (per_s * 2))

@@ -3,6 +3,8 @@ search keeps to the LP's support (matcher.solving.flow_path, matcher.solving.lns
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 from shapes import per_period_round
@@ -155,3 +157,31 @@ def test_a_per_period_round_is_solved_lp_first_and_checked(round_120: Round) -> 
     plain = generate_round(120, 250, 3, seed=0)
     other = solve(plain, SolveParams(workers=2, time_limit_s=5, path="flow+lns"))
     assert other.stats["lp_first"] is False
+
+
+def test_a_busy_lanes_time_is_not_shared_out_again(
+        round_120: Round, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The time another lane's running LP (with its support phase) still holds is not
+    counted as the lanes' time left when the next LP's share is set; the LP taken is
+    due to end at its limit plus its support phase."""
+    st = nobody_placed(round_120, 60.0)
+    total = sum(len(k.idx) for k in st.comps)
+    # Every component's generous time together is four times the lanes' time left.
+    per_s = 2 * total / (4 * 2 * (st.budget.left() - flow_path.LP_TAIL_S))
+    monkeypatch.setattr(flow_path, "LP_CANDIDATES_PER_S", per_s)
+    monkeypatch.setattr(flow_path, "LP_LEAN_PER_S", per_s * 100)
+    monkeypatch.setattr(flow_path, "LP_FIRST_SUPPORT_S", 0.0)
+
+    def share(busy_for: float) -> tuple[float, flow_path.LpLanes, int]:
+        lanes = flow_path.LpLanes(2, first=True)
+        if busy_for:
+            lanes.ends[-1] = time.monotonic() + busy_for
+        got = flow_path._next_for_lp(st, list(st.comps), lanes)
+        assert got is not None
+        return got[1], lanes, got[0].index
+
+    free, lanes, taken = share(0.0)
+    assert lanes.ends[taken] == pytest.approx(time.monotonic() + free, abs=0.5)
+    one_lane = st.budget.left() - flow_path.LP_TAIL_S  # one lane's whole time left
+    busy, _, _ = share(one_lane)
+    assert busy == pytest.approx(free / 2, rel=0.05)

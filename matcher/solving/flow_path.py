@@ -306,6 +306,8 @@ class LpLanes:
         self.closed = 0.0
         self.first = first
         self.support_s = LP_FIRST_SUPPORT_S if first else LP_SUPPORT_S
+        # When each running LP (with its support phase) is due to end, by component.
+        self.ends: dict[int, float] = {}
 
     def worth_it(self) -> bool:
         """Whether the LPs done so far (if any) closed at least :data:`LP_WORTH` of the
@@ -449,6 +451,7 @@ def _lane(st: FlowState, queue: list[Component], stop: threading.Event | None,
                 if lanes is not None:
                     with st.lock:
                         lanes.running -= 1
+                        lanes.ends.pop(nxt[0].index, None)
     finally:
         work(False)
 
@@ -483,15 +486,23 @@ def _next_for_lp(st: FlowState, queue: list[Component], lanes: LpLanes | None
         # component waiting, else in proportion, never below the lean time.
         generous = 2.0 * len(comp.idx) / LP_CANDIDATES_PER_S
         waiting = sum(2.0 * len(k.idx) / LP_CANDIDATES_PER_S for k in queue)
-        # Each LP's support phase (on_support) comes out of the lanes' time too.
+        # Each LP's support phase (on_support) comes out of the lanes' time too, and so
+        # does what the LPs running in other lanes still have of theirs: counting a busy
+        # lane's time as free let one LP take 19 s of the last 24 and left a
+        # 175,000-candidate component of a 2,000 x 1,500 x 3 round none.
         lanes_left = (left * (lanes.total if lanes is not None else 1)
                       - (LP_SUPPORT_S if lanes is None else lanes.support_s) * len(queue))
+        if lanes is not None:
+            now = time.monotonic()
+            lanes_left -= sum(max(0.0, min(end - now, left)) for end in lanes.ends.values())
         limit = max(len(comp.idx) / LP_LEAN_PER_S,
                     generous * min(1.0, max(0.0, lanes_left) / waiting))
         queue.remove(comp)
+        limit = min(limit, room)
         if lanes is not None:
             lanes.running += 1
-        return comp, min(limit, room)
+            lanes.ends[comp.index] = time.monotonic() + limit + lanes.support_s
+        return comp, limit
 
 
 def _lp_of(st: FlowState, comp: Component, limit: float,
