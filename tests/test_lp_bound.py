@@ -380,32 +380,26 @@ def test_a_second_lane_takes_only_a_component_that_needs_half_the_time_left(
 
 def test_lps_get_twice_their_columns_time_while_it_fits_else_shares_of_the_time_left(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    """While the lanes' time left, less every waiting component's support phase, covers
-    every waiting component's generous time (twice its columns at LP_CANDIDATES_PER_S), a
-    component gets it; else a share in proportion to its columns, never below its columns
-    at LP_LEAN_PER_S."""
+    """While the lanes' time left covers every waiting component's generous time (twice its
+    columns at LP_CANDIDATES_PER_S), a component gets it; else a share in proportion to
+    its columns, never below its columns at LP_LEAN_PER_S."""
     st = nobody_placed(per_period_round(120, 250, 3, 0), 60.0)
     lanes = flow_path.LpLanes(2)
     comp, limit = flow_path._next_for_lp(st, list(st.comps), lanes) or (None, 0.0)
     assert comp is not None
     assert limit == pytest.approx(2 * len(comp.idx) / flow_path.LP_CANDIDATES_PER_S)
-    # Every component's generous time together is four times the lanes' time left, less
-    # the support phases.
+    # Every component's generous time together is four times the lanes' time left.
     total = sum(len(k.idx) for k in st.comps)
-    lanes_left = (2 * (st.budget.left() - flow_path.LP_TAIL_S)
-                  - lanes.support_s * len(st.comps))
-    per_s = 2 * total / (4 * lanes_left)
+    per_s = 2 * total / (4 * 2 * (st.budget.left() - flow_path.LP_TAIL_S))
     monkeypatch.setattr(flow_path, "LP_CANDIDATES_PER_S", per_s)
     monkeypatch.setattr(flow_path, "LP_LEAN_PER_S", per_s * 100)
     lanes.running = 0
-    lanes.ends.clear()  # no LP running in the other lane
     comp, limit = flow_path._next_for_lp(st, list(st.comps), lanes) or (None, 0.0)
     assert comp is not None
     assert limit == pytest.approx(2 * len(comp.idx) / per_s / 4, rel=0.05)
     # A lean time above that share is the floor.
     monkeypatch.setattr(flow_path, "LP_LEAN_PER_S", per_s * 2)
     lanes.running = 0
-    lanes.ends.clear()  # no LP running in the other lane
     comp, limit = flow_path._next_for_lp(st, list(st.comps), lanes) or (None, 0.0)
     assert comp is not None
     assert limit == pytest.approx(len(comp.idx) / (per_s * 2))

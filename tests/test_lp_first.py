@@ -79,13 +79,23 @@ def test_an_lp_given_just_its_lean_time_runs_once_its_model_is_built(
     assert "lp_bound" in comp.stats
 
 
-def test_after_its_lp_a_component_keeps_to_the_support(round_120: Round) -> None:
-    """The LP (with its support phase) sets the component's focus to the LP's support, a
-    small share of its candidates; every search step then chooses only among the focus
-    and the allocation, and its answers stay feasible."""
+def test_after_its_lp_a_component_keeps_to_the_support(
+        round_120: Round, monkeypatch: pytest.MonkeyPatch) -> None:
+    """LP first, the LP's support becomes the component's focus, a small share of its
+    candidates, unless CP-SAT on the whole support proves its optimum in its share of
+    the support phase (nothing is left to find there); with the focus kept, every search
+    step chooses only among the focus and the allocation, and its answers stay
+    feasible."""
     st = nobody_placed(round_120, 60.0)
     comp = max(st.comps, key=lambda k: len(k.idx))
-    flow_path._lp_of(st, comp, 15.0, None, flow_path.LpLanes(1))
+    flow_path._lp_of(st, comp, 15.0, None, flow_path.LpLanes(1, first=True))
+    assert comp.stats["support_status"] == "optimal"  # 300 candidates: proven at once
+    assert comp.focus is None
+    # No time for the whole support: the support phase takes steps within it.
+    monkeypatch.setattr(flow_path, "LP_SUPPORT_WHOLE_SHARE", 0.0)
+    st = nobody_placed(round_120, 60.0)
+    comp = max(st.comps, key=lambda k: len(k.idx))
+    flow_path._lp_of(st, comp, 15.0, None, flow_path.LpLanes(1, first=True))
     assert comp.focus is not None
     assert np.all(np.isin(comp.focus, comp.idx))
     assert 0 < len(comp.focus) < len(comp.idx) / 4
@@ -185,3 +195,22 @@ def test_a_busy_lanes_time_is_not_shared_out_again(
     one_lane = st.budget.left() - flow_path.LP_TAIL_S  # one lane's whole time left
     busy, _, _ = share(one_lane)
     assert busy == pytest.approx(free / 2, rel=0.05)
+
+
+def test_without_lp_first_the_lp_leaves_the_search_the_whole_component(
+        round_120: Round) -> None:
+    """Not LP first, the support phase is CP-SAT on the support alone and no focus is
+    set; nor does a lane's share then leave out a running LP's time."""
+    st = nobody_placed(round_120, 60.0)
+    comp = max(st.comps, key=lambda k: len(k.idx))
+    flow_path._lp_of(st, comp, 15.0, None, flow_path.LpLanes(1))
+    assert comp.focus is None
+    assert "support_status" in comp.stats
+    lanes = flow_path.LpLanes(2)
+    free = flow_path._next_for_lp(st, list(st.comps), lanes)
+    lanes = flow_path.LpLanes(2)
+    lanes.ends[-1] = time.monotonic() + 1000.0
+    busy = flow_path._next_for_lp(st, list(st.comps), lanes)
+    assert free is not None
+    assert busy is not None
+    assert busy[1] == pytest.approx(free[1], rel=0.05)

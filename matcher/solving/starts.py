@@ -107,7 +107,7 @@ def solve_full(st: FlowState, comp: Component, time_limit: float,
             comp.bound = comp.value
 
 
-def solve_support(st: FlowState, comp: Component, support: IntArray, time_limit: float) -> None:
+def solve_support(st: FlowState, comp: Component, support: IntArray, time_limit: float) -> bool:
     """CP-SAT on the component restricted to ``support`` (candidate positions: those the
     LP relaxation uses), the component's allocation and its pins, from that allocation,
     with one worker and the objective capped at the component's bound.
@@ -115,9 +115,12 @@ def solve_support(st: FlowState, comp: Component, support: IntArray, time_limit:
     Where the LP relaxation is nearly integral this is most of the optimum: on 1,000 x
     1,000 x 3 rounds with per-period capacities the LP's support was 1,800-2,100
     candidates of components of 58,000-84,000, and CP-SAT solved each in under a second to
-    within 1-18 points of the LP bound, where the search had ended 300-3,900 short."""
+    within 1-18 points of the LP bound, where the search had ended 300-3,900 short.
+
+    Whether CP-SAT ended before its time limit (it proved the support's optimum, or came
+    within the search's stopping gap of its bound): then nothing is left to find there."""
     if comp.chosen is None:
-        return
+        return False
     idx = np.union1d(support, comp.chosen)
     if len(st.pins):
         idx = np.union1d(idx, np.intersect1d(st.pins, comp.idx))
@@ -132,3 +135,4 @@ def solve_support(st: FlowState, comp: Component, support: IntArray, time_limit:
         with st.lock:
             if comp.value is not None and comp.value >= comp.bound:
                 comp.proven = True
+    return ans.status != "unknown" and ans.seconds < time_limit - 0.1
