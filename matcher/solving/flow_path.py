@@ -150,10 +150,13 @@ LP_WORTH = 0.1
 # allocation, in 26 s of the 60): large components then start from the repaired
 # construction (LP_FIRST_START_SHARE of the time for all of them), the lanes begin at
 # once, two side by side on any component, and each LP's support phase is
-# LP_FIRST_SUPPORT_S; the search keeps to the supports after. Three seeds of that round:
-# 2.36 / 2.64 / 2.49 % against 3.11 / 3.27 / 3.10 % (the rounds generate_round makes
-# have 19 % of placements so).
+# LP_FIRST_SUPPORT_S; the search keeps to the supports after. Three seeds of that round,
+# with the support steps and the lanes' reservations: 2.29 / 1.75 / 1.95 % against
+# 3.14 / 3.43 / 3.53 % (the rounds generate_round makes have 19 % of placements so).
 LP_FIRST_FROM = 0.4
+# ... and only while the lean times of all large components together are at most this
+# share of the workers' time left (2,000 x 1,500 x 3 per-period: 56 s of 2 x 58 s).
+LP_FIRST_COVER = 0.7
 LP_FIRST_START_SHARE = 0.1
 LP_FIRST_SUPPORT_S = 5.0
 
@@ -209,7 +212,13 @@ def solve_flow_lns(rnd: Round, cand: Candidates, sc: Scores, params: SolveParams
     st.bound_components([k for k in small if not k.proven])
     left -= sum(len(k.idx) for k in small)
 
-    first = lp_first(rnd)
+    # LP first only where the lanes can give every large component its lean time: at
+    # 5,000 x 2,500 x 4 per-period (components of 540,000-580,000 candidates) the LPs
+    # reach few components in 120 s, the rest kept their repaired construction, and the
+    # round ended 5.85 % from its bound against 5.18 % with the restricted starts.
+    first = lp_first(rnd) and (
+        sum(len(k.idx) for k in large) / LP_LEAN_PER_S
+        <= LP_FIRST_COVER * max(1, st.params.worker_count) * budget.left())
 
     def start(comp: Component, limit: float) -> None:
         warm = None if hinted is None else np.intersect1d(hinted, comp.idx)
