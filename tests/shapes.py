@@ -1,10 +1,15 @@
-"""Generated rounds of the shapes the solver finds hardest, shared by the tests."""
+"""Generated rounds of the shapes the solver finds hardest, and the flow state the flow
+path's tests start from, shared by the tests."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from matcher.domain import Round
+from matcher.eligibility import candidates
+from matcher.scoring import scores
+from matcher.solving import Budget, SolveParams
+from matcher.solving.state import FlowState
 from matcher.synthetic import generate_round
 from matcher.validation import parse_round
 
@@ -26,3 +31,15 @@ def per_period_round(n_p: int, n_l: int, n_t: int, seed: int) -> Round:
         if rng.random() < 0.5:
             pl["min_fill"] = {t: int(rng.integers(0, cap[t] + 1)) for t in periods}
     return parse_round(data)
+
+
+def nobody_placed(rnd: Round, seconds: float, workers: int = 2) -> FlowState:
+    """The flow state of ``rnd`` (seed 0, a budget of ``seconds``) with every component
+    bounded by its flow and given an allocation with nobody placed."""
+    cand = candidates(rnd)
+    sc = scores(rnd, cand)
+    st = FlowState(rnd, cand, sc, SolveParams(workers=workers, seed=0), Budget(seconds))
+    st.bound_components()
+    for comp in st.comps:
+        st.accept(comp, np.zeros(0, np.int64), "test")
+    return st

@@ -9,7 +9,7 @@ import threading
 import numpy as np
 import pytest
 from bruteforce import brute_force, random_tiny_round
-from shapes import per_period_round
+from shapes import nobody_placed, per_period_round
 
 from matcher.domain import Round
 from matcher.eligibility import candidates
@@ -236,18 +236,6 @@ def test_the_continuity_rows_are_kept_on_a_per_period_round(
     assert kept is not None
     assert every is not None
     assert optimum <= kept < every
-
-
-def nobody_placed(rnd: Round, seconds: float) -> FlowState:
-    """The flow state of ``rnd`` (two workers) with every component bounded by its flow
-    and given an allocation with nobody placed."""
-    cand = candidates(rnd)
-    sc = scores(rnd, cand)
-    st = FlowState(rnd, cand, sc, SolveParams(workers=2, seed=0), Budget(seconds))
-    st.bound_components()
-    for comp in st.comps:
-        st.accept(comp, np.zeros(0, np.int64), "test")
-    return st
 
 
 def test_the_flow_path_takes_the_lp_bound_of_a_component_far_from_its_flow_bound(

@@ -7,13 +7,11 @@ import time
 
 import numpy as np
 import pytest
-from shapes import per_period_round
+from shapes import nobody_placed, per_period_round
 
 from matcher import checker
 from matcher.domain import Round
-from matcher.eligibility import candidates
-from matcher.scoring import scores
-from matcher.solving import Budget, SolveParams, flow_path, solve
+from matcher.solving import SolveParams, flow_path, solve
 from matcher.solving.components import Component
 from matcher.solving.formulation import build_model
 from matcher.solving.lns import free_solve, lns_step, pool
@@ -21,18 +19,6 @@ from matcher.solving.lp_bound import lp_bound
 from matcher.solving.state import FlowState
 from matcher.synthetic import generate_round
 from matcher.validation import parse_round
-
-
-def nobody_placed(rnd: Round, seconds: float, workers: int = 2) -> FlowState:
-    """The flow state of ``rnd`` with every component bounded by its flow and given an
-    allocation with nobody placed."""
-    cand = candidates(rnd)
-    sc = scores(rnd, cand)
-    st = FlowState(rnd, cand, sc, SolveParams(workers=workers, seed=0), Budget(seconds))
-    st.bound_components()
-    for comp in st.comps:
-        st.accept(comp, np.zeros(0, np.int64), "test")
-    return st
 
 
 @pytest.fixture(scope="module")

@@ -315,9 +315,13 @@ class LpLanes:
         self.tried = 0.0
         self.closed = 0.0
         self.first = first
-        self.support_s = LP_FIRST_SUPPORT_S if first else LP_SUPPORT_S
         # When each running LP (with its support phase) is due to end, by component.
         self.ends: dict[int, float] = {}
+
+    @property
+    def support_s(self) -> float:
+        """The longest support phase after an LP (shorter LP first)."""
+        return LP_FIRST_SUPPORT_S if self.first else LP_SUPPORT_S
 
     def worth_it(self) -> bool:
         """Whether the LPs done so far (if any) closed at least :data:`LP_WORTH` of the

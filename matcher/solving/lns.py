@@ -53,15 +53,16 @@ SHORT_SHARE = 0.5
 SHORT_TAKERS = 6
 
 
-def pool(comp: Component) -> IntArray:
+def pool(comp: Component, base: IntArray | None = None) -> IntArray:
     """The candidate positions the search on ``comp`` chooses from: all of them, or its
-    :attr:`~matcher.solving.components.Component.focus` with its allocation (so the
-    allocation stays feasible in every step)."""
+    :attr:`~matcher.solving.components.Component.focus` with ``base`` (by default its
+    allocation), so the allocation a step starts from stays feasible in it."""
     if comp.focus is None:
         return comp.idx
-    if comp.chosen is None:
+    base = comp.chosen if base is None else base
+    if base is None:
         return comp.focus
-    out: IntArray = np.union1d(comp.focus, comp.chosen).astype(np.int64)
+    out: IntArray = np.union1d(comp.focus, base).astype(np.int64)
     return out
 
 
@@ -123,7 +124,7 @@ def free_solve(st: FlowState, comp: Component, base: IntArray, freed: IntArray,
     c = st.cand
     is_free = np.zeros(len(st.rnd.pharmacists), dtype=bool)
     is_free[freed] = True
-    among = np.union1d(pool(comp), base).astype(np.int64)
+    among = pool(comp, base)
     free_idx = among[is_free[c.pharmacist[among]]]
     kept = base[~is_free[c.pharmacist[base]]]
     idx = np.union1d(free_idx, kept).astype(np.int64)
