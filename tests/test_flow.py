@@ -212,6 +212,48 @@ def test_search_with_small_neighbourhoods_stays_checked_and_near_optimal(
     assert best - result.objective <= 0.02 * abs(best)
 
 
+def test_steps_grow_while_cp_sat_proves_them_and_shrink_when_it_is_cut_short(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A component's search steps adapt their size: each step CP-SAT proves (the best of
+    its neighbourhood) makes the next ones larger, each it cuts short smaller, within
+    limits; the steps stay checked."""
+    from matcher.solving import lns
+    from matcher.solving.state import FlowState
+
+    rnd = generate_round(60, 90, 3, seed=5)
+    res = solve(rnd, SolveParams(workers=1, time_limit_s=20))
+    assert res.has_solution
+    cand = candidates(rnd)
+    st = FlowState(rnd, cand, scores(rnd, cand), SolveParams(workers=1), Budget(60.0))
+    st.bound_components()
+    comp = max(st.comps, key=lambda k: len(k.idx))
+    chosen = cand.positions(rnd, res.allocation)
+    st.accept(comp, chosen[np.isin(chosen, comp.idx)], "test")
+    # Ten pharmacists' candidates: proven in milliseconds.
+    per_ph = len(comp.idx) / len(comp.pharmacists)
+    monkeypatch.setattr(lns, "LNS_TARGET_CANDIDATES", int(10 * per_ph))
+    sizes = []
+    for _ in range(3):
+        sizes.append(len(lns.neighbourhood(st, comp, comp.chosen, seeds=[0],
+                                           scale=comp.step_scale)))
+        lns.lns_step(st, comp, 5.0)
+    assert comp.step_scale == pytest.approx(lns.STEP_GROW ** 3)
+    assert sizes == sorted(sizes)
+    assert sizes[-1] > sizes[0]
+    lns.lns_step(st, comp, 0.001)  # no time to solve: cut short
+    assert comp.step_scale == pytest.approx(lns.STEP_GROW ** 3 * lns.STEP_SHRINK)
+    for _ in range(15):
+        lns.lns_step(st, comp, 5.0)
+    assert comp.step_scale == lns.STEP_SCALE_MAX
+    for _ in range(15):
+        lns.lns_step(st, comp, 0.001)
+    assert comp.step_scale == lns.STEP_SCALE_MIN
+    assert comp.chosen is not None
+    found = checker.violations(st.rnd, st.cand.assignments(st.rnd, comp.chosen))
+    ours = {st.rnd.pharmacists[p].id for p in comp.pharmacists.tolist()}
+    assert not [v for v in found if v.pharmacist in ours]
+
+
 def test_fairness_steps_free_the_worst_off_and_the_holders_of_their_wishes() -> None:
     """In a fairness round the search grows some neighbourhoods from the worst-off
     pharmacists (all at the minimum together), and frees first whoever holds the

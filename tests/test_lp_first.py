@@ -91,7 +91,7 @@ def test_after_its_lp_a_component_keeps_to_the_support(
         among = pool(comp)
         assert np.all(np.isin(comp.chosen, among))
         freed = comp.pharmacists[: len(comp.pharmacists) // 2]
-        got = free_solve(st, comp, comp.chosen, freed, 2.0)
+        got, _ = free_solve(st, comp, comp.chosen, freed, 2.0)
         assert got is not None
         assert np.all(np.isin(got, among))
         lns_step(st, comp, 2.0)

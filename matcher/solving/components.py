@@ -93,6 +93,9 @@ class Component:
     # Candidate positions the search keeps to, with the allocation's (None: all of idx):
     # the support of the component's LP relaxation once it has one.
     focus: IntArray | None = None
+    # Size of its search steps relative to their target (:mod:`matcher.solving.lns`),
+    # adapted to how CP-SAT copes with them.
+    step_scale: float = 1.0
 
     @property
     def gap(self) -> float:

@@ -41,6 +41,16 @@ LNS_STEP_S = 4.0
 # 11,300 (of 1,000: 10,500; of 4,000: none, every step cut short).
 LNS_FOCUS_CANDIDATES = 2_500
 LNS_FOCUS_STEP_S = 1.5
+# Adaptive step size: a step CP-SAT proves (the best of its neighbourhood) makes the
+# component's next steps STEP_GROW times larger, one cut short STEP_SHRINK times, within
+# STEP_SCALE_MIN..MAX of the target. On 2,000 x 1,500 x 3 per-period rounds, focus steps
+# of 2,500 candidates were proven in 67 of 77 steps (0.48 s each on average), and steps of
+# 4,000 were cut short so often that the round ended 3.2-5.2 % from its bound against
+# 1.7-2.1 %: the size CP-SAT copes with differs by component and is close to the edge.
+STEP_GROW = 1.1
+STEP_SHRINK = 0.8
+STEP_SCALE_MIN = 0.3
+STEP_SCALE_MAX = 3.0
 # Fairness rounds: share of the steps grown from the worst-off pharmacists, and how many
 # of them seed one step at most.
 WORST_OFF_SHARE = 0.5
@@ -117,10 +127,10 @@ def neighbourhood(st: FlowState, comp: Component, base: IntArray,
 
 
 def free_solve(st: FlowState, comp: Component, base: IntArray, freed: IntArray,
-               time_limit: float) -> IntArray | None:
+               time_limit: float) -> tuple[IntArray | None, bool]:
     """CP-SAT over every candidate of ``freed`` (in the component's :func:`pool`),
-    everyone else's ``base`` assignments fixed; the answer (global candidate indices) or
-    None."""
+    everyone else's ``base`` assignments fixed: the answer (global candidate indices) or
+    None, and whether CP-SAT proved it the best of the neighbourhood (or none exists)."""
     c = st.cand
     is_free = np.zeros(len(st.rnd.pharmacists), dtype=bool)
     is_free[freed] = True
@@ -136,10 +146,11 @@ def free_solve(st: FlowState, comp: Component, base: IntArray, freed: IntArray,
     seed = int(st.rng.integers(0, 2**31 - 1))
     ans = cpsat.run(model, st.budget, st.params, time_limit=time_limit, hint=hint,
                     fixed=fixed, seed=seed, workers=st.workers())
+    proven = ans.status in ("optimal", "infeasible")
     if ans.chosen is None:
-        return None
+        return None, proven
     out: IntArray = idx[ans.chosen]
-    return out
+    return out, proven
 
 
 def bad_pharmacists(st: FlowState, chosen: IntArray, comp: Component) -> list[int]:
@@ -170,7 +181,7 @@ def repair(st: FlowState, comp: Component, base: IntArray, deadline: float) -> N
     while time.monotonic() < deadline and not st.budget.stopped():
         freed = neighbourhood(st, comp, base, seeds=bad, scale=scale)
         limit = min(max(0.5, deadline - time.monotonic()), 3.0 * scale)
-        got = free_solve(st, comp, base, freed, limit)
+        got, _ = free_solve(st, comp, base, freed, limit)
         if got is not None:
             st.accept(comp, got, "repair")
             return
@@ -240,12 +251,16 @@ def lns_step(st: FlowState, comp: Component, time_limit: float) -> bool:
         seeds = [int(st.rng.choice(empty))]
     elif st.rng.random() < SHORT_SHARE:
         seeds = short_seeds(st, comp, comp.chosen)
-    freed = neighbourhood(st, comp, comp.chosen, seeds=seeds, wished=wished,
-                          scale=float(st.rng.uniform(0.5, 1.5)) if wished else 1.0)
+    scale = comp.step_scale * (float(st.rng.uniform(0.5, 1.5)) if wished else 1.0)
+    freed = neighbourhood(st, comp, comp.chosen, seeds=seeds, wished=wished, scale=scale)
     comp.stats["lns_steps"] = comp.stats.get("lns_steps", 0) + 1
     if comp.focus is not None:
         time_limit = min(time_limit, LNS_FOCUS_STEP_S)
-    got = free_solve(st, comp, comp.chosen, freed, time_limit)
+    got, proven = free_solve(st, comp, comp.chosen, freed, time_limit)
+    # Steps CP-SAT proves grow, steps it is cut short in shrink (see STEP_GROW).
+    comp.step_scale = (min(STEP_SCALE_MAX, comp.step_scale * STEP_GROW) if proven
+                       else max(STEP_SCALE_MIN, comp.step_scale * STEP_SHRINK))
+    comp.stats["lns_step_scale"] = round(comp.step_scale, 3)
     return got is not None and st.accept(comp, got, "lns")
 
 # -- totals -------------------------------------------------------------------------------
