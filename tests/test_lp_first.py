@@ -121,6 +121,32 @@ def test_steps_on_the_support_then_the_whole_support_improve_an_empty_allocation
     assert comp.value <= comp.bound
 
 
+def test_where_pdlp_stopped_short_the_support_phase_goes_straight_to_steps(
+        round_120: Round, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An LP that PDLP did not converge gives a rough support on which CP-SAT as a whole
+    stalls: the support phase skips it and takes steps within the support at once."""
+    st = nobody_placed(round_120, 60.0, workers=1)
+    comp = max(st.comps, key=lambda k: len(k.idx))
+    model = build_model(st.rnd, st.cand.subset(comp.idx), st.sc.subset(comp.idx),
+                        scope=st.scope(comp))
+    got = lp_bound(model, 20.0)
+    assert got.primal is not None
+    support = comp.idx[got.primal > flow_path.LP_SUPPORT]
+    comp.focus = support
+    whole: list[int] = []
+    monkeypatch.setattr(flow_path, "solve_support",
+                        lambda *args, **kwargs: whole.append(1) or False)
+    before = comp.value
+    assert before is not None
+    flow_path.on_support(st, comp, support, 3.0, whole=False)
+    assert not whole
+    assert comp.value is not None
+    assert comp.value > before
+    assert comp.focus is not None
+    flow_path.on_support(st, comp, support, 1.0)
+    assert whole == [1]
+
+
 def test_lp_first_lanes_take_any_component_side_by_side(
         round_120: Round, monkeypatch: pytest.MonkeyPatch) -> None:
     """LP first, a lane beside another takes even a component needing most of the time
@@ -200,3 +226,21 @@ def test_without_lp_first_the_lp_leaves_the_search_the_whole_component(
     assert free is not None
     assert busy is not None
     assert busy[1] == pytest.approx(free[1], rel=0.05)
+
+
+def test_lp_first_lanes_take_the_largest_component_first(round_120: Round) -> None:
+    """LP first, the lanes take components largest first, so the last LPs are the
+    shortest and fit in what is left; otherwise the largest gap per candidate first."""
+    st = nobody_placed(round_120, 60.0)
+    sizes = sorted((len(k.idx) for k in st.comps), reverse=True)
+    queue = list(st.comps)
+    taken = []
+    while (got := flow_path._next_for_lp(st, queue, flow_path.LpLanes(2, first=True))):
+        taken.append(len(got[0].idx))
+    assert len(taken) >= 3
+    assert taken == sizes[:len(taken)]
+    queue = list(st.comps)
+    usual = flow_path._next_for_lp(st, queue, flow_path.LpLanes(2))
+    assert usual is not None
+    ready = [k for k in st.comps if k.gap > 0]
+    assert usual[0] is max(ready, key=lambda k: k.gap / len(k.idx))

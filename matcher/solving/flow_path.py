@@ -123,7 +123,7 @@ LP_BUILT_SHARE = 0.8
 LP_SUPPORT = 0.05
 LP_SUPPORT_S = 10.0
 # Share of that time for CP-SAT on the whole support before search steps within it
-# (:func:`on_support`).
+# (:func:`on_support`), where PDLP converged.
 LP_SUPPORT_WHOLE_SHARE = 0.3
 # A lane takes a component while another lane is at work only if its columns need at most
 # this share of the time left (at LP_CANDIDATES_PER_S), and for at most that share: two
@@ -149,10 +149,12 @@ LP_WORTH = 0.1
 # per-period capacities, 77 % of placements so, five of seven starts ran out, two with no
 # allocation, in 26 s of the 60): large components then start from the repaired
 # construction (LP_FIRST_START_SHARE of the time for all of them), the lanes begin at
-# once, two side by side on any component, and each LP's support phase is
-# LP_FIRST_SUPPORT_S; the search keeps to the supports after. Three seeds of that round,
-# with the support steps and the lanes' reservations: 2.29 / 1.75 / 1.95 % against
-# 3.14 / 3.43 / 3.53 % (the rounds generate_round makes have 19 % of placements so).
+# once, two side by side on any component, the largest first, and each LP's support
+# phase is LP_FIRST_SUPPORT_S; the search keeps to the supports after. Three seeds of that
+# round, with the support steps and the lanes' reservations: 2.29 / 1.75 / 1.95 % against
+# 3.14 / 3.43 / 3.53 % (the rounds generate_round makes have 19 % of placements so); with
+# the largest first, adaptive steps and no CP-SAT on a whole support PDLP has not
+# converged, 1.71 / 1.67 / 1.50 %.
 LP_FIRST_FROM = 0.4
 # ... and only while the lean times of all large components together are at most this
 # share of the workers' time left (2,000 x 1,500 x 3 per-period: 56 s of 2 x 58 s).
@@ -317,6 +319,8 @@ class LpLanes:
         self.first = first
         # When each running LP (with its support phase) is due to end, by component.
         self.ends: dict[int, float] = {}
+        # Components in their support phase (on_support): the search leaves them to it.
+        self.supporting: set[int] = set()
 
     @property
     def support_s(self) -> float:
@@ -348,7 +352,10 @@ def search(st: FlowState, comps: list[Component], *, lanes: LpLanes | None = Non
     def pick() -> Component | None:
         with st.lock:
             # A gap of one point is the LP bound's rounding (lp_bound): nothing to find.
-            open_ = [k for k in comps if k.gap > 1 and k.index not in busy]
+            # A component in its support phase is being searched by its lane: a step
+            # beside it starts from the same allocation, and one of the two is lost.
+            held = busy if lanes is None else busy | lanes.supporting
+            open_ = [k for k in comps if k.gap > 1 and k.index not in held]
             if not open_:
                 return None
             gaps = np.array([k.gap for k in open_], dtype=np.float64)
@@ -493,9 +500,18 @@ def _next_for_lp(st: FlowState, queue: list[Component], lanes: LpLanes | None
         ready = [(g, k) for g, k in ready if g > LP_GAP * scale * len(k.idx) / n]
         if not ready or (lanes is not None and not lanes.worth_it()):
             return None
-        # The largest gap per candidate first: a smaller component's LP converges sooner
-        # (PDLP's time grows with the columns: 10 s for 87,000, 36 s for 252,000).
-        comp = max(ready, key=lambda gk: gk[0] / len(gk[1].idx))[1]
+        if lanes is not None and lanes.first:
+            # LP first every large component is meant to have its LP: the largest first,
+            # so the last to start are the shortest and fit in what the lanes have left
+            # (in order of gap per candidate, a 2,000 x 1,500 x 3 per-period round's
+            # 189,000-candidate component came last and found 8 s left of the 9.4 s it
+            # needed: no LP, and 15,000 of the round's 50,000 points of gap).
+            comp = max(ready, key=lambda gk: len(gk[1].idx))[1]
+        else:
+            # The largest gap per candidate first: a smaller component's LP converges
+            # sooner (PDLP's time grows with the columns: 10 s for 87,000, 36 s for
+            # 252,000).
+            comp = max(ready, key=lambda gk: gk[0] / len(gk[1].idx))[1]
         # Twice its columns' time while the lanes' time left covers that for every
         # component waiting, else in proportion, never below the lean time.
         generous = 2.0 * len(comp.idx) / LP_CANDIDATES_PER_S
@@ -544,6 +560,7 @@ def _lp_of(st: FlowState, comp: Component, limit: float,
                    target=target)
     with st.lock:
         comp.stats["lp_seconds"] = round(got.seconds, 3)
+        comp.stats["lp_status"] = got.status
         if got.bound is not None:
             comp.stats["lp_bound"] = got.bound
             comp.bound = min(comp.bound, got.bound)
@@ -566,7 +583,13 @@ def _lp_of(st: FlowState, comp: Component, limit: float,
             with st.lock:
                 comp.focus = support.astype(np.int64)
             if limit > 0.5:
-                on_support(st, comp, support, limit)
+                with st.lock:
+                    lanes.supporting.add(comp.index)
+                try:
+                    on_support(st, comp, support, limit, whole=got.status == "OPTIMAL")
+                finally:
+                    with st.lock:
+                        lanes.supporting.discard(comp.index)
         elif limit > 0.5:
             solve_support(st, comp, support, limit)
     if lanes is not None and not (stop is not None and stop.is_set()):
@@ -575,21 +598,24 @@ def _lp_of(st: FlowState, comp: Component, limit: float,
             lanes.closed += gap - comp.gap
 
 
-def on_support(st: FlowState, comp: Component, support: IntArray, limit: float) -> None:
+def on_support(st: FlowState, comp: Component, support: IntArray, limit: float, *,
+               whole: bool = True) -> None:
     """Improve the component's allocation within its LP's ``support`` for at most
-    ``limit`` seconds: CP-SAT on the whole support from the allocation
-    (:func:`solve_support`) for :data:`LP_SUPPORT_WHOLE_SHARE` of the time; if that ends
-    early (the support holds nothing better) the component's focus is dropped, else, while
-    the gap is above the search's stopping gap, search steps on its focus
-    (:func:`~matcher.solving.lns.lns_step`), which the search keeps to afterwards.
+    ``limit`` seconds: with ``whole`` (PDLP converged), CP-SAT on the whole support from
+    the allocation (:func:`solve_support`) for :data:`LP_SUPPORT_WHOLE_SHARE` of the time,
+    and if that ends early (the support holds nothing better) the component's focus is
+    dropped; then, while the gap is above the search's stopping gap, search steps on its
+    focus (:func:`~matcher.solving.lns.lns_step`), which the search keeps to afterwards.
 
     Where the LP is nearly integral (re-plans) the whole support closes the gap in well
     under a second. Where PDLP stopped far from converged it stalls: one support of 5,750
     candidates (a 156,000-candidate component of a 2,000 x 1,500 x 3 per-period round)
     gained 1 point of 13,558 in 10 s, where 1.5 s steps of 2,500 candidates of it gained
-    11,300."""
+    11,300; at that size, with lean LPs, it gained nothing on any of six components in
+    its 1.5 s, and three seeds ended 2.13 / 1.71 / 1.87 % from their bounds without it
+    against 2.28 / 2.03 / 2.07 % with it."""
     end = time.monotonic() + limit
-    if solve_support(st, comp, support, LP_SUPPORT_WHOLE_SHARE * limit):
+    if whole and solve_support(st, comp, support, LP_SUPPORT_WHOLE_SHARE * limit):
         # The support's optimum is found: nothing is left within it, so the search goes
         # back to the whole component.
         with st.lock:
