@@ -214,9 +214,10 @@ def test_search_with_small_neighbourhoods_stays_checked_and_near_optimal(
 
 def test_steps_grow_while_cp_sat_proves_them_and_shrink_when_it_is_cut_short(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    """A component's search steps adapt their size: each step CP-SAT proves (the best of
-    its neighbourhood) makes the next ones larger, each it cuts short smaller, within
-    limits; the steps stay checked."""
+    """A component's search steps on its focus adapt their size: each step CP-SAT proves
+    (the best of its neighbourhood) makes the next ones larger, each it cuts short
+    smaller, within limits; the steps stay checked. Steps over the whole component keep
+    their size."""
     from matcher.solving import lns
     from matcher.solving.state import FlowState
 
@@ -232,6 +233,10 @@ def test_steps_grow_while_cp_sat_proves_them_and_shrink_when_it_is_cut_short(
     # Ten pharmacists' candidates: proven in milliseconds.
     per_ph = len(comp.idx) / len(comp.pharmacists)
     monkeypatch.setattr(lns, "LNS_TARGET_CANDIDATES", int(10 * per_ph))
+    monkeypatch.setattr(lns, "LNS_FOCUS_CANDIDATES", int(10 * per_ph))
+    lns.lns_step(st, comp, 5.0)
+    assert comp.step_scale == 1.0  # no focus: the size is the target's
+    comp.focus = comp.idx  # a focus of every candidate: the same steps, adapted
     sizes = []
     for _ in range(3):
         sizes.append(len(lns.neighbourhood(st, comp, comp.chosen, seeds=[0],

@@ -93,8 +93,8 @@ class Component:
     # Candidate positions the search keeps to, with the allocation's (None: all of idx):
     # the support of the component's LP relaxation once it has one.
     focus: IntArray | None = None
-    # Size of its search steps relative to their target (:mod:`matcher.solving.lns`),
-    # adapted to how CP-SAT copes with them.
+    # Size of its search steps on the focus relative to their target
+    # (:mod:`matcher.solving.lns`), adapted to how CP-SAT copes with them.
     step_scale: float = 1.0
 
     @property
