@@ -98,11 +98,10 @@ def test_after_its_lp_a_component_keeps_to_the_support(
         assert valid(st, comp)
 
 
-def test_steps_on_the_support_then_the_whole_support_improve_an_empty_allocation(
-        round_120: Round) -> None:
-    """on_support from an allocation with nobody placed: checked, much better, and only
-    of candidates of the support."""
-    st = nobody_placed(round_120, 60.0, workers=1)
+def on_its_support(rnd: Round) -> tuple[FlowState, Component, np.ndarray]:
+    """The nobody-placed flow state of ``rnd`` (one worker), its largest component with
+    its LP's support as its focus, and that support."""
+    st = nobody_placed(rnd, 60.0, workers=1)
     comp = max(st.comps, key=lambda k: len(k.idx))
     model = build_model(st.rnd, st.cand.subset(comp.idx), st.sc.subset(comp.idx),
                         scope=st.scope(comp))
@@ -110,6 +109,14 @@ def test_steps_on_the_support_then_the_whole_support_improve_an_empty_allocation
     assert got.primal is not None
     support = comp.idx[got.primal > flow_path.LP_SUPPORT]
     comp.focus = support
+    return st, comp, support
+
+
+def test_steps_on_the_support_then_the_whole_support_improve_an_empty_allocation(
+        round_120: Round) -> None:
+    """on_support from an allocation with nobody placed: checked, much better, and only
+    of candidates of the support."""
+    st, comp, support = on_its_support(round_120)
     before = comp.value
     assert before is not None
     flow_path.on_support(st, comp, support, 6.0)
@@ -125,17 +132,14 @@ def test_where_pdlp_stopped_short_the_support_phase_goes_straight_to_steps(
         round_120: Round, monkeypatch: pytest.MonkeyPatch) -> None:
     """An LP that PDLP did not converge gives a rough support on which CP-SAT as a whole
     stalls: the support phase skips it and takes steps within the support at once."""
-    st = nobody_placed(round_120, 60.0, workers=1)
-    comp = max(st.comps, key=lambda k: len(k.idx))
-    model = build_model(st.rnd, st.cand.subset(comp.idx), st.sc.subset(comp.idx),
-                        scope=st.scope(comp))
-    got = lp_bound(model, 20.0)
-    assert got.primal is not None
-    support = comp.idx[got.primal > flow_path.LP_SUPPORT]
-    comp.focus = support
+    st, comp, support = on_its_support(round_120)
     whole: list[int] = []
-    monkeypatch.setattr(flow_path, "solve_support",
-                        lambda *args, **kwargs: whole.append(1) or False)
+
+    def solve_support(*args: object, **kwargs: object) -> bool:
+        whole.append(1)
+        return False
+
+    monkeypatch.setattr(flow_path, "solve_support", solve_support)
     before = comp.value
     assert before is not None
     flow_path.on_support(st, comp, support, 3.0, whole=False)
