@@ -218,18 +218,17 @@ def test_steps_grow_while_cp_sat_proves_them_and_shrink_when_it_is_cut_short(
     (the best of its neighbourhood) makes the next ones larger, each it cuts short
     smaller, within limits; the steps stay checked. Steps over the whole component keep
     their size."""
+    from shapes import nobody_placed
+
     from matcher.solving import lns
-    from matcher.solving.state import FlowState
 
     rnd = generate_round(60, 90, 3, seed=5)
     res = solve(rnd, SolveParams(workers=1, time_limit_s=20))
     assert res.has_solution
-    cand = candidates(rnd)
-    st = FlowState(rnd, cand, scores(rnd, cand), SolveParams(workers=1), Budget(60.0))
-    st.bound_components()
+    st = nobody_placed(rnd, 60.0, workers=1)
     comp = max(st.comps, key=lambda k: len(k.idx))
-    chosen = cand.positions(rnd, res.allocation)
-    st.accept(comp, chosen[np.isin(chosen, comp.idx)], "test")
+    chosen = st.cand.positions(rnd, res.allocation)
+    assert st.accept(comp, chosen[np.isin(chosen, comp.idx)], "test")
     # Ten pharmacists' candidates: proven in milliseconds.
     per_ph = len(comp.idx) / len(comp.pharmacists)
     monkeypatch.setattr(lns, "LNS_TARGET_CANDIDATES", int(10 * per_ph))
