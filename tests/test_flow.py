@@ -15,10 +15,11 @@ from matcher.eligibility import candidates
 from matcher.result import Result
 from matcher.scoring import scores
 from matcher.solving import Budget, SolveParams, cpsat, flow_path, solve
-from matcher.solving.components import components
+from matcher.solving.components import Component, components
 from matcher.solving.evaluator import evaluate
 from matcher.solving.flow import pairs_of, relaxation
 from matcher.solving.formulation import build_model
+from matcher.solving.state import FlowState
 from matcher.synthetic import generate_round
 from matcher.validation import parse_round
 
@@ -155,6 +156,36 @@ def test_every_start_gives_a_checked_near_optimal_allocation(
     assert best - objective <= 0.01 * abs(best)
     if result.status == "optimal":
         assert objective == best
+
+
+def test_once_a_restricted_start_finds_nothing_the_rest_start_from_the_construction(
+    monkeypatch: pytest.MonkeyPatch, clustered: tuple[Round, int],
+) -> None:
+    """A restricted start that ends with no allocation: the components not started yet
+    begin from the repaired construction and the round goes on LP first; the
+    answer is still checked and its bound valid."""
+    rnd, best = clustered
+    tried: list[int] = []
+
+    def finds_nothing(st: FlowState, comp: Component, limit: float,
+                      warm: np.ndarray | None = None) -> None:
+        tried.append(comp.index)
+        comp.stats["start_status"] = "unknown"
+
+    monkeypatch.setattr(flow_path, "solve_start", finds_nothing)
+    monkeypatch.setattr(flow_path, "FULL_MODEL_MAX", 0)
+    monkeypatch.setattr(flow_path, "START_MAX_CANDIDATES", 10**9)
+    result = solve(rnd, SolveParams(workers=1, seed=0, time_limit_s=20, path="flow+lns"))
+    details = result.stats["component_details"]
+    assert len(details) >= 2
+    assert len(tried) == 1  # one after another: only the first start was tried
+    assert result.stats["starts_failed"] is True
+    assert result.stats["lp_first"] is True
+    assert all("repaired" in d for d in details)
+    objective, bound = result.objective, result.bound
+    assert objective is not None
+    assert bound is not None
+    assert objective <= best <= bound
 
 
 def test_a_gap_limit_is_never_reported_as_a_proof() -> None:

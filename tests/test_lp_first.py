@@ -18,7 +18,7 @@ from matcher.solving.lns import free_solve, lns_step, pool
 from matcher.solving.lp_bound import lp_bound
 from matcher.solving.state import FlowState
 from matcher.synthetic import generate_round
-from matcher.validation import parse_round
+from matcher.validation import parse_round, with_changes
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +49,20 @@ def test_lp_first_where_most_placements_change_capacity_or_have_a_min_fill() -> 
     for pl in data["placements"]:
         pl["min_fill"] = 1
     assert flow_path.lp_first(parse_round(data))
+
+
+def test_lp_first_where_a_re_plan_charges_changes_heavily() -> None:
+    """A re-plan (a ``reference``) with ``weights.change`` of at least LP_FIRST_CHANGE is
+    solved LP first; a lighter change weight, or no reference, is not."""
+    rnd = generate_round(60, 80, 3, seed=0)
+    assert not flow_path.lp_first(rnd)
+    p = rnd.pharmacists[0]
+    line = {"pharmacist": p.id, "period": rnd.period_ids[0], "placement": p.preferences[0]}
+    heavy = rnd.weights.model_dump() | {"change": flow_path.LP_FIRST_CHANGE}
+    light = rnd.weights.model_dump() | {"change": flow_path.LP_FIRST_CHANGE - 1}
+    assert flow_path.lp_first(with_changes(rnd, reference=[line], weights=heavy))
+    assert not flow_path.lp_first(with_changes(rnd, reference=[line], weights=light))
+    assert not flow_path.lp_first(with_changes(rnd, weights=heavy))
 
 
 def test_an_lp_given_just_its_lean_time_runs_once_its_model_is_built(

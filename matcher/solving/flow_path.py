@@ -10,8 +10,10 @@
    capped at the flow bound (a proof the moment it reaches it); large ones a model
    restricted to the flow's pairs plus the best few others, or, when that would be too
    large or is cut short, or the round is solved LP first (:func:`lp_first`: most
-   placements change capacity between periods or have a ``min_fill``), the greedy
-   construction from the flow (:mod:`matcher.solving.construct`) repaired by CP-SAT.
+   placements change capacity between periods or have a ``min_fill``, or a re-plan
+   weighs changes heavily; and for the rest once a restricted start finds nothing), the
+   greedy construction from the flow (:mod:`matcher.solving.construct`) repaired by
+   CP-SAT.
 4. **Improve** (:mod:`matcher.solving.lns`): large-neighbourhood search on the large
    components, the component with the largest gap most often, on as many components side
    by side as there are workers; after every start and step, single moves fill what a
@@ -156,6 +158,14 @@ LP_WORTH = 0.1
 # the largest first, adaptive steps and no CP-SAT on a whole support PDLP has not
 # converged, 1.71 / 1.67 / 1.50 %.
 LP_FIRST_FROM = 0.4
+# ... or where a re-plan's change weight is at least LP_FIRST_CHANGE: its LP relaxation is
+# nearly integral (the reference pulls every line), so the supports hold the optimum,
+# while a restricted start from the reference as a hint barely moves from it. At
+# 2,000 x 1,500 x 3 (60 s), gap % restricted starts -> LP first: change 1000 (seeds 0-2)
+# 1.09 / 1.57 / 0.93 -> 0.012 / 0.002 / 0.029; change 200 0.235 / 0.132 / 0.179 ->
+# 0.148 / 0.221 / 0.163 (even), with many pins, bans and leave (seed 0) 0.215 -> 0.224;
+# change 50 (seed 0) 0.214 -> 0.282. So between 200 and 1000.
+LP_FIRST_CHANGE = 500
 # ... and only while the lean times of all large components together are at most this
 # share of the workers' time left (2,000 x 1,500 x 3 per-period: 56 s of 2 x 58 s).
 LP_FIRST_COVER = 0.7
@@ -164,10 +174,14 @@ LP_FIRST_SUPPORT_S = 5.0
 
 
 def lp_first(rnd: Round) -> bool:
-    """Whether the round is solved LP first (:data:`LP_FIRST_FROM`): at least that share
-    of its placements has a capacity that changes between periods or a ``min_fill``."""
+    """Whether the round is solved LP first: at least :data:`LP_FIRST_FROM` of its
+    placements have a capacity that changes between periods or a ``min_fill``, or it
+    re-plans (a ``reference``) with ``weights.change`` of at least
+    :data:`LP_FIRST_CHANGE`."""
     if not rnd.placements:
         return False
+    if rnd.reference and rnd.weights.change >= LP_FIRST_CHANGE:
+        return True
     cap, fill = capacity_matrix(rnd), min_fill_matrix(rnd)
     varies = (cap.max(axis=1) != cap.min(axis=1)) | (fill.max(axis=1) > 0)
     return float(varies.mean()) >= LP_FIRST_FROM
@@ -214,18 +228,32 @@ def solve_flow_lns(rnd: Round, cand: Candidates, sc: Scores, params: SolveParams
     st.bound_components([k for k in small if not k.proven])
     left -= sum(len(k.idx) for k in small)
 
-    # LP first only where the lanes can give every large component its lean time: at
-    # 5,000 x 2,500 x 4 per-period (components of 540,000-580,000 candidates) the LPs
-    # reach few components in 120 s, the rest kept their repaired construction, and the
-    # round ended 5.85 % from its bound against 5.18 % with the restricted starts.
-    first = lp_first(rnd) and (
-        sum(len(k.idx) for k in large) / LP_LEAN_PER_S
-        <= LP_FIRST_COVER * max(1, st.params.worker_count) * budget.left())
+    # LP first only where the lanes can give every large component its LP, in its lean
+    # time: at 5,000 x 2,500 x 4 per-period (components of 540,000-580,000 candidates) the
+    # LPs reach few components in 120 s, the rest kept their repaired construction, and
+    # the round ended 5.85 % from its bound against 5.18 % with the restricted starts.
+    def lps_fit() -> bool:
+        return all(len(k.idx) <= LP_MAX_CANDIDATES for k in large) and (
+            sum(len(k.idx) for k in large) / LP_LEAN_PER_S
+            <= LP_FIRST_COVER * max(1, st.params.worker_count) * budget.left())
+
+    first = lp_first(rnd) and lps_fit()
+    # Set once a restricted start ends without any allocation: its model was too hard
+    # for CP-SAT in its share, and so, most likely, are those of the round's other
+    # components. Those not started yet begin from the repaired construction, and the
+    # round goes on LP first if the LPs fit. At 2,000 x 1,500 x 3 with supervisors
+    # spanning both streams five of seven starts ran out with nothing after 3-10 s each
+    # (25 s of the 60 went on starts); with this rule the round ended 0.95 / 1.24 /
+    # 1.32 % from its bound (seeds 0-2) against 1.13 / 1.46 / 1.44 %.
+    starts_fail = threading.Event()
 
     def start(comp: Component, limit: float) -> None:
         warm = None if hinted is None else np.intersect1d(hinted, comp.idx)
-        if not first and len(start_candidates(st, comp)) <= START_MAX_CANDIDATES:
+        if (not first and not starts_fail.is_set()
+                and len(start_candidates(st, comp)) <= START_MAX_CANDIDATES):
             solve_start(st, comp, limit, warm)
+            if comp.chosen is None:
+                starts_fail.set()
             if comp.chosen is None or comp.stats.get("start_timed_out"):
                 # Cut short before CP-SAT's LP-guided search found a good allocation, a
                 # start can be millions of points short (27 empty slots in one run at
@@ -239,6 +267,9 @@ def solve_flow_lns(rnd: Round, cand: Candidates, sc: Scores, params: SolveParams
     side_by_side(st, large, left, start,
                  share=LP_FIRST_START_SHARE if first else LARGE_START_SHARE)
     start_s = time.monotonic() - t0 - flow_s
+    starts_failed = not first and starts_fail.is_set()
+    if starts_failed:
+        first = lps_fit()
     # Components the start has not placed: the greedy construction, repaired.
     for comp in large:
         if comp.chosen is None and not budget.stopped():
@@ -293,6 +324,7 @@ def solve_flow_lns(rnd: Round, cand: Candidates, sc: Scores, params: SolveParams
         "start_seconds": round(start_s, 3),
         "lns_steps": steps,
         "lp_first": first,
+        "starts_failed": starts_failed,
         "candidates": len(cand),
     }
     return finish(rnd, cand, sc, chosen, status=status, objective=objective, bound=bound,
