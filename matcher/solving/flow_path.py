@@ -267,7 +267,7 @@ def solve_flow_lns(rnd: Round, cand: Candidates, sc: Scores, params: SolveParams
     side_by_side(st, large, left, start,
                  share=LP_FIRST_START_SHARE if first else LARGE_START_SHARE)
     start_s = time.monotonic() - t0 - flow_s
-    starts_failed = not first and starts_fail.is_set()
+    starts_failed = starts_fail.is_set()  # never set LP first: no restricted starts
     if starts_failed:
         first = lps_fit()
     # Components the start has not placed: the greedy construction, repaired.
