@@ -37,32 +37,36 @@ def valid(st: FlowState, comp: Component) -> bool:
 
 
 def test_lp_first_where_most_placements_change_capacity_or_have_a_min_fill() -> None:
-    assert flow_path.lp_first(per_period_round(60, 80, 3, 0))
+    assert flow_path.lp_first(per_period_round(60, 80, 3, 0), 1000)
     # generate_round's own rounds have a few such placements: not enough.
-    assert not flow_path.lp_first(generate_round(60, 80, 3, seed=0))
+    assert not flow_path.lp_first(generate_round(60, 80, 3, seed=0), 1000)
     data = per_period_round(60, 80, 3, 0).to_data()
     for pl in data["placements"]:
         pl["capacity"] = 2
         pl.pop("min_fill", None)
-    assert not flow_path.lp_first(parse_round(data))
+    assert not flow_path.lp_first(parse_round(data), 1000)
     # Every placement with a min_fill (the same capacity in every period) is enough.
     for pl in data["placements"]:
         pl["min_fill"] = 1
-    assert flow_path.lp_first(parse_round(data))
+    assert flow_path.lp_first(parse_round(data), 1000)
 
 
-def test_lp_first_where_a_re_plan_charges_changes_heavily() -> None:
-    """A re-plan (a ``reference``) with ``weights.change`` of at least LP_FIRST_CHANGE is
-    solved LP first; a lighter change weight, or no reference, is not."""
+def test_lp_first_where_a_large_re_plan_charges_changes_heavily() -> None:
+    """A re-plan (a ``reference``) with ``weights.change`` of at least LP_FIRST_CHANGE and
+    at least LP_FIRST_CHANGE_FROM candidates is solved LP first; a lighter change weight,
+    a smaller round or no reference is not."""
     rnd = generate_round(60, 80, 3, seed=0)
-    assert not flow_path.lp_first(rnd)
+    large = flow_path.LP_FIRST_CHANGE_FROM
+    assert not flow_path.lp_first(rnd, large)
     p = rnd.pharmacists[0]
     line = {"pharmacist": p.id, "period": rnd.period_ids[0], "placement": p.preferences[0]}
     heavy = rnd.weights.model_dump() | {"change": flow_path.LP_FIRST_CHANGE}
     light = rnd.weights.model_dump() | {"change": flow_path.LP_FIRST_CHANGE - 1}
-    assert flow_path.lp_first(with_changes(rnd, reference=[line], weights=heavy))
-    assert not flow_path.lp_first(with_changes(rnd, reference=[line], weights=light))
-    assert not flow_path.lp_first(with_changes(rnd, weights=heavy))
+    replan = with_changes(rnd, reference=[line], weights=heavy)
+    assert flow_path.lp_first(replan, large)
+    assert not flow_path.lp_first(replan, large - 1)
+    assert not flow_path.lp_first(with_changes(rnd, reference=[line], weights=light), large)
+    assert not flow_path.lp_first(with_changes(rnd, weights=heavy), large)
 
 
 def test_an_lp_given_just_its_lean_time_runs_once_its_model_is_built(

@@ -166,6 +166,12 @@ LP_FIRST_FROM = 0.4
 # 0.148 / 0.221 / 0.163 (even), with many pins, bans and leave (seed 0) 0.215 -> 0.224;
 # change 50 (seed 0) 0.214 -> 0.282. So between 200 and 1000.
 LP_FIRST_CHANGE = 500
+# ... on rounds of at least LP_FIRST_CHANGE_FROM candidates: at 1,000 x 1,000 x 3 (375,000
+# candidates) with change 1000 the restricted starts end proven in about 8 s and the
+# round 0.001 / 0.001 / 0.001 % from its bound (seeds 0-2), where LP first ended 0.005 /
+# 0.109 / 0.114 %; at 2,000 x 1,500 x 3 (1,126,000) LP first is the one that works (above).
+# No size in between was measured.
+LP_FIRST_CHANGE_FROM = 600_000
 # ... and only while the lean times of all large components together are at most this
 # share of the workers' time left (2,000 x 1,500 x 3 per-period: 56 s of 2 x 58 s).
 LP_FIRST_COVER = 0.7
@@ -173,14 +179,16 @@ LP_FIRST_START_SHARE = 0.1
 LP_FIRST_SUPPORT_S = 5.0
 
 
-def lp_first(rnd: Round) -> bool:
-    """Whether the round is solved LP first: at least :data:`LP_FIRST_FROM` of its
-    placements have a capacity that changes between periods or a ``min_fill``, or it
-    re-plans (a ``reference``) with ``weights.change`` of at least
-    :data:`LP_FIRST_CHANGE`."""
+def lp_first(rnd: Round, n_candidates: int) -> bool:
+    """Whether the round (of ``n_candidates`` candidates) is solved LP first: at least
+    :data:`LP_FIRST_FROM` of its placements have a capacity that changes between periods
+    or a ``min_fill``, or it re-plans (a ``reference``) with ``weights.change`` of at
+    least :data:`LP_FIRST_CHANGE` and has at least :data:`LP_FIRST_CHANGE_FROM`
+    candidates."""
     if not rnd.placements:
         return False
-    if rnd.reference and rnd.weights.change >= LP_FIRST_CHANGE:
+    if (rnd.reference and rnd.weights.change >= LP_FIRST_CHANGE
+            and n_candidates >= LP_FIRST_CHANGE_FROM):
         return True
     cap, fill = capacity_matrix(rnd), min_fill_matrix(rnd)
     varies = (cap.max(axis=1) != cap.min(axis=1)) | (fill.max(axis=1) > 0)
@@ -237,7 +245,7 @@ def solve_flow_lns(rnd: Round, cand: Candidates, sc: Scores, params: SolveParams
             sum(len(k.idx) for k in large) / LP_LEAN_PER_S
             <= LP_FIRST_COVER * max(1, st.params.worker_count) * budget.left())
 
-    first = lp_first(rnd) and lps_fit()
+    first = lp_first(rnd, len(cand)) and lps_fit()
     # Set once a restricted start ends without any allocation: its model was too hard
     # for CP-SAT in its share, and so, most likely, are those of the round's other
     # components. Those not started yet begin from the repaired construction, and the
