@@ -10,7 +10,7 @@
    capped at the flow bound (a proof the moment it reaches it); large ones a model
    restricted to the flow's pairs plus the best few others, or, when that would be too
    large or is cut short, or the round is solved LP first (:func:`lp_first`: most
-   placements change capacity between periods or have a ``min_fill``, or a re-plan
+   placements change capacity between periods or have a ``min_fill``, or a large re-plan
    weighs changes heavily; and for the rest once a restricted start finds nothing), the
    greedy construction from the flow (:mod:`matcher.solving.construct`) repaired by
    CP-SAT.
