@@ -268,8 +268,9 @@ def solve_flow_lns(rnd: Round, cand: Candidates, sc: Scores, params: SolveParams
                 # 2,000 x 1,500 x 3); the repaired construction is then the better base.
                 repair(st, comp, construct(st, comp), time.monotonic() + min(limit, 3.0))
         else:
-            # Too large for a restricted start, or LP first: the greedy construction,
-            # keeping what still fits of the warm start (a re-plan's reference), repaired.
+            # Too large for a restricted start, LP first, or another start found nothing:
+            # the greedy construction, keeping what still fits of the warm start (a
+            # re-plan's reference), repaired.
             repair(st, comp, construct(st, comp, keep=warm), time.monotonic() + limit)
 
     side_by_side(st, large, left, start,
