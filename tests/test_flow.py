@@ -46,6 +46,27 @@ def test_flow_bound_is_often_tight_on_tiny_rounds() -> None:
     assert tight >= 20
 
 
+@pytest.mark.parametrize(("seed", "exact"), [(220, True), (265, True), (387, False)])
+def test_per_period_matchings_cap_the_flows_fill(monkeypatch: pytest.MonkeyPatch, seed: int,
+                                                exact: bool) -> None:
+    """Tiny rounds where the collapsed flow fills more slots than the periods' matchings
+    allow: the cap lowers the bound, never below the brute-force optimum (on two of them
+    to the optimum itself)."""
+    from matcher.solving import flow
+
+    rnd = random_tiny_round(seed)
+    best, _ = brute_force(rnd)
+    assert best is not None
+    cand = candidates(rnd)
+    sc = scores(rnd, cand)
+    capped = relaxation(rnd, cand, sc).bound
+    monkeypatch.setattr(flow, "period_fills",
+                        lambda *_: np.full(len(rnd.effective_streams), 10**9))
+    uncapped = relaxation(rnd, cand, sc).bound
+    assert best <= capped < uncapped
+    assert (capped == best) == exact
+
+
 @pytest.mark.parametrize(("size", "seed"), [((30, 60, 3), 0), ((30, 60, 3), 1),
                                             ((40, 50, 2), 2)])
 def test_flow_bound_is_above_the_proven_optimum(size: tuple[int, int, int], seed: int) -> None:

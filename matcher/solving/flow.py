@@ -18,6 +18,12 @@ OR-Tools' ``SimpleMinCostFlow``, which is exact on integers):
   with capacity ``sum_t min(max_pharmacists, sum of their capacities)`` (one stream: a
   pharmacist holds at most one of its placements per period, so distinct pharmacists =
   assignments); other organisations and supervisors are relaxed (dropped);
+- a stream's placements (and organisation nodes) drain through a node of capacity
+  ``F(s)`` when that is below the stream's seats: ``F(s)`` (:func:`period_fills`) sums,
+  over periods, a maximum matching of the stream's pharmacists (one slot each) to its
+  placements (their capacity in that period) through the capped organisations. The
+  collapsed seats forget which period a seat is in; the matchings do not. On a tight
+  2,000 x 1,500 x 3 round this took 30,000 points (three slots) off the bound, in 0.1 s;
 - **sector gadget** for a pharmacist-stream that must cover new sectors: ``(p, s)`` feeds
   sector nodes ``(p, s, sigma)`` directly (capacity ``A(p)``, the "repeat" route) and
   through a node ``D(p, s)`` whose arcs to the sector nodes have capacity 1 (the "first
@@ -32,7 +38,9 @@ empty slot one unit on the unassigned arc. Per-stream unit counts are A(p) (one 
 available period and stream, §3.1); a rotating pair is used at most once (§3.5); a
 non-rotating pair at most in its eligible periods; placement totals are at most the sum of
 per-period capacities and of eligible pharmacists (§3.2); organisation totals obey the
-per-period caps summed (§3.3). So the flow is feasible. Its value is at least X's objective
+per-period caps summed (§3.3); a stream's assignments in one period are a matching of
+its pharmacists to its placements within capacities and the caps, so in all they are at
+most ``F(s)``. So the flow is feasible. Its value is at least X's objective
 plus the bonuses: X covers >= need(p) new sectors, of which at most ``sum of the other
 streams' maxima`` come from other streams, so stream s covers >= k(p, s) new sectors; route
 one unit of each newly covered sector of s through D (capacity 1 per sector) and the bonus
@@ -57,13 +65,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from ortools.graph.python import min_cost_flow
+from ortools.graph.python import max_flow, min_cost_flow
 
 from matcher.domain import SECTORS, Round
 from matcher.eligibility import Candidates, availability
 from matcher.scoring import Scores
 
-__all__ = ["FlowRelaxation", "Pairs", "fairness_bound", "pairs_of", "relaxation"]
+__all__ = ["FlowRelaxation", "Pairs", "fairness_bound", "pairs_of", "period_fills", "relaxation"]
 
 log = logging.getLogger(__name__)
 
@@ -226,6 +234,46 @@ def fairness_bound(rnd: Round, cand: Candidates, sc: Scores, plain_bound: int) -
     return int(plain_bound) + w.fairness * fairness_cap(rnd, pairs_of(rnd, cand, sc), a_count)
 
 
+def period_fills(rnd: Round, cand: Candidates, cap: IntArray, org_of_l: IntArray,
+                 org_max: list[int]) -> IntArray:
+    """The most assignments each stream can hold, summed over periods: in every period a
+    maximum matching of the stream's pharmacists (one each) to its placements (their
+    capacity in that period), through the organisations of ``org_of_l`` (index into
+    ``org_max``, their ``max_pharmacists``; -1: none). An exact maximum flow per period
+    and stream, so the count bounds every allocation's (module docs)."""
+    n_t = cap.shape[1]
+    n_s = len(rnd.effective_streams)
+    out = np.zeros(n_s, dtype=np.int64)
+    sink = 1
+    for s in range(n_s):
+        for t in range(n_t):
+            sel = np.flatnonzero((cand.period == t) & (cand.stream == s))
+            if not len(sel):
+                continue
+            up, pi = np.unique(cand.pharmacist[sel], return_inverse=True)
+            ul, li = np.unique(cand.placement[sel], return_inverse=True)
+            p_node = 2 + np.arange(len(up), dtype=np.int64)
+            l_node = 2 + len(up) + np.arange(len(ul), dtype=np.int64)
+            og = org_of_l[ul]
+            uo = np.unique(og[og >= 0])
+            o_node = np.full(len(org_max), sink, dtype=np.int64)
+            o_node[uo] = 2 + len(up) + len(ul) + np.arange(len(uo), dtype=np.int64)
+            tails = np.concatenate([np.zeros(len(up), np.int64), p_node[pi], l_node,
+                                    o_node[uo]])
+            heads = np.concatenate([p_node, l_node[li], np.where(og >= 0, o_node[
+                np.maximum(og, 0)] if len(org_max) else sink, sink),
+                np.full(len(uo), sink, np.int64)])
+            caps = np.concatenate([np.ones(len(up) + len(sel), np.int64), cap[ul, t],
+                                   np.array(org_max, np.int64)[uo] if len(uo)
+                                   else np.zeros(0, np.int64)])
+            mf = max_flow.SimpleMaxFlow()
+            mf.add_arcs_with_capacity(tails.astype(np.int32), heads.astype(np.int32), caps)
+            if mf.solve(0, sink) != mf.OPTIMAL:
+                raise RuntimeError("maximum flow failed")
+            out[s] += mf.optimal_flow()
+    return out
+
+
 def relaxation(rnd: Round, cand: Candidates, sc: Scores, pairs: Pairs | None = None
                ) -> FlowRelaxation:
     """Solve the collapsed relaxation (module docs); the bound is valid for the round."""
@@ -274,6 +322,7 @@ def relaxation(rnd: Round, cand: Candidates, sc: Scores, pairs: Pairs | None = N
                            dtype=np.int64)
     org_of_l = np.full(n_l, -1, dtype=np.int64)
     org_cap_units: list[int] = []
+    org_max: list[int] = []
     for o in capped:
         members = np.array([j for j, pl in enumerate(rnd.placements)
                             if pl.organisation == o.id], dtype=np.int64)
@@ -281,10 +330,24 @@ def relaxation(rnd: Round, cand: Candidates, sc: Scores, pairs: Pairs | None = N
             continue  # spans streams: distinct counting, relaxed
         k = len(org_cap_units)
         org_of_l[members] = k
+        org_max.append(int(o.max_pharmacists or 0))
         per_t = np.minimum(int(o.max_pharmacists or 0), cap[members].sum(axis=0))
         org_cap_units.append(int(per_t.sum()))
     org_node = n_nodes + np.arange(len(org_cap_units), dtype=np.int64)
     n_nodes += len(org_cap_units)
+    # Streams whose assignments the per-period matchings hold below the collapsed seats.
+    elig_lt = np.bincount(cand.placement * n_t + cand.period, minlength=n_l * n_t).reshape(
+        n_l, n_t) if len(cand) else np.zeros((n_l, n_t), np.int64)
+    seats = np.minimum(cap, elig_lt)
+    fills = period_fills(rnd, cand, cap, org_of_l, org_max)
+    stream_seats = np.bincount(stream_of_l, weights=seats.sum(axis=1), minlength=n_s)
+    stream_out = np.full(n_s, sink, dtype=np.int64)
+    stream_cap: list[int] = []
+    for s in range(n_s):
+        if fills[s] < stream_seats[s]:
+            stream_out[s] = n_nodes
+            n_nodes += 1
+            stream_cap.append(int(fills[s]))
 
     ps_key = pairs.p * n_s + pairs.s
     ps_keys, ps_of_pair = np.unique(ps_key, return_inverse=True)
@@ -388,18 +451,21 @@ def relaxation(rnd: Round, cand: Candidates, sc: Scores, pairs: Pairs | None = N
         costs.append(-cval[spec_cands])
     spec_arc_index = spec_start + np.arange(len(spec_cands), dtype=np.int64)
     # Placements to organisations or the sink.
-    elig_lt = np.bincount(cand.placement * n_t + cand.period, minlength=n_l * n_t).reshape(
-        n_l, n_t) if len(cand) else np.zeros((n_l, n_t), np.int64)
-    seats = np.minimum(cap, elig_lt)
     total = seats.sum(axis=1)
     fill = np.minimum(mf, seats).sum(axis=1) if w.shortfall else np.zeros(n_l, np.int64)
     head_l = np.where(org_of_l >= 0, org_node[np.maximum(org_of_l, 0)] if len(org_node)
-                      else sink, sink)
+                      else 0, stream_out[stream_of_l])
     arcs(l_node, head_l, fill, np.full(n_l, w.shortfall, np.int64))
     arcs(l_node, head_l, total - fill, np.zeros(n_l, np.int64))
     if len(org_node):
-        arcs(org_node, np.full(len(org_node), sink), np.array(org_cap_units, np.int64),
+        org_stream = np.zeros(len(org_node), dtype=np.int64)
+        org_stream[org_of_l[org_of_l >= 0]] = stream_of_l[org_of_l >= 0]
+        arcs(org_node, stream_out[org_stream], np.array(org_cap_units, np.int64),
              np.zeros(len(org_node), np.int64))
+    capped_s = np.flatnonzero(stream_out != sink)
+    if len(capped_s):
+        arcs(stream_out[capped_s], np.full(len(capped_s), sink), np.array(stream_cap, np.int64),
+             np.zeros(len(capped_s), np.int64))
 
     # ---- solve ------------------------------------------------------------------------------
     mcf = min_cost_flow.SimpleMinCostFlow()
