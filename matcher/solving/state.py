@@ -110,6 +110,8 @@ class FlowState:
         self._reported = -math.inf
         # Search steps grown from each (placement, period) below its min_fill so far.
         self.short_tries: dict[tuple[int, int], int] = {}
+        # The allocation of each component the single moves last tried (fill.fill_gaps).
+        self.fill_tried: dict[int, IntArray] = {}
 
     @property
     def rng(self) -> np.random.Generator:
