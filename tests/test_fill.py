@@ -165,3 +165,36 @@ def test_a_search_step_at_a_seat_below_min_fill_frees_its_holders_and_takers() -
         assert picked, "the seeds are not the holders and takers of any short cell"
         return
     pytest.fail("no placement-period below min_fill to grow a step from")
+
+
+def test_an_allocation_already_tried_is_not_tried_again(monkeypatch: pytest.MonkeyPatch
+                                                        ) -> None:
+    """fill_gaps tries the moves once per allocation: again only after it changed."""
+    from matcher.solving import fill
+
+    rnd = per_period_round(40, 60, 3, 0)
+    st, base = thinned(rnd, 0)
+    calls: list[int] = []
+    real = fill.relieve_shortfall
+
+    def counted(*args: Any) -> np.ndarray:
+        calls.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(fill, "relieve_shortfall", counted)
+    comp = max(st.comps, key=lambda k: len(k.idx))
+    comp.chosen = np.intersect1d(base, comp.idx)
+    comp.value = st.evaluator(comp.chosen)
+    assert fill_gaps(st, comp)  # the thinned allocation gains
+    assert len(calls) == 1
+    rounds = 1
+    while fill_gaps(st, comp):  # every new allocation is tried, once
+        rounds += 1
+        assert rounds < 10
+    tried = len(calls)
+    assert tried == rounds + 1
+    assert not fill_gaps(st, comp)  # unchanged since: not tried again
+    assert len(calls) == tried
+    comp.chosen = comp.chosen.copy()  # a new allocation (equal, but another array)
+    fill_gaps(st, comp)
+    assert len(calls) == tried + 1
