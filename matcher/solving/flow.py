@@ -454,7 +454,7 @@ def relaxation(rnd: Round, cand: Candidates, sc: Scores, pairs: Pairs | None = N
     total = seats.sum(axis=1)
     fill = np.minimum(mf, seats).sum(axis=1) if w.shortfall else np.zeros(n_l, np.int64)
     head_l = np.where(org_of_l >= 0, org_node[np.maximum(org_of_l, 0)] if len(org_node)
-                      else 0, stream_out[stream_of_l])
+                      else sink, stream_out[stream_of_l])
     arcs(l_node, head_l, fill, np.full(n_l, w.shortfall, np.int64))
     arcs(l_node, head_l, total - fill, np.zeros(n_l, np.int64))
     if len(org_node):
