@@ -509,6 +509,7 @@ class Settings:
     shapes: list[str] = field(default_factory=lambda: ["plain"])
     seeds: list[int] = field(default_factory=lambda: [0])
     peers: list[str] = field(default_factory=lambda: list(DEFAULT_PEERS))
+    rounds: Path | None = None  # --rounds: where built rounds are kept and reused
 
 
 @dataclass(frozen=True)
@@ -552,7 +553,12 @@ def build_case(settings: Settings, case: Case, work: Path) -> Case | Row:
     ``crashed``/``killed`` row (solver ``(build)``) when building failed."""
     if case.shape == "plain" or not case.size.generated:
         return case
-    round_file = work / f"{case.stem}.round.json"
+    round_file = (settings.rounds or work) / f"{case.stem}.round.json"
+    if settings.rounds is not None:
+        if round_file.exists():
+            _progress(f"{_case_label(case)}: the round kept in {settings.rounds}")
+            return Case(case.size, case.shape, case.seed, str(round_file))
+        settings.rounds.mkdir(parents=True, exist_ok=True)
     status_file = work / f"{case.stem}-build.status"
     job = {"size": {"path": None, "dims": list(case.size.dims)}, "solver": "build",
            "shape": case.shape, "seed": case.seed, "round_file": str(round_file),
@@ -829,6 +835,12 @@ def _parser() -> argparse.ArgumentParser:
                    help="kill a run whose resident memory exceeds this (default: 60 %% of "
                         "the memory available at start, at most 12 GiB)")
     p.add_argument("--json", metavar="OUT", type=Path, help="also save the raw figures here")
+    p.add_argument("--rounds", metavar="DIR", type=Path,
+                   help="keep the built rounds of shapes other than plain in DIR and reuse "
+                        "those already there, so that runs compare the same rounds (the "
+                        "re-plan shapes solve their round for the reference under a time "
+                        "limit, so each build differs); empty it when the generator or the "
+                        "shapes change")
     p.add_argument("--child", help=argparse.SUPPRESS)
     return p
 
@@ -878,7 +890,8 @@ def _settings(args: argparse.Namespace) -> Settings:
                     peer_build_cap=args.peer_build_cap, max_rss_mib=max_rss,
                     cli=not args.no_cli, skipped=skipped, shapes=_names(args.shapes),
                     seeds=[args.seed + i for i in range(args.seeds)],
-                    peers=_peers(args.peers) if not args.no_peer else [])
+                    peers=_peers(args.peers) if not args.no_peer else [],
+                    rounds=args.rounds)
 
 
 def _split(values: Sequence[str] | None) -> list[str]:

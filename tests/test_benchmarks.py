@@ -337,6 +337,28 @@ def test_script_runs_shapes_seeds_and_the_highs_peer(tmp_path: Path) -> None:
     assert data["meta"]["seeds"] == [0, 1]
 
 
+def test_kept_rounds_are_reused_so_runs_compare_the_same_rounds(tmp_path: Path) -> None:
+    """With --rounds, the first run builds a re-plan round (its reference comes from a
+    time-limited solve) and keeps it; the second solves that same file instead of a new
+    build."""
+    kept = tmp_path / "rounds"
+    cmd = [sys.executable, "-m", "benchmarks.bench_solve", "--sizes", "12x20x2",
+           "--shapes", "replan-50", "--no-peer", "--no-cli", "--time-limit", "10",
+           "--workers", "1", "--rounds", str(kept)]
+    runs = []
+    for _ in range(2):
+        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=240,
+                              check=False)
+        assert proc.returncode == 0, proc.stderr
+        runs.append(proc.stdout + proc.stderr)
+    files = list(kept.glob("*.round.json"))
+    assert [f.name for f in files] == ["12x20x2-replan-50-s0.round.json"]
+    assert "building the round" in runs[0]
+    assert "building the round" not in runs[1]
+    assert f"the round kept in {kept}" in runs[1]
+    assert json.loads(files[0].read_text())["reference"]
+
+
 def test_bad_shape_or_peer_is_refused() -> None:
     for args in (["--shapes", "nope"], ["--peers", "gurobi"]):
         proc = subprocess.run(
