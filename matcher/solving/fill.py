@@ -126,7 +126,7 @@ def fill_empty(st: FlowState, comp: Component, chosen: IntArray) -> IntArray:
     c, pr = st.cand, st.pairs
     for p in todo.tolist():
         for s in range(len(st.rotating)):
-            held_s = [j for j in mv.mine[p] if int(c.stream[j]) == s]
+            held_s = list(mv.lines.get((p, s), ()))
             busy = {int(c.period[j]) for j in held_s}
             empty_t = [t for t in range(st.cap.shape[1]) if st.avail[p, t] and t not in busy]
             if not empty_t:

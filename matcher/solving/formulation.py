@@ -205,40 +205,24 @@ def add_supervision(m: Model) -> None:
     if not rnd.supervisors or not len(c):
         return
     n_t = len(rnd.periods)
-    # Whom each kind of supervisor counts: one pass over the pharmacists per kind (a pass
+    # Whom each kind of supervisor counts, one pass over the pharmacists per kind (a pass
     # per supervisor was a fifth of a search step's time on 5,000 x 2,500 x 4).
-    kinds: dict[str, int] = {}
-    kind_of_sup = np.zeros(len(rnd.supervisors), dtype=np.int64)
-    counted_rows: list[BoolArray] = []
-    cover_sup: list[int] = []
-    cover_placement: list[int] = []
+    counted: dict[str, BoolArray] = {}
+    vars_: list[IntArray] = []
+    groups: list[IntArray] = []
     for k, sup in enumerate(rnd.supervisors):
-        if sup.supervises not in kinds:
-            kinds[sup.supervises] = len(counted_rows)
-            counted_rows.append(np.array([sup.counts(ph) for ph in rnd.pharmacists],
-                                         dtype=bool))
-        kind_of_sup[k] = kinds[sup.supervises]
-        for pid in dict.fromkeys(sup.placements):
-            cover_sup.append(k)
-            cover_placement.append(rnd.placement_index[pid])
-    counted = np.stack(counted_rows)
-    # Supervisors of every placement (CSR) and every candidate's (candidate, supervisor).
-    order, keys, ptr = groups(np.array(cover_placement, dtype=np.int64))
-    sups_sorted = np.array(cover_sup, dtype=np.int64)[order]
-    n_sups = np.zeros(len(rnd.placements), dtype=np.int64)
-    n_sups[keys] = np.diff(ptr)
-    first = np.zeros(len(rnd.placements), dtype=np.int64)
-    first[keys] = ptr[:-1]
-    per = n_sups[c.placement]
-    cand_of = np.repeat(np.arange(len(c), dtype=np.int64), per)
-    offset = np.arange(len(cand_of), dtype=np.int64) - np.repeat(np.cumsum(per) - per, per)
-    sup_of = sups_sorted[first[c.placement[cand_of]] + offset]
-    keep = counted[kind_of_sup[sup_of], c.pharmacist[cand_of]]
-    cand_of, sup_of = cand_of[keep], sup_of[keep]
-    by_sup = np.lexsort((cand_of, sup_of))  # supervisor by supervisor, candidates in order
-    v = cand_of[by_sup]
+        if sup.supervises not in counted:
+            counted[sup.supervises] = np.array([sup.counts(ph) for ph in rnd.pharmacists],
+                                               dtype=bool)
+        covered = np.zeros(len(rnd.placements), dtype=bool)
+        covered[[rnd.placement_index[pid] for pid in sup.placements]] = True
+        v = np.flatnonzero(covered[c.placement]
+                           & counted[sup.supervises][c.pharmacist]).astype(np.int64)
+        vars_.append(v)
+        groups.append(k * n_t + c.period[v])
     caps = np.repeat(np.array([s.capacity for s in rnd.supervisors], np.int64), n_t)
-    _distinct_pharmacist_caps(m, "supervision", v, sup_of[by_sup] * n_t + c.period[v], caps)
+    _distinct_pharmacist_caps(m, "supervision", np.concatenate(vars_),
+                              np.concatenate(groups), caps)
 
 
 def add_rotation(m: Model) -> None:
