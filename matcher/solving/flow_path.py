@@ -64,7 +64,7 @@ from matcher.solving.starts import (
     solve_support,
     start_candidates,
 )
-from matcher.solving.state import FlowState
+from matcher.solving.state import STOP_GAP, FlowState
 from matcher.solving.warmstart import hint_positions
 
 __all__ = ["LpLanes", "lp_first", "on_support", "search", "side_by_side", "solve_flow_lns",
@@ -92,10 +92,19 @@ START_MAX_CANDIDATES = 30_000
 START_SHARE = 0.9
 LARGE_START_SHARE = 0.45
 # The LP bound (:func:`tighten_bounds`) is tried on a large component whose gap, less what
-# its empty slots cost, is above LP_GAP of the round's bound (pro rata by candidates), with
-# at most LP_MAX_CANDIDATES. PDLP needs time in proportion to the columns before its
-# multipliers are of use: 300 x 400 x 3 per-period rounds (41,000 candidates) converged in
-# 3-4 s; components of 1,000 x 1,000 x 3 (32,000-67,000) in 3-7 s; the whole of that round
+# its empty slots cost, is above the search's stopping gap (``FlowState.gap_limit``: 0.1 %
+# of the round's bound, pro rata by candidates), with at most LP_MAX_CANDIDATES. With five
+# times that (0.5 %, until 2026-12-06) the seven components of a 1,000 x 1,000 x 3 round
+# with fairness 50, 127-529 points from their flow bounds, got no LP, and the round ended
+# 0.29-0.30 % from its bound (target 0.3 %); their LPs took 1.7-5.6 s each, converged, and
+# closed 2,000 of the 2,400 points its fairness-free stage was short: 0.08 %. LP first
+# (:func:`lp_first`) the threshold stays LP_FIRST_GAP: there the lanes, with their support
+# phases, hold the cores for the components far from their bounds, and taking those near
+# theirs too left a 2,000 x 1,500 x 3 round with organisation caps 5 search steps instead
+# of 24 for LPs that moved no bound (0.55 % against 0.41 %, two runs each).
+# PDLP needs time in proportion to the columns before its multipliers are of use:
+# 300 x 400 x 3 per-period rounds (41,000 candidates) converged in 3-4 s; components of
+# 1,000 x 1,000 x 3 (32,000-67,000) in 3-7 s; the whole of that round
 # (362,000) bounded it at 959,764 after 20 s on two threads (flow 992,150, LP optimum
 # 955,104) but at 1,546,070 after 10 s. A component's LP has twice its columns at
 # LP_CANDIDATES_PER_S while the time left covers that for every component waiting; else
@@ -108,7 +117,7 @@ LARGE_START_SHARE = 0.45
 # (longer LPs, fewer components with one) was worse on every shape of the variety at
 # 2,000 x 1,500 x 3: per-period 3.4-4.5 % against 2.9-3.9 %, re-plans 1.9-2.2 % against
 # 0.4-1.3 %.
-LP_GAP = 0.005
+LP_FIRST_GAP = 0.005
 LP_MAX_CANDIDATES = 600_000
 LP_CANDIDATES_PER_S = 10_000
 LP_LEAN_PER_S = 20_000
@@ -452,8 +461,9 @@ def tighten_bounds(st: FlowState, comps: list[Component], *,
                    stop: threading.Event | None = None,
                    lanes: LpLanes | None = None) -> None:
     """The LP bound (:mod:`matcher.solving.lp_bound`) of large components whose gap, less
-    what their empty slots cost, is above :data:`LP_GAP` of the round's bound (pro rata by
-    candidates): the components whose bound, not allocation, is what is far off. The
+    what their empty slots cost, is above the search's stopping gap
+    (:meth:`~matcher.solving.state.FlowState.gap_limit`; LP first, :data:`LP_FIRST_GAP`
+    instead): the components whose bound, not allocation, may be what is far off. The
     largest such gap per candidate first, each while the time left covers its columns
     (see the constants), then CP-SAT on the LP's support (:func:`solve_support`).
 
@@ -526,8 +536,6 @@ def _next_for_lp(st: FlowState, queue: list[Component], lanes: LpLanes | None
     leave the queue). While another lane runs an LP, only a component whose columns need
     at most :data:`LP_SECOND_LANE_SHARE` of the time left is ready, for at most that
     share (LP first, ``lanes.first``: any component, as for a lane alone)."""
-    scale = st.bound_scale()
-    n = max(1, len(st.cand))
     with st.lock:
         left = st.budget.left() - LP_TAIL_S
         queue[:] = [k for k in queue if len(k.idx) / LP_LEAN_PER_S <= left]
@@ -538,7 +546,8 @@ def _next_for_lp(st: FlowState, queue: list[Component], lanes: LpLanes | None
         room = left * LP_SECOND_LANE_SHARE if beside else left
         rate = LP_CANDIDATES_PER_S if beside else LP_LEAN_PER_S
         ready = [(k.gap - empty_points(st, k), k) for k in queue if len(k.idx) / rate <= room]
-        ready = [(g, k) for g, k in ready if g > LP_GAP * scale * len(k.idx) / n]
+        ready = [(g, k) for g, k in ready if g > st.gap_limit(k) * (
+            LP_FIRST_GAP / STOP_GAP if lanes is not None and lanes.first else 1.0)]
         if not ready or (lanes is not None and not lanes.worth_it()):
             return None
         if lanes is not None and lanes.first:

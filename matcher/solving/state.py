@@ -31,7 +31,7 @@ from matcher.solving.flow import (
 )
 from matcher.solving.params import Progress, SolveParams
 
-__all__ = ["POPCOUNT", "FlowState", "Resources", "Room"]
+__all__ = ["POPCOUNT", "STOP_GAP", "FlowState", "Resources", "Room"]
 
 log = logging.getLogger(__name__)
 
