@@ -16,7 +16,7 @@ from matcher.solving.components import Component
 from matcher.solving.formulation import build_model
 from matcher.solving.lns import free_solve, lns_step, pool
 from matcher.solving.lp_bound import lp_bound
-from matcher.solving.state import STOP_GAP, FlowState
+from matcher.solving.state import FlowState
 from matcher.synthetic import generate_round
 from matcher.validation import parse_round, with_changes
 
@@ -286,7 +286,7 @@ def test_the_lanes_take_a_component_whose_gap_is_above_the_stopping_gap(
     assert got[0] is comp
     first = flow_path._next_for_lp(st, list(st.comps), flow_path.LpLanes(2, first=True))
     assert first is None
-    comp.value = int(comp.bound - 1.1 * flow_path.LP_FIRST_GAP / STOP_GAP * limit)
+    comp.value = int(comp.bound - 1.1 * st.gap_limit(comp, flow_path.LP_FIRST_GAP))
     first = flow_path._next_for_lp(st, list(st.comps), flow_path.LpLanes(2, first=True))
     assert first is not None
     assert first[0] is comp

@@ -64,7 +64,7 @@ from matcher.solving.starts import (
     solve_support,
     start_candidates,
 )
-from matcher.solving.state import STOP_GAP, FlowState
+from matcher.solving.state import FlowState
 from matcher.solving.warmstart import hint_positions
 
 __all__ = ["LpLanes", "lp_first", "on_support", "search", "side_by_side", "solve_flow_lns",
@@ -546,8 +546,9 @@ def _next_for_lp(st: FlowState, queue: list[Component], lanes: LpLanes | None
         room = left * LP_SECOND_LANE_SHARE if beside else left
         rate = LP_CANDIDATES_PER_S if beside else LP_LEAN_PER_S
         ready = [(k.gap - empty_points(st, k), k) for k in queue if len(k.idx) / rate <= room]
-        ready = [(g, k) for g, k in ready if g > st.gap_limit(k) * (
-            LP_FIRST_GAP / STOP_GAP if lanes is not None and lanes.first else 1.0)]
+        first = lanes is not None and lanes.first
+        ready = [(g, k) for g, k in ready
+                 if g > (st.gap_limit(k, LP_FIRST_GAP) if first else st.gap_limit(k))]
         if not ready or (lanes is not None and not lanes.worth_it()):
             return None
         if lanes is not None and lanes.first:

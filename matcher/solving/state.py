@@ -31,7 +31,7 @@ from matcher.solving.flow import (
 )
 from matcher.solving.params import Progress, SolveParams
 
-__all__ = ["POPCOUNT", "STOP_GAP", "FlowState", "Resources", "Room"]
+__all__ = ["POPCOUNT", "FlowState", "Resources", "Room"]
 
 log = logging.getLogger(__name__)
 
@@ -176,10 +176,10 @@ class FlowState:
         return float(abs(sum(k.bound for k in self.comps) - (len(self.comps) - 1)
                          * self.empty_value))
 
-    def gap_limit(self, comp: Component) -> float:
+    def gap_limit(self, comp: Component, share: float = STOP_GAP) -> float:
         """Points a component's search may stop short of its bound: its share (by
-        candidates) of :data:`STOP_GAP` of the round's bound."""
-        return max(1.0, STOP_GAP * self.bound_scale() * len(comp.idx)
+        candidates) of ``share`` (by default :data:`STOP_GAP`) of the round's bound."""
+        return max(1.0, share * self.bound_scale() * len(comp.idx)
                    / max(1, len(self.cand)))
 
     def accept(self, comp: Component, chosen: IntArray, source: str) -> bool:
