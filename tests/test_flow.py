@@ -445,3 +445,63 @@ def test_a_fairness_round_on_the_flow_path_is_bounded_by_its_fairness_free_stage
     assert result.bound is not None
     assert result.objective <= result.bound <= cap
     assert cap < relaxation(fair, cand, sc).bound  # tighter than the flow's own bound
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_step_leaves_out_only_candidates_the_fixed_assignments_shut_out(
+        monkeypatch: pytest.MonkeyPatch, seed: int) -> None:
+    """A search step's sub-model leaves out the freed pharmacists' candidates at a
+    placement the fixed assignments fill in that period, or in a capped organisation
+    they fill (distinct pharmacists), and nothing else: checked against a count made
+    assignment by assignment, and CP-SAT finds the same best answer with them in."""
+    from shapes import nobody_placed
+
+    from matcher.solving import lns
+    from matcher.solving.flow import capacity_matrix
+
+    plain = generate_round(60, 90, 3, seed=seed)
+    cap = capacity_matrix(plain)
+    data = plain.to_data()
+    for org in data["organisations"]:  # caps that bind: the organisation's seats less one
+        mine = [li for li, pl in enumerate(plain.placements) if pl.organisation == org["id"]]
+        seats = int(cap[mine].sum(axis=0).max()) if mine else 0
+        if seats >= 2:
+            org["max_pharmacists"] = seats - 1
+    rnd = parse_round(data)
+    res = solve(rnd, SolveParams(workers=1, time_limit_s=20))
+    assert res.has_solution
+    st = nobody_placed(rnd, 60.0, workers=1)
+    comp = max(st.comps, key=lambda k: len(k.idx))
+    chosen = st.cand.positions(rnd, res.allocation)
+    base = chosen[np.isin(chosen, comp.idx)]
+    assert st.accept(comp, base, "test")
+    c = st.cand
+    freed = comp.pharmacists[::3]
+    kept = base[~np.isin(c.pharmacist[base], freed)]
+    idx = comp.idx[np.isin(c.pharmacist[comp.idx], freed)]
+    holders: Counter[tuple[int, int]] = Counter()
+    org_holders: dict[tuple[str, int], set[int]] = {}
+    for j in kept.tolist():
+        li, t = int(c.placement[j]), int(c.period[j])
+        holders[li, t] += 1
+        org = rnd.placements[li].organisation
+        org_holders.setdefault((org or "", t), set()).add(int(c.pharmacist[j]))
+    caps = {o.id: o.max_pharmacists for o in rnd.organisations}
+    expected = []
+    for j in idx.tolist():
+        li, t = int(c.placement[j]), int(c.period[j])
+        org = rnd.placements[li].organisation or ""
+        cap = caps.get(org)
+        expected.append(holders[li, t] < st.cap[li, t] and (
+            cap is None or len(org_holders.get((org, t), ())) < cap))
+    got = lns.open_to(st, kept, idx)
+    assert got.tolist() == expected
+    assert 0 < got.sum() < len(got)  # the caps bind somewhere, and not everywhere
+    pruned, proven = lns.free_solve(st, comp, base, freed, 20.0)
+    monkeypatch.setattr(lns, "open_to", lambda st, kept, idx: np.ones(len(idx), bool))
+    whole, proven_whole = lns.free_solve(st, comp, base, freed, 20.0)
+    assert proven
+    assert proven_whole
+    assert pruned is not None
+    assert whole is not None
+    assert st.evaluator(pruned) == st.evaluator(whole)
