@@ -11,7 +11,7 @@ from bruteforce import brute_force, random_tiny_round
 
 from matcher import checker
 from matcher.domain import Round
-from matcher.eligibility import candidates
+from matcher.eligibility import availability, candidates
 from matcher.result import Result
 from matcher.scoring import scores
 from matcher.solving import Budget, SolveParams, cpsat, flow_path, solve
@@ -400,6 +400,64 @@ def test_the_fairness_bound_from_the_fairness_free_optimum_is_never_below_the_op
     bound = fairness_bound(fair, cand, scores(fair, cand), best_plain)
     assert bound >= best_fair
     assert fairness_bound(plain, cand, scores(plain, cand), best_plain) == best_plain
+
+
+@pytest.mark.parametrize("seed", range(1, 240, 4))
+def test_the_fairness_bound_of_a_round_with_many_pins_is_never_below_the_optimum(
+        seed: int) -> None:
+    """fairness_bound with pins: the slots of half the pharmacists pinned to a feasible
+    allocation of the round (its fairness-free optimum: the pinned round stays
+    feasible), and the bound checked against the exhaustive optimum. A pin fills its
+    slot (flow.fairness_cap), so a pharmacist pinned where they did not ask caps M."""
+    from matcher.solving.flow import fairness_bound
+    from matcher.validation import with_changes
+
+    rnd = random_tiny_round(seed)
+    plain = with_changes(rnd, weights=rnd.weights.model_dump() | {"fairness": 0},
+                         pins=[])
+    _best, allocation = brute_force(plain)
+    if allocation is None:
+        return
+    ids = [ph.id for ph in rnd.pharmacists][::2]
+    pins = [{"pharmacist": a.pharmacist, "period": a.period, "placement": a.placement}
+            for a in allocation if a.pharmacist in ids]
+    plain = with_changes(plain, pins=pins)
+    fair = with_changes(plain, weights=plain.weights.model_dump() | {"fairness": 1 + seed % 30})
+    best_fair, _ = brute_force(fair)
+    best_plain, _ = brute_force(plain)
+    assert best_fair is not None
+    assert best_plain is not None
+    cand = candidates(fair)
+    assert fairness_bound(fair, cand, scores(fair, cand), best_plain) >= best_fair
+
+
+def test_a_pharmacist_pinned_where_they_did_not_ask_caps_the_worst_off_term() -> None:
+    """Every slot of a pharmacist pinned to placements they did not list: M is 0 in any
+    allocation, and the cap on it says so (it did not before pins counted)."""
+    from matcher.solving.flow import fairness_cap, pairs_of, pin_candidates
+
+    rnd = generate_round(40, 60, 3, seed=3)
+    ph = rnd.pharmacists[0]
+    result = solve(rnd, SolveParams(workers=1, time_limit_s=20))
+    assert result.allocation is not None
+    mine = [a for a in result.allocation if a.pharmacist == ph.id]
+    assert mine
+    pins = [{"pharmacist": a.pharmacist, "period": a.period, "placement": a.placement}
+            for a in mine]
+    data = rnd.to_data()
+    data["pins"] = pins
+    for rec in data["pharmacists"]:
+        if rec["id"] == ph.id:  # asks for none of them
+            rec["preferences"] = [pl for pl in rec.get("preferences", [])
+                                  if pl not in {a.placement for a in mine}]
+    pinned = parse_round(data)
+    slots = int(availability(pinned)[0].sum()) * len(pinned.effective_streams)
+    assert len(mine) == slots  # every slot of theirs is pinned
+    cand = candidates(pinned)
+    pairs = pairs_of(pinned, cand, scores(pinned, cand))
+    a_count = availability(pinned).sum(axis=1)
+    assert fairness_cap(pinned, pairs, a_count) > 0
+    assert fairness_cap(pinned, pairs, a_count, pairs.of_cand[pin_candidates(pinned, cand)]) == 0
 
 
 def test_the_fairness_bound_is_often_tight_on_tiny_rounds() -> None:

@@ -186,33 +186,51 @@ def pin_candidates(rnd: Round, cand: Candidates) -> IntArray:
     return np.unique(pos[pos >= 0])
 
 
-def fairness_cap(rnd: Round, pairs: Pairs, avail_count: IntArray) -> int:
+def fairness_cap(rnd: Round, pairs: Pairs, avail_count: IntArray,
+                 pinned: IntArray | None = None) -> int:
     """An upper bound on M: the smallest, over available pharmacists, of the most
     preference points they could collect (rotating: the best A(p) distinct pairs;
-    non-rotating: the best pair times its eligible periods)."""
+    non-rotating: the best pair times its eligible periods). ``pinned``: the pairs of the
+    round's pins (:func:`pin_candidates`, one per pin). A pin fills its slot with its
+    pair: in a rotating stream the pinned pairs count once each and the best of the
+    other pairs fill the periods left; in a non-rotating stream the pinned pair is the
+    pharmacist's one placement there. A pharmacist pinned to placements they did not
+    ask for caps M at what their other slots can give (0 where every slot is pinned)."""
     n_p = len(rnd.pharmacists)
     who = np.flatnonzero(avail_count >= 1)
     if not len(who):
         return 0
     best = np.zeros(n_p, dtype=np.int64)
     rotating = np.array([s.rotate for s in rnd.effective_streams], dtype=bool)
+    pin_pair = np.zeros(0, np.int64) if pinned is None else np.asarray(pinned, np.int64)
+    is_pinned = np.zeros(len(pairs), dtype=bool)
+    is_pinned[pin_pair] = True
     for s in range(len(rnd.effective_streams)):
-        sel = np.flatnonzero((pairs.s == s) & (pairs.points > 0))
-        if not len(sel):
-            continue
+        mine = pin_pair[pairs.s[pin_pair] == s]
+        sel = np.flatnonzero((pairs.s == s) & (pairs.points > 0) & ~is_pinned)
         if rotating[s]:
+            # Each pin takes one of the pharmacist's periods in the stream.
+            left = avail_count - np.bincount(pairs.p[mine], minlength=n_p)
+            once = np.unique(mine)
+            best += np.bincount(pairs.p[once], weights=pairs.points[once],
+                                minlength=n_p).astype(np.int64)
             order = sel[np.lexsort((-pairs.points[sel], pairs.p[sel]))]
             pp = pairs.p[order]
             first = np.r_[True, pp[1:] != pp[:-1]]
             start = np.maximum.accumulate(np.where(first, np.arange(len(pp)), 0))
             rank = np.arange(len(pp)) - start
-            keep = rank < avail_count[pp]
+            keep = rank < left[pp]
             best += np.bincount(pp[keep], weights=pairs.points[order][keep],
                                 minlength=n_p).astype(np.int64)
         else:
-            val = pairs.points[sel] * pairs.count[sel]
             top = np.zeros(n_p, dtype=np.int64)
-            np.maximum.at(top, pairs.p[sel], val)
+            np.maximum.at(top, pairs.p[sel], pairs.points[sel] * pairs.count[sel])
+            # Pinned in the stream: the pinned placement in every period or none (two
+            # pinned placements: infeasible, and any bound will do).
+            held = np.zeros(n_p, dtype=bool)
+            held[pairs.p[mine]] = True
+            top[held] = 0
+            np.maximum.at(top, pairs.p[mine], pairs.points[mine] * pairs.count[mine])
             best += top
     return int(best[who].min())
 
@@ -231,7 +249,9 @@ def fairness_bound(rnd: Round, cand: Candidates, sc: Scores, plain_bound: int) -
     if not w.fairness:
         return int(plain_bound)
     a_count = availability(rnd).sum(axis=1).astype(np.int64)
-    return int(plain_bound) + w.fairness * fairness_cap(rnd, pairs_of(rnd, cand, sc), a_count)
+    pairs = pairs_of(rnd, cand, sc)
+    return int(plain_bound) + w.fairness * fairness_cap(
+        rnd, pairs, a_count, pairs.of_cand[pin_candidates(rnd, cand)])
 
 
 def period_fills(rnd: Round, cand: Candidates, cap: IntArray, org_of_l: IntArray,
@@ -482,7 +502,8 @@ def relaxation(rnd: Round, cand: Candidates, sc: Scores, pairs: Pairs | None = N
     if status != mcf.OPTIMAL:
         raise RuntimeError(f"min-cost flow failed with status {status}")
     value = -int(mcf.optimal_cost())
-    fair = fairness_cap(rnd, pairs, a_count) * w.fairness if w.fairness else 0
+    fair = (fairness_cap(rnd, pairs, a_count, pairs.of_cand[pins]) * w.fairness
+            if w.fairness else 0)
     bound = value + offset - penalty + fair
     units = np.zeros(n_pairs, dtype=np.int64)
     if len(sel):
