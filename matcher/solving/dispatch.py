@@ -49,8 +49,13 @@ FAIRNESS_START_SHARE = 0.3
 # whole round one component (M ties everyone), while the round without it splits into
 # components that the starts and the search handle far better; the term itself is worth
 # little against the rest (2,000x1,500x3 with fairness 5: M at most 19, 95 points of a
-# 2-million objective). With 0.3 that round ended 0.77 % short of its bound.
-FAIRNESS_START_SHARE_FLOW = 0.75
+# 2-million objective). With 0.3 that round ended 0.77 % short of its bound. At 0.75 the
+# gap of a fairness round at that size was its first stage's: 2,000x1,500x3 fair-50
+# seed 0, 60 s, 0.40-0.57 % in five runs, of which M (at most 19 x 50 points) is 0.05 %
+# at most; at 0.85 0.399 / 0.391 %, at 0.9 0.330 / 0.368 % (pins-bans-leave+fair-50
+# 0.408 % against 0.520, fair-5 0.264 against 0.332). 1,000x1,000x3 fair-50 loses M
+# points (0.083 % against 0.072-0.089).
+FAIRNESS_START_SHARE_FLOW = 0.9
 # Candidates from which ``auto`` solves a round that splits into small independent
 # components one component at a time (smaller rounds: one model, no overhead); 300x400x3
 # (7 components) was proven in 2.7-3.1 s this way against 4.8 s as one model.

@@ -23,7 +23,8 @@ from matcher.solving.components import Component
 from matcher.solving.formulation import build_model
 from matcher.solving.state import FlowState
 
-__all__ = ["LNS_STEP_S", "free_solve", "lns_step", "neighbourhood", "pool", "repair",
+__all__ = ["LNS_STEP_S", "bad_pharmacists", "free_solve", "lns_step", "neighbourhood", "open_to",
+           "pool", "repair",
            "worst_off"]
 
 IntArray = npt.NDArray[np.int64]
