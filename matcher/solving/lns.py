@@ -23,9 +23,8 @@ from matcher.solving.components import Component
 from matcher.solving.formulation import build_model
 from matcher.solving.state import FlowState
 
-__all__ = ["LNS_STEP_S", "bad_pharmacists", "free_solve", "lns_step", "neighbourhood", "open_to",
-           "pool", "repair",
-           "worst_off"]
+__all__ = ["LNS_STEP_S", "bad_pharmacists", "free_solve", "lns_step", "neighbourhood",
+           "open_to", "pool", "repair", "worst_off"]
 
 IntArray = npt.NDArray[np.int64]
 
@@ -145,6 +144,7 @@ def open_to(st: FlowState, kept: IntArray, idx: IntArray) -> npt.NDArray[np.bool
     if len(org_cap):
         org_of = st.resources.org_of
         ko = org_of[c.placement[kept]]
+        # One count per distinct (pharmacist, organisation, period), as the cap counts.
         cells = np.unique(np.stack([c.pharmacist[kept], ko * n_t + c.period[kept]])[
             :, ko >= 0], axis=1)[1]
         full = org_cap.ravel() - np.bincount(cells, minlength=org_cap.size) <= 0
