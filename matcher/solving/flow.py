@@ -186,8 +186,7 @@ def pin_candidates(rnd: Round, cand: Candidates) -> IntArray:
     return np.unique(pos[pos >= 0])
 
 
-def fairness_cap(rnd: Round, pairs: Pairs, avail_count: IntArray,
-                 pinned: IntArray | None = None) -> int:
+def fairness_cap(rnd: Round, pairs: Pairs, avail_count: IntArray, pinned: IntArray) -> int:
     """An upper bound on M: the smallest, over available pharmacists, of the most
     preference points they could collect (rotating: the best A(p) distinct pairs;
     non-rotating: the best pair times its eligible periods). ``pinned``: the pairs of the
@@ -202,7 +201,7 @@ def fairness_cap(rnd: Round, pairs: Pairs, avail_count: IntArray,
         return 0
     best = np.zeros(n_p, dtype=np.int64)
     rotating = np.array([s.rotate for s in rnd.effective_streams], dtype=bool)
-    pin_pair = np.zeros(0, np.int64) if pinned is None else np.asarray(pinned, np.int64)
+    pin_pair = np.asarray(pinned, np.int64)
     is_pinned = np.zeros(len(pairs), dtype=bool)
     is_pinned[pin_pair] = True
     for s in range(len(rnd.effective_streams)):

@@ -222,17 +222,16 @@ def solve_flow_lns(rnd: Round, cand: Candidates, sc: Scores, params: SolveParams
     t0 = time.monotonic()
     st = FlowState(rnd, cand, sc, params, budget)
     comps = st.comps
-    if cap is not None and len(comps) == 1 and params.hint is not None:
-        # A fairness round's second stage, from its first stage's allocation: its flow
-        # bound (the fairness-free flow plus the same cap on M) is never below ``cap``,
-        # whose first-stage part is at most that flow, and the flow's pairs only guide a
-        # construction the warm start makes needless. 1.1 s at 2,000 x 1,500 x 3.
-        comps[0].bound = cap
-    else:
-        # Flow bounds now for the components that are not small; a small one is usually
-        # proven by its full model, and gets its flow bound afterwards only if it is not.
+    capped = cap is not None and len(comps) == 1
+    # Flow bounds now for the components that are not small; a small one is usually proven
+    # by its full model, and gets its flow bound afterwards only if it is not. Not for a
+    # fairness round's second stage, from its first stage's allocation: its flow bound
+    # (the fairness-free flow plus the same cap on M) is never below ``cap``, whose
+    # first-stage part is at most that flow, and the flow's pairs only guide a
+    # construction the warm start makes needless (1.1 s at 2,000 x 1,500 x 3).
+    if not (capped and params.hint is not None):
         st.bound_components([k for k in comps if len(k.idx) > FULL_MODEL_MAX])
-    if cap is not None and len(comps) == 1:
+    if cap is not None and capped:
         # One component: its bound is the round's (its allocation is the round's).
         comps[0].bound = min(comps[0].bound, cap)
         comps[0].stats["cap"] = cap
@@ -549,22 +548,22 @@ def _next_for_lp(st: FlowState, queue: list[Component], lanes: LpLanes | None
     leave the queue). While another lane runs an LP, only a component whose columns need
     at most :data:`LP_SECOND_LANE_SHARE` of the time left is ready, for at most that
     share (LP first, ``lanes.first``: any component, as for a lane alone)."""
+    first = lanes is not None and lanes.first
     with st.lock:
         left = st.budget.left() - LP_TAIL_S
         queue[:] = [k for k in queue if len(k.idx) / LP_LEAN_PER_S <= left]
         # Beside another LP, only a component whose full time (its columns at
         # LP_CANDIDATES_PER_S) is at most LP_SECOND_LANE_SHARE of the time left, and for
         # at most that share (LP first: any whose lean time the time left covers).
-        beside = lanes is not None and lanes.running > 0 and not lanes.first
+        beside = lanes is not None and lanes.running > 0 and not first
         room = left * LP_SECOND_LANE_SHARE if beside else left
         rate = LP_CANDIDATES_PER_S if beside else LP_LEAN_PER_S
         ready = [(k.gap - empty_points(st, k), k) for k in queue if len(k.idx) / rate <= room]
-        first = lanes is not None and lanes.first
         ready = [(g, k) for g, k in ready
                  if g > (st.gap_limit(k, LP_FIRST_GAP) if first else st.gap_limit(k))]
         if not ready or (lanes is not None and not lanes.worth_it()):
             return None
-        if lanes is not None and lanes.first:
+        if first:
             # LP first every large component is meant to have its LP: the largest first,
             # so the last to start are the shortest and fit in what the lanes have left
             # (in order of gap per candidate, a 2,000 x 1,500 x 3 per-period round's

@@ -142,7 +142,7 @@ def open_to(st: FlowState, kept: IntArray, idx: IntArray) -> npt.NDArray[np.bool
                                                         + c.period[idx]] > 0
     org_cap = st.resources.org_cap
     if len(org_cap):
-        org_of = st.resources.org_of
+        org_of = np.asarray(st.resources.org_of_l, dtype=np.int64)
         ko = org_of[c.placement[kept]]
         # One count per distinct (pharmacist, organisation, period), as the cap counts.
         cells = np.unique(np.stack([c.pharmacist[kept], ko * n_t + c.period[kept]])[

@@ -57,7 +57,6 @@ class Resources:
         capped = [o for o in rnd.organisations if o.max_pharmacists is not None]
         row = {o.id: k for k, o in enumerate(capped)}
         self.org_of_l = [row.get(pl.organisation or "", -1) for pl in rnd.placements]
-        self.org_of = np.array(self.org_of_l, dtype=np.int64)  # the same, as an array
         self.org_cap = np.repeat(np.array([o.max_pharmacists or 0 for o in capped],
                                           dtype=np.int64)[:, None], n_t, axis=1)
         self.sup_cap = np.repeat(np.array([s.capacity for s in rnd.supervisors],
