@@ -563,3 +563,60 @@ def test_a_step_leaves_out_only_candidates_the_fixed_assignments_shut_out(
     assert pruned is not None
     assert whole is not None
     assert st.evaluator(pruned) == st.evaluator(whole)
+
+
+def _chain_round(rotate: bool, room_in_both: bool) -> Round:
+    """P0 may hold only A, which P1 holds; P1 may move to B, which P2 holds; P2 may move to
+    C, which has room; P3 holds D, off every chain. Two periods; P0 is available only in
+    the second. C has room in the second period only unless ``room_in_both``."""
+    here = {"lat": 51.55, "lon": 0.05}
+    names = ["A", "B", "C", "D"]
+    placements = [{"id": n, "sector": "general_practice", "location": here, "stream": "s",
+                   "capacity": 1 if n != "C" or room_in_both else {"R1": 0, "R2": 1}}
+                  for n in names]
+    allowed = {"P0": {"A"}, "P1": {"A", "B"}, "P2": {"B", "C"}, "P3": {"D"}}
+    pharmacists = [{"id": p, "home": here} for p in allowed]
+    pharmacists[0]["unavailable"] = ["R1"]
+    return Round.model_validate({
+        "format": "spin-round/1", "round": {"id": "chains"},
+        "periods": [{"id": "R1"}, {"id": "R2"}],
+        "streams": [{"id": "s", "rotate": rotate}],
+        "placements": placements, "pharmacists": pharmacists,
+        "bans": [{"pharmacist": p, "placement": n} for p, ok in allowed.items()
+                 for n in names if n not in ok],
+        "rules": {"min_distinct_sectors": 0},
+    })
+
+
+@pytest.mark.parametrize(("rotate", "room_in_both", "expected"), [
+    (True, True, ["P0", "P1", "P2"]),  # the second period's chain
+    (True, False, ["P0", "P1", "P2"]),  # room in the empty slot's period is enough
+    (False, True, ["P0", "P1", "P2"]),
+    # Non-rotating: P2 holds B in both periods and C has room in one only, so P2 cannot
+    # move there, nor P1 to B, nor P0 to A.
+    (False, False, ["P0"]),
+])
+def test_a_step_from_an_empty_slot_frees_the_chain_of_moves_that_fills_it(
+        rotate: bool, room_in_both: bool, expected: list[str]) -> None:
+    """:func:`lns.chains` follows the holders of the placements the empty slot's pharmacist
+    may take to a seat with room in every period the last of them needs, and leaves out
+    everyone off the chain."""
+    from shapes import nobody_placed
+
+    from matcher.solving import lns
+
+    rnd = _chain_round(rotate, room_in_both)
+    st = nobody_placed(rnd, 10.0, workers=1)
+    c = st.cand
+    p0 = rnd.pharmacist_index["P0"]
+    comp = next(k for k in st.comps if p0 in k.pharmacists.tolist())
+    holds = {"P1": "A", "P2": "B", "P3": "D"}
+    # No repeats in a rotating stream: P1 holds another placement in the first period.
+    first = {"P1": "B"} if rotate else holds
+    triples = [(p, "R2", pl) for p, pl in holds.items()] + [
+        (p, "R1", pl) for p, pl in first.items()]
+    base = np.sort(c.positions(rnd, triples))
+    assert (base >= 0).all()
+    assert not checker.violations(rnd, c.assignments(rnd, base))
+    got = lns.chains(st, comp, base, p0)
+    assert [rnd.pharmacists[q].id for q in got] == expected
