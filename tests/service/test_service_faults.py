@@ -379,6 +379,10 @@ def test_two_instances_share_postgresql_and_survive_a_kill_9(
 
     wait_for(first_is_solving_mid_run, 90, "the first instance to run a solve mid-run", 0.05)
     first.kill()
+    with engine.connect() as conn:
+        held = set(conn.execute(sa.text(
+            "SELECT id FROM jobs WHERE state = 'running' AND lease_owner LIKE :o"
+        ), {"o": owner + "%"}).scalars())
     for tenant, job_id, _ in submitted:
         done = _finished(second, keys[tenant], job_id, timeout=90)
         assert done["state"] == "succeeded", done
@@ -386,12 +390,19 @@ def test_two_instances_share_postgresql_and_survive_a_kill_9(
         counts: dict[str, int] = dict(conn.execute(sa.text(
             "SELECT j.id, count(r.job_id) FROM jobs j LEFT JOIN results r ON r.job_id = j.id "
             "GROUP BY j.id")).all())
-        retried = conn.execute(sa.text("SELECT count(*) FROM jobs WHERE attempts > 1")
-                               ).scalar_one()
+        retried = set(conn.execute(sa.text("SELECT id FROM jobs WHERE attempts > 1")
+                                   ).scalars())
     engine.dispose()
     assert set(counts.values()) == {1}
     assert len(counts) == 40
-    assert retried >= 1  # the killed instance's solve was taken over
+    # Only the solve the killed instance held runs again, once its lease runs out; unless
+    # that attempt finished the solve before it noticed its service was gone (it checks
+    # every heartbeat, 0.3 s here, and a NEL solve takes about as long) and saved the
+    # result itself. Either way the job is done once (above); where the kill lands
+    # decides which, so this test cannot insist on the takeover (test_service_e2e's
+    # whole-service kill and test_service_jobs' killed solve do).
+    assert retried <= held
+    assert len(held) <= 1  # one solve at a time per instance
     saved = [json.loads(line) for s in (first, second) for line in s.logs().splitlines()
              if '"solve finished"' in line]
     by_job = [d["job_id"] for d in saved if d.get("state") is not None]
