@@ -712,3 +712,24 @@ def test_slice_steps_change_nothing_outside_their_slice(seed: int) -> None:
                 assert st.evaluator(got) >= st.evaluator(base)
                 gained += st.evaluator(got) - st.evaluator(base)
     assert gained > 0
+
+
+def test_a_slice_step_from_an_empty_slot_frees_its_chains_and_others_at_random() -> None:
+    """:func:`lns.scattered` keeps the seeds (an empty slot's pharmacist and its chains)
+    and draws the rest of the step's size from the component; :func:`lns.slice_of` gives
+    a step from an empty slot that slot's slice (its period only in a rotating stream)."""
+    from shapes import nobody_placed
+
+    from matcher.solving import lns
+
+    rnd = generate_round(60, 90, 3, seed=5)
+    st = nobody_placed(rnd, 10.0, workers=1)
+    comp = max(st.comps, key=lambda k: len(k.pharmacists))
+    seeds = comp.pharmacists[:3].tolist()
+    for s, rotate in enumerate(st.rotating.tolist()):
+        sliced = lns.slice_of(st, (1, s))
+        assert sliced == lns.Slice(stream=s, period=1 if rotate else None)
+        got = lns.scattered(st, comp, seeds, sliced, scale=0.5)
+        assert set(seeds) <= set(got.tolist()) <= set(comp.pharmacists.tolist())
+        assert len(got) == min(len(comp.pharmacists), lns.step_size(st, comp, 0.5, sliced))
+        assert len(np.unique(got)) == len(got)

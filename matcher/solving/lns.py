@@ -4,7 +4,7 @@ A step frees the pharmacists competing for the placements around a seed pharmaci
 holding an empty slot, with those whose moves would fill it, most of the time), keeps
 everyone else's assignments fixed (their variables fixed to 1 in the sub-model), solves
 the sub-model with CP-SAT for a short time from the current allocation, and keeps the
-answer if it is better. Half of the steps not grown from an empty slot free only a
+answer if it is better. Steps from an empty slot, and half of the others, free only a
 *slice* of those pharmacists' slots (:class:`Slice`: one stream, and one period of a
 rotating one), so many more pharmacists move at once within it. Once the component has
 a focus (its LP's support, :func:`pool`) the steps choose only among those candidates and
@@ -28,7 +28,8 @@ from matcher.solving.formulation import build_model
 from matcher.solving.state import FlowState
 
 __all__ = ["LNS_STEP_S", "Slice", "bad_pharmacists", "chains", "empty_slot", "free_solve",
-           "lns_step", "neighbourhood", "open_to", "pool", "repair", "slice_of", "worst_off"]
+           "lns_step", "neighbourhood", "open_to", "pool", "repair", "scattered", "slice_of",
+           "step_size", "worst_off"]
 
 IntArray = npt.NDArray[np.int64]
 
@@ -81,7 +82,8 @@ CHAIN_DEPTH = 6
 CHAIN_VISITS = 600
 # Slice steps (:func:`lns_step`): share of the steps not grown from an empty slot that
 # free one stream of the freed pharmacists (and one period of it, in a rotating stream)
-# instead of all their slots, and their target size (candidates of the slice). A slice
+# instead of all their slots (every step from an empty slot frees its slot's slice, see
+# :func:`scattered`), and their target size (candidates of the slice). A slice
 # frees two to ten times as many pharmacists for the same size, and the exchanges that
 # per-period capacities and continuity call for span many pharmacists in one stream: on a
 # 2,000 x 1,500 x 3 per-period round's components, HiGHS's optimum differed from the
@@ -89,8 +91,8 @@ CHAIN_VISITS = 600
 # better. With slices, three seeds of that round ended 0.63 / 0.36 / 0.30 % from their
 # bounds against 1.86 / 1.57 / 1.54 %; other shapes gained or held (re-plan, change 200:
 # 0.004 % against 0.24 %; supervisors spanning streams 0.91 / 0.81 / 0.99 % against
-# 0.85 / 1.12 / 1.30 %). Steps grown from an empty slot are not sliced: slicing those too
-# left the tight capacity round no better (3.7-5.5 % against 3.5-4.6 %).
+# 0.85 / 1.12 / 1.30 %). Shares of 0.8: per-period 0.69 / 0.79 % against 0.61 / 0.71 %;
+# targets of 5,000 and 20,000: tight seed 0 3.5-4.2 % and 2.7-3.5 % against 1.6-2.1 %.
 SLICE_SHARE = 0.5
 SLICE_TARGET_CANDIDATES = 10_000
 
@@ -108,6 +110,36 @@ def pool(comp: Component, base: IntArray | None = None) -> IntArray:
     return out
 
 
+def step_size(st: FlowState, comp: Component, scale: float = 1.0,
+              sliced: Slice | None = None) -> int:
+    """How many pharmacists a step on ``comp`` frees: ``scale`` times the target size
+    (candidates: :data:`LNS_TARGET_CANDIDATES`, on a focus :data:`LNS_FOCUS_CANDIDATES`,
+    of a slice :data:`SLICE_TARGET_CANDIDATES`) over the candidates a pharmacist has in
+    the component's :func:`pool` (in the slice), at least :data:`LNS_MIN_PHARMACISTS`."""
+    among = pool(comp)
+    if sliced is not None:
+        among = among[sliced.holds(st.cand, among)]
+    per_ph = max(1.0, len(among) / max(1, len(comp.pharmacists)))
+    size = LNS_TARGET_CANDIDATES if comp.focus is None else LNS_FOCUS_CANDIDATES
+    if sliced is not None:
+        size = SLICE_TARGET_CANDIDATES
+    return int(max(LNS_MIN_PHARMACISTS, scale * size / per_ph))
+
+
+def scattered(st: FlowState, comp: Component, seeds: list[int], sliced: Slice,
+              scale: float = 1.0) -> IntArray:
+    """Pharmacists to free for a slice step from an empty slot: the ``seeds`` (the slot's
+    pharmacist and its chains of moves) and others of the component drawn at random, up
+    to :func:`step_size`. Growing it through the placements the freed like best instead
+    left a tight 2,000 x 1,500 x 3 round (seed 0) 3.5-4.6 % from its bound; with these
+    1.6-2.1 %: in a tight round the seats that help are the ones nobody likes."""
+    mine = np.asarray(seeds, dtype=np.int64)
+    rest = np.setdiff1d(comp.pharmacists, mine)
+    k = max(0, min(len(rest), step_size(st, comp, scale, sliced) - len(mine)))
+    out: IntArray = np.union1d(mine, st.rng.choice(rest, k, replace=False)).astype(np.int64)
+    return out
+
+
 def neighbourhood(st: FlowState, comp: Component, base: IntArray,
                   seeds: list[int] | None = None, scale: float = 1.0,
                   wished: bool = False, sliced: Slice | None = None) -> IntArray:
@@ -120,14 +152,7 @@ def neighbourhood(st: FlowState, comp: Component, base: IntArray,
     each freed pharmacist's candidates will be free (:func:`free_solve`), and the target
     is :data:`SLICE_TARGET_CANDIDATES` of those."""
     c = st.cand
-    among = pool(comp)
-    if sliced is not None:
-        among = among[sliced.holds(c, among)]
-    per_ph = max(1.0, len(among) / max(1, len(comp.pharmacists)))
-    size = LNS_TARGET_CANDIDATES if comp.focus is None else LNS_FOCUS_CANDIDATES
-    if sliced is not None:
-        size = SLICE_TARGET_CANDIDATES
-    target = int(max(LNS_MIN_PHARMACISTS, scale * size / per_ph))
+    target = step_size(st, comp, scale, sliced)
     if target >= len(comp.pharmacists):
         return comp.pharmacists
     cp_ = c.placement[base]
@@ -413,12 +438,13 @@ def short_seeds(st: FlowState, comp: Component, chosen: IntArray) -> list[int] |
 
 
 def slice_of(st: FlowState, slot: tuple[int, int] | None) -> Slice | None:
-    """The slice a step frees (:data:`SLICE_SHARE` of the steps, drawn at random), else
-    None: the stream of ``slot`` (a (period, stream) slot; in a rotating stream, its
-    period too), or one drawn at random. None too where a slice would be every slot (one
-    non-rotating stream)."""
+    """The slice a step frees, or None (all of the freed pharmacists' slots): for a step
+    from the empty (period, stream) ``slot``, that stream (in a rotating stream, that
+    period of it); for :data:`SLICE_SHARE` of the other steps, drawn at random, a stream
+    and period drawn at random. None where a slice would be every slot (one non-rotating
+    stream)."""
     n_s = len(st.rotating)
-    if st.rng.random() >= SLICE_SHARE or (n_s == 1 and not st.rotating[0]):
+    if (n_s == 1 and not st.rotating[0]) or (slot is None and st.rng.random() >= SLICE_SHARE):
         return None
     if slot is None:
         slot = (int(st.rng.integers(st.cap.shape[1])), int(st.rng.integers(n_s)))
@@ -433,8 +459,9 @@ def lns_step(st: FlowState, comp: Component, time_limit: float) -> bool:
     The neighbourhood grows from a pharmacist holding an empty slot and the chains of
     moves that would fill it (:func:`chains`; most of the time, when there is one), else
     from a placement-period below its ``min_fill`` (:func:`short_seeds`, half the time
-    when there is one), else from a random one. A step not grown from an empty slot frees
-    a slice of the pharmacists' slots :data:`SLICE_SHARE` of the time (:func:`slice_of`).
+    when there is one), else from a random one. A step from an empty slot frees the
+    slot's slice of its pharmacists and others drawn at random (:func:`scattered`); of
+    the other steps :data:`SLICE_SHARE` free a slice drawn at random (:func:`slice_of`).
     In a fairness round half of the steps grow it from the worst-off pharmacists
     together: M rises only when every one of them gains at once, which a neighbourhood
     around one random pharmacist almost never frees."""
@@ -451,12 +478,15 @@ def lns_step(st: FlowState, comp: Component, time_limit: float) -> bool:
         seeds = chains(st, comp, comp.chosen, p, slot)
     elif st.rng.random() < SHORT_SHARE:
         seeds = short_seeds(st, comp, comp.chosen)
-    sliced = None if wished or slot is not None else slice_of(st, None)
+    sliced = None if wished else slice_of(st, slot)
     focused = comp.focus is not None
     scale = ((comp.step_scale if focused else 1.0)
              * (float(st.rng.uniform(0.5, 1.5)) if wished else 1.0))
-    freed = neighbourhood(st, comp, comp.chosen, seeds=seeds, wished=wished, scale=scale,
-                          sliced=sliced)
+    if sliced is not None and slot is not None:
+        freed = scattered(st, comp, seeds or [], sliced, scale)
+    else:
+        freed = neighbourhood(st, comp, comp.chosen, seeds=seeds, wished=wished, scale=scale,
+                              sliced=sliced)
     comp.stats["lns_steps"] = comp.stats.get("lns_steps", 0) + 1
     if sliced is not None:
         comp.stats["slice_steps"] = comp.stats.get("slice_steps", 0) + 1
