@@ -90,7 +90,7 @@ CHAIN_VISITS = 600
 # allocation in 206 of 231 pharmacists, and a run of twice the time (120 s) ended no
 # better. With slices, three seeds of that round ended 0.63 / 0.36 / 0.30 % from their
 # bounds against 1.86 / 1.57 / 1.54 %; other shapes gained or held (re-plan, change 200:
-# 0.004 % against 0.24 %; supervisors spanning streams 0.91 / 0.81 / 0.99 % against
+# 0.004 % against 0.24 %; supervisors spanning streams 0.83 / 0.73 / 1.01 % against
 # 0.85 / 1.12 / 1.30 %). Shares of 0.8: per-period 0.69 / 0.79 % against 0.61 / 0.71 %;
 # targets of 5,000 and 20,000: tight seed 0 3.5-4.2 % and 2.7-3.5 % against 1.6-2.1 %.
 SLICE_SHARE = 0.5
@@ -284,11 +284,10 @@ def chains(st: FlowState, comp: Component, base: IntArray, p: int,
            slot: tuple[int, int] | None = None) -> list[int]:
     """``p`` and the pharmacists on the shortest chains of moves that would fill one of its
     empty (period, stream) slots under ``base`` (``slot``, else one drawn at random, see
-    :func:`empty_slot`): ``p`` takes a placement
-    of that stream that others hold, they take others..., until one takes a seat with
-    room (:func:`open_to`). Shortest chains first, at most :data:`CHAIN_PATHS` of them,
-    of at most :data:`CHAIN_DEPTH` moves, among at most :data:`CHAIN_VISITS` pharmacists;
-    just ``[p]`` when none is found.
+    :func:`empty_slot`): ``p`` takes a placement of that stream that others hold, they
+    take others..., until one takes a seat with room (:func:`open_to`). Shortest chains
+    first, at most :data:`CHAIN_PATHS` of them, of at most :data:`CHAIN_DEPTH` moves,
+    among at most :data:`CHAIN_VISITS` pharmacists; just ``[p]`` when none is found.
 
     A move is to a placement the pharmacist may hold in every period it needs there: the
     empty slot's period in a rotating stream; in a non-rotating one, where a pharmacist
