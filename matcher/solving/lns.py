@@ -120,9 +120,8 @@ def step_size(st: FlowState, comp: Component, scale: float = 1.0,
     if sliced is not None:
         among = among[sliced.holds(st.cand, among)]
     per_ph = max(1.0, len(among) / max(1, len(comp.pharmacists)))
-    size = LNS_TARGET_CANDIDATES if comp.focus is None else LNS_FOCUS_CANDIDATES
-    if sliced is not None:
-        size = SLICE_TARGET_CANDIDATES
+    size = (SLICE_TARGET_CANDIDATES if sliced is not None
+            else LNS_TARGET_CANDIDATES if comp.focus is None else LNS_FOCUS_CANDIDATES)
     return int(max(LNS_MIN_PHARMACISTS, scale * size / per_ph))
 
 
