@@ -69,6 +69,39 @@ def test_lp_first_where_a_large_re_plan_charges_changes_heavily() -> None:
     assert not flow_path.lp_first(with_changes(rnd, weights=heavy), large)
 
 
+def test_lp_first_where_many_supervisors_of_a_large_round_span_both_streams() -> None:
+    """At least LP_FIRST_CROSS of the placements under a supervisor whose placements are
+    in two streams, and at least LP_FIRST_CROSS_FROM candidates: LP first; fewer such
+    placements or a smaller round: not."""
+    rnd = generate_round(60, 80, 3, seed=0)
+    large = flow_path.LP_FIRST_CROSS_FROM
+    assert rnd.supervisors
+    assert flow_path.cross_stream_share(rnd) == 0.0
+    assert not flow_path.lp_first(rnd, large)
+    data = rnd.to_data()
+    stream = {pl["id"]: pl["stream"] for pl in data["placements"]}
+    assert len(set(stream.values())) == 2
+    crossed: set[str] = set()
+    for sup in data["supervisors"]:
+        # Add the first placement of the other stream to each supervisor.
+        mine = stream[sup["placements"][0]]
+        other = next(pid for pid, s in stream.items() if s != mine)
+        sup["placements"] = [*sup["placements"], other]
+        crossed.update(sup["placements"])
+        share = len(crossed) / len(stream)
+        if share >= flow_path.LP_FIRST_CROSS:
+            break
+    crossing = parse_round(data)
+    assert flow_path.cross_stream_share(crossing) == pytest.approx(share)
+    assert flow_path.lp_first(crossing, large)
+    assert not flow_path.lp_first(crossing, large - 1)
+    # The last supervisor taken back out of the other stream: too few placements so.
+    sup["placements"].pop()
+    fewer = parse_round(data)
+    assert flow_path.cross_stream_share(fewer) < flow_path.LP_FIRST_CROSS
+    assert not flow_path.lp_first(fewer, large)
+
+
 def test_an_lp_given_just_its_lean_time_runs_once_its_model_is_built(
         round_120: Round, monkeypatch: pytest.MonkeyPatch) -> None:
     """A lane gives an LP at least its columns at LP_LEAN_PER_S; building the model must

@@ -10,8 +10,9 @@
    capped at the flow bound (a proof the moment it reaches it); large ones a model
    restricted to the flow's pairs plus the best few others, or, when that would be too
    large or is cut short, or the round is solved LP first (:func:`lp_first`: most
-   placements change capacity between periods or have a ``min_fill``, or a large re-plan
-   weighs changes heavily; and for the rest once a restricted start finds nothing), the
+   placements change capacity between periods or have a ``min_fill``, a large re-plan
+   weighs changes heavily, or many supervisors of a large round span both streams; and
+   for the rest once a restricted start finds nothing), the
    greedy construction from the flow (:mod:`matcher.solving.construct`) repaired by
    CP-SAT.
 4. **Improve** (:mod:`matcher.solving.lns`): large-neighbourhood search on the large
@@ -67,8 +68,8 @@ from matcher.solving.starts import (
 from matcher.solving.state import FlowState
 from matcher.solving.warmstart import hint_positions
 
-__all__ = ["LpLanes", "lp_first", "on_support", "search", "side_by_side", "solve_flow_lns",
-           "splits_into_small", "tighten_bounds"]
+__all__ = ["LpLanes", "cross_stream_share", "lp_first", "on_support", "search", "side_by_side",
+           "solve_flow_lns", "splits_into_small", "tighten_bounds"]
 
 log = logging.getLogger(__name__)
 
@@ -181,6 +182,18 @@ LP_FIRST_CHANGE = 500
 # 0.109 / 0.114 %; at 2,000 x 1,500 x 3 (1,126,000) LP first is the one that works (above).
 # No size in between was measured.
 LP_FIRST_CHANGE_FROM = 600_000
+# ... or where at least LP_FIRST_CROSS of the placements are under a supervisor whose
+# placements span two streams (who counts distinct pharmacists across both), on rounds of
+# at least LP_FIRST_CROSS_FROM candidates. There the restricted starts of a
+# 2,000 x 1,500 x 3 round (36 % of placements so) ran out with nothing after 10-11 s each
+# and took 13-22 s of the 60 before the construction took over; LP first (no restricted
+# starts, so 1.6-2.1 s) the supports' steps ended seeds 2 / 0 at 0.72 / 0.60 % from their
+# bounds against 1.15-1.18 / 0.88-0.92 % (two runs each), and restricted starts skipped
+# without LP first 1.24 / 0.82 %. At 1,000 x 1,000 x 3 (376,000 candidates, 32 %) the
+# starts succeed and LP first was even (seeds 1 / 0: 0.156 / 0.031 % against
+# 0.133 / 0.037 %), so the size is the re-plan's.
+LP_FIRST_CROSS = 0.2
+LP_FIRST_CROSS_FROM = 600_000
 # ... and only while the lean times of all large components together are at most this
 # share of the workers' time left (2,000 x 1,500 x 3 per-period: 56 s of 2 x 58 s).
 LP_FIRST_COVER = 0.7
@@ -193,15 +206,32 @@ def lp_first(rnd: Round, n_candidates: int) -> bool:
     :data:`LP_FIRST_FROM` of its placements have a capacity that changes between periods
     or a ``min_fill``, or it re-plans (a ``reference``) with ``weights.change`` of at
     least :data:`LP_FIRST_CHANGE` and has at least :data:`LP_FIRST_CHANGE_FROM`
-    candidates."""
+    candidates, or at least :data:`LP_FIRST_CROSS` of its placements are under a
+    supervisor spanning two streams (:func:`cross_stream_share`) and it has at least
+    :data:`LP_FIRST_CROSS_FROM` candidates."""
     if not rnd.placements:
         return False
     if (rnd.reference and rnd.weights.change >= LP_FIRST_CHANGE
             and n_candidates >= LP_FIRST_CHANGE_FROM):
         return True
+    if n_candidates >= LP_FIRST_CROSS_FROM and cross_stream_share(rnd) >= LP_FIRST_CROSS:
+        return True
     cap, fill = capacity_matrix(rnd), min_fill_matrix(rnd)
     varies = (cap.max(axis=1) != cap.min(axis=1)) | (fill.max(axis=1) > 0)
     return float(varies.mean()) >= LP_FIRST_FROM
+
+
+def cross_stream_share(rnd: Round) -> float:
+    """The share of the round's placements under a supervisor whose placements are in
+    more than one stream."""
+    if not rnd.placements:
+        return 0.0
+    placement = {pl.id: pl for pl in rnd.placements}
+    under: set[str] = set()
+    for sup in rnd.supervisors:
+        if len({rnd.stream_of(placement[pid]).id for pid in sup.placements}) > 1:
+            under.update(sup.placements)
+    return len(under) / len(rnd.placements)
 
 
 def splits_into_small(rnd: Round, cand: Candidates, sc: Scores) -> bool:
