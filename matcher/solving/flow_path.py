@@ -12,9 +12,8 @@
    large or is cut short, or the round is solved LP first (:func:`lp_first`: most
    placements change capacity between periods or have a ``min_fill``, a large re-plan
    weighs changes heavily, or many supervisors of a large round span both streams; and
-   for the rest once a restricted start finds nothing), the
-   greedy construction from the flow (:mod:`matcher.solving.construct`) repaired by
-   CP-SAT.
+   for the rest once a restricted start finds nothing), the greedy construction from
+   the flow (:mod:`matcher.solving.construct`) repaired by CP-SAT.
 4. **Improve** (:mod:`matcher.solving.lns`): large-neighbourhood search on the large
    components, the component with the largest gap most often, on as many components side
    by side as there are workers; after every start and step, single moves fill what a
@@ -186,10 +185,11 @@ LP_FIRST_CHANGE_FROM = 600_000
 # placements span two streams (who counts distinct pharmacists across both), on rounds of
 # at least LP_FIRST_CROSS_FROM candidates. There the restricted starts of a
 # 2,000 x 1,500 x 3 round (36 % of placements so) ran out with nothing after 10-11 s each
-# and took 13-22 s of the 60 before the construction took over; LP first (no restricted
-# starts, so 1.6-2.1 s) the supports' steps ended seeds 2 / 0 at 0.72 / 0.60 % from their
-# bounds against 1.15-1.18 / 0.88-0.92 % (two runs each), and restricted starts skipped
-# without LP first 1.24 / 0.82 %. At 1,000 x 1,000 x 3 (376,000 candidates, 32 %) the
+# and took 13-22 s of the 60 before the construction took over. LP first (no restricted
+# starts, so 1.6-2.5 s) the supports' steps ended seeds 2 / 0 at 0.69-0.72 / 0.60 % from
+# their bounds against 1.15-1.18 / 0.92 %, and restricted starts skipped without LP first
+# 1.24 / 0.82 %; the benchmark's three seeds 0.611 / 0.487 / 0.675 % against
+# 0.830 / 0.734 / 1.011 %. At 1,000 x 1,000 x 3 (376,000 candidates, 32 %) the
 # starts succeed and LP first was even (seeds 1 / 0: 0.156 / 0.031 % against
 # 0.133 / 0.037 %), so the size is the re-plan's.
 LP_FIRST_CROSS = 0.2
