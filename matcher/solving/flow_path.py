@@ -226,10 +226,9 @@ def cross_stream_share(rnd: Round) -> float:
     more than one stream."""
     if not rnd.placements:
         return 0.0
-    placement = {pl.id: pl for pl in rnd.placements}
     under: set[str] = set()
     for sup in rnd.supervisors:
-        if len({rnd.stream_of(placement[pid]).id for pid in sup.placements}) > 1:
+        if len({rnd.stream_of(rnd.placement(pid)).id for pid in sup.placements}) > 1:
             under.update(sup.placements)
     return len(under) / len(rnd.placements)
 
