@@ -57,6 +57,7 @@ from matcher.solving.formulation import build_model
 from matcher.solving.lns import LNS_STEP_S, bad_pharmacists, lns_step, repair
 from matcher.solving.lp_bound import lp_bound
 from matcher.solving.params import SolveParams
+from matcher.solving.slice_flow import sweep
 from matcher.solving.starts import (
     FULL_MODEL_MAX,
     solve_full,
@@ -333,7 +334,7 @@ def solve_flow_lns(rnd: Round, cand: Candidates, sc: Scores, params: SolveParams
     for comp in large:
         if comp.chosen is None and not budget.stopped():
             repair(st, comp, construct(st, comp), time.monotonic() + budget.left() / 2)
-        fill_gaps(st, comp)
+        polish(st, comp)
     # Small components not proven in their share: their full model again, from their
     # allocation, sharing the time left with the search of the large ones below.
     unproven = [k for k in small if not k.proven]
@@ -475,7 +476,7 @@ def search(st: FlowState, comps: list[Component], *, lanes: LpLanes | None = Non
                 if limit < 0.2:
                     return  # too little left to build and solve a step
                 lns_step(st, comp, limit)
-                fill_gaps(st, comp)
+                polish(st, comp)
                 with st.lock:
                     steps[0] += 1
             finally:
@@ -716,7 +717,15 @@ def on_support(st: FlowState, comp: Component, support: IntArray, limit: float, 
     while (time.monotonic() < end - 0.3 and not st.budget.stopped()
            and comp.gap > st.gap_limit(comp)):
         lns_step(st, comp, end - time.monotonic())
-        fill_gaps(st, comp)
+        polish(st, comp)
+
+
+def polish(st: FlowState, comp: Component) -> None:
+    """After a start or a search step: single moves into the component's empty slots and
+    seats below ``min_fill`` (:func:`~matcher.solving.fill.fill_gaps`), then exact
+    exchanges over each of its slices (:func:`~matcher.solving.slice_flow.sweep`)."""
+    fill_gaps(st, comp)
+    sweep(st, comp)
 
 
 def side_by_side(st: FlowState, comps: list[Component], left: int,

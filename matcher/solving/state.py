@@ -112,6 +112,9 @@ class FlowState:
         self.short_tries: dict[tuple[int, int], int] = {}
         # The allocation of each component the single moves last tried (fill.fill_gaps).
         self.fill_tried: dict[int, IntArray] = {}
+        # The allocation of each component the slice exchanges last started from
+        # (slice_flow.sweep).
+        self.swept: dict[int, IntArray] = {}
 
     @property
     def rng(self) -> np.random.Generator:

@@ -1,0 +1,197 @@
+"""Exact exchanges over a whole slice by min-cost flow (:mod:`matcher.solving.slice_flow`):
+every answer keeps every rule and everything outside its slice, never beats CP-SAT's
+optimum of the same neighbourhood and matches it where the flow is exact."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from bruteforce import random_tiny_round
+from shapes import nobody_placed, per_period_round
+from test_fill import thinned
+
+from matcher import checker
+from matcher.domain import Round
+from matcher.solving import lns
+from matcher.solving.slice_flow import flow_slice, slices, sweep
+from matcher.solving.state import FlowState
+
+
+def _outside_kept(st: FlowState, sliced: lns.Slice, base: np.ndarray,
+                  got: np.ndarray) -> bool:
+    c = st.cand
+    return (set(got[~sliced.holds(c, got)].tolist())
+            == set(base[~sliced.holds(c, base)].tolist()))
+
+
+def _exact(rnd: Round) -> Round:
+    """The round without what the flow states only conservatively: supervisors,
+    organisation caps, fairness and leave."""
+    return rnd.model_copy(update={
+        "supervisors": (),
+        "organisations": tuple(o.model_copy(update={"max_pharmacists": None})
+                               for o in rnd.organisations),
+        "weights": rnd.weights.model_copy(update={"fairness": 0}),
+        "pharmacists": tuple(p.model_copy(update={"unavailable": ()})
+                             for p in rnd.pharmacists),
+    })
+
+
+def _compare(rnd: Round, seed: int, *, exact: bool) -> int:
+    """Every slice of every component of a thinned allocation: the flow's answer against
+    CP-SAT's optimum of the slice freed for every pharmacist. Returns how many answers
+    were compared."""
+    st, base = thinned(rnd, seed)
+    c = st.cand
+    compared = 0
+    for comp in st.comps:
+        mine = base[np.isin(c.pharmacist[base], comp.pharmacists)]
+        for sliced in slices(st):
+            got = flow_slice(st, comp, mine, sliced)
+            best, proven = lns.free_solve(st, comp, mine, comp.pharmacists, 10.0, sliced)
+            assert proven
+            if got is None:
+                continue
+            whole = np.union1d(got, np.setdiff1d(base, mine))
+            assert not checker.violations(rnd, c.assignments(rnd, whole))
+            assert _outside_kept(st, sliced, mine, got)
+            assert best is not None
+            assert st.evaluator(got) <= st.evaluator(best)
+            if exact and not _partial_lines(st, sliced, mine):
+                assert st.evaluator(got) == st.evaluator(best)
+            compared += 1
+    return compared
+
+
+def _partial_lines(st: FlowState, sliced: lns.Slice, base: np.ndarray) -> bool:
+    """Whether someone holds the non-rotating slice's placement in some periods only
+    (the flow keeps them fixed)."""
+    if sliced.period is not None:
+        return False
+    c = st.cand
+    lines = np.bincount(c.pharmacist[base[sliced.holds(c, base)]],
+                        minlength=len(st.rnd.pharmacists))
+    return bool(((lines > 0) & (lines < st.cap.shape[1])).any())
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_slice_exchanges_on_tiny_rounds_keep_every_rule_and_never_beat_cp_sat(
+        seed: int) -> None:
+    """Supervisors, organisation caps, sector rules, pins, leave, references and fairness
+    as the tiny rounds draw them: every answer is checked, keeps everything outside its
+    slice, and is no better than CP-SAT's proven optimum of the same neighbourhood."""
+    rnd = random_tiny_round(seed)
+    if not rnd.pharmacists or not checker_ok(rnd):
+        return
+    _compare(rnd, seed, exact=False)
+
+
+def checker_ok(rnd: Round) -> bool:
+    from matcher.solving import SolveParams, solve
+    return solve(rnd, SolveParams(workers=1, time_limit_s=10)).has_solution
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_slice_exchanges_are_exact_where_the_slice_is_a_network(seed: int) -> None:
+    """Without supervisors, organisation caps, fairness and leave the slice is a network:
+    the flow's answer is CP-SAT's proven optimum of the slice, to the point."""
+    rnd = _exact(random_tiny_round(seed))
+    if not checker_ok(rnd):
+        return
+    _compare(rnd, seed, exact=True)
+
+
+def test_exact_slices_are_compared_on_most_tiny_rounds() -> None:
+    """The exactness test above is not empty: most tiny rounds give it slices to compare."""
+    compared = sum(_compare(_exact(random_tiny_round(seed)), seed, exact=True) > 0
+                   for seed in range(12) if checker_ok(_exact(random_tiny_round(seed))))
+    assert compared >= 8
+
+
+def test_per_period_slices_are_exact_and_gain() -> None:
+    """On a generated round with per-period capacities and min_fill, both streams, from a
+    thinned allocation: every slice answer is checked, and the sweep gains."""
+    rnd = _exact(per_period_round(30, 24, 3, seed=1))
+    assert _compare(rnd, 1, exact=True) > 0
+    st, base = thinned(rnd, 1)
+    gained = 0
+    for comp in st.comps:
+        st.accept(comp, base[np.isin(st.cand.pharmacist[base], comp.pharmacists)], "test")
+        gained += sweep(st, comp)
+        assert comp.chosen is not None
+        assert not checker.violations(rnd, st.cand.assignments(rnd, comp.chosen))
+        # Swept already: nothing is tried again.
+        assert sweep(st, comp) == 0
+    assert gained > 0
+
+
+def _round(pharmacists: list[dict[str, Any]], placements: list[dict[str, Any]],
+           **extra: Any) -> Round:
+    here = {"lat": 51.55, "lon": 0.05}
+    for x in (*pharmacists, *placements):
+        x.setdefault("home" if "preferences" in x else "location", here)
+    return Round.model_validate({
+        "format": "spin-round/1", "round": {"id": "slice-flow"},
+        "periods": [{"id": "R1"}, {"id": "R2"}],
+        "streams": [{"id": "practice", "rotate": False}, {"id": "host", "rotate": True}],
+        "placements": placements, "pharmacists": pharmacists,
+        "rules": {"min_distinct_sectors": 0}, **extra})
+
+
+def _gp(name: str, **kw: Any) -> dict[str, Any]:
+    return {"id": name, "sector": "general_practice", "stream": "practice",
+            "capacity": 1, **kw}
+
+
+def _host(name: str, **kw: Any) -> dict[str, Any]:
+    return {"id": name, "sector": "hospital", "stream": "host", "capacity": 1, **kw}
+
+
+def test_the_practice_stream_swaps_two_practices_in_every_period() -> None:
+    """P0 holds GP2 and P1 GP1 in both periods, each asking for the other's: the practice
+    slice swaps them in both periods at once and leaves the host stream alone."""
+    rnd = _round([{"id": "P0", "preferences": ["GP1"]}, {"id": "P1", "preferences": ["GP2"]}],
+                 [_gp("GP1"), _gp("GP2"), _host("H1"), _host("H2")])
+    st = nobody_placed(rnd, 10.0, workers=1)
+    (comp,) = st.comps
+    c = st.cand
+    base = np.sort(c.positions(rnd, [
+        ("P0", "R1", "GP2"), ("P0", "R2", "GP2"), ("P1", "R1", "GP1"), ("P1", "R2", "GP1"),
+        ("P0", "R1", "H1"), ("P0", "R2", "H2"), ("P1", "R1", "H2"), ("P1", "R2", "H1")]))
+    practice = lns.Slice(stream=rnd.stream_index["practice"], period=None)
+    got = flow_slice(st, comp, base, practice)
+    assert got is not None
+    after = {(a.pharmacist, a.period, a.placement) for a in c.assignments(rnd, got)}
+    assert {("P0", "R1", "GP1"), ("P0", "R2", "GP1"), ("P1", "R1", "GP2"),
+            ("P1", "R2", "GP2")} <= after
+    assert _outside_kept(st, practice, base, got)
+    assert not checker.violations(rnd, c.assignments(rnd, got))
+
+
+def test_a_supervisor_at_capacity_keeps_the_exchange_within_it() -> None:
+    """H1 and H2 share a supervisor who counts one pharmacist a period. Both pharmacists
+    ask for H1 or H2 first; unpriced, the flow would give each what they asked for
+    (two counted in R1), so the price on the supervisor's row sends one to H3."""
+    rnd = _round(
+        [{"id": "P0", "preferences": ["H1"]}, {"id": "P1", "preferences": ["H2"]}],
+        [_gp("GP1"), _gp("GP2"), _host("H1"), _host("H2"), _host("H3"), _host("H4")],
+        supervisors=[{"id": "S", "placements": ["H1", "H2"], "capacity": 1}])
+    st = nobody_placed(rnd, 10.0, workers=1)
+    (comp,) = st.comps
+    c = st.cand
+    base = np.sort(c.positions(rnd, [
+        ("P0", "R1", "GP1"), ("P0", "R2", "GP1"), ("P1", "R1", "GP2"), ("P1", "R2", "GP2"),
+        ("P0", "R1", "H3"), ("P1", "R1", "H4"), ("P0", "R2", "H4"), ("P1", "R2", "H3")]))
+    assert not checker.violations(rnd, c.assignments(rnd, base))
+    first = lns.Slice(stream=rnd.stream_index["host"], period=0)
+    got = flow_slice(st, comp, base, first)
+    assert got is not None
+    assert not checker.violations(rnd, c.assignments(rnd, got))
+    best, proven = lns.free_solve(st, comp, base, comp.pharmacists, 10.0, first)
+    assert proven
+    assert best is not None
+    assert st.evaluator(got) == st.evaluator(best) > st.evaluator(base)
+    held = {a.placement for a in c.assignments(rnd, got) if a.period == "R1"}
+    assert len(held & {"H1", "H2"}) == 1
