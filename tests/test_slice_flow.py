@@ -195,3 +195,49 @@ def test_a_supervisor_at_capacity_keeps_the_exchange_within_it() -> None:
     assert st.evaluator(got) == st.evaluator(best) > st.evaluator(base)
     held = {a.placement for a in c.assignments(rnd, got) if a.period == "R1"}
     assert len(held & {"H1", "H2"}) == 1
+
+
+def test_a_supervisor_counts_a_pharmacist_it_supervises_in_the_other_stream_once() -> None:
+    """S covers GP1 (practice) and H1 (host) and counts one pharmacist a period; P0 holds
+    GP1 in both periods, so P0 taking H1 as well leaves S's count at one: the host slice
+    gives P0 the H1 it asked for, as CP-SAT does, and the answer is exact."""
+    rnd = _round(
+        [{"id": "P0", "preferences": ["H1"]}, {"id": "P1", "preferences": []}],
+        [_gp("GP1"), _gp("GP2"), _host("H1"), _host("H2"), _host("H3"), _host("H4")],
+        supervisors=[{"id": "S", "placements": ["GP1", "H1"], "capacity": 1}])
+    st = nobody_placed(rnd, 10.0, workers=1)
+    (comp,) = st.comps
+    c = st.cand
+    base = np.sort(c.positions(rnd, [
+        ("P0", "R1", "GP1"), ("P0", "R2", "GP1"), ("P1", "R1", "GP2"), ("P1", "R2", "GP2"),
+        ("P0", "R1", "H3"), ("P1", "R1", "H4"), ("P0", "R2", "H4"), ("P1", "R2", "H3")]))
+    assert not checker.violations(rnd, c.assignments(rnd, base))
+    first = lns.Slice(stream=rnd.stream_index["host"], period=0)
+    got = flow_slice(st, comp, base, first)
+    assert got is not None
+    assert not checker.violations(rnd, c.assignments(rnd, got))
+    assert ("P0", "R1", "H1") in {(a.pharmacist, a.period, a.placement)
+                                  for a in c.assignments(rnd, got)}
+    best, proven = lns.free_solve(st, comp, base, comp.pharmacists, 10.0, first)
+    assert proven
+    assert best is not None
+    assert st.evaluator(got) == st.evaluator(best)
+
+
+def test_sweeps_that_keep_gaining_nothing_are_made_less_often() -> None:
+    """A component whose sweeps gained nothing many times in a row is swept about once
+    in that many calls: with a long idle run, a changed allocation is left as it is
+    and not marked as swept; with none, it is swept."""
+    rnd = _exact(per_period_round(30, 24, 3, seed=1))
+    st, base = thinned(rnd, 1)
+    comp = st.comps[0]
+    st.accept(comp, base[np.isin(st.cand.pharmacist[base], comp.pharmacists)], "test")
+    st.sweeps_idle[comp.index] = 10**9
+    value = comp.value
+    assert sweep(st, comp) == 0
+    assert comp.value == value
+    assert st.swept.get(comp.index) is None
+    st.sweeps_idle[comp.index] = 0
+    assert sweep(st, comp) > 0
+    assert st.swept.get(comp.index) is comp.chosen
+    assert st.sweeps_idle[comp.index] == 0

@@ -17,7 +17,10 @@
 4. **Improve** (:mod:`matcher.solving.lns`): large-neighbourhood search on the large
    components, the component with the largest gap most often, on as many components side
    by side as there are workers; after every start and step, single moves fill what a
-   solve cut short left empty or below ``min_fill`` (:mod:`matcher.solving.fill`).
+   solve cut short left empty or below ``min_fill`` (:mod:`matcher.solving.fill`), and
+   after every step, exact exchanges over each whole slice of the component (a practice
+   stream, one period of a rotating stream) by min-cost flow
+   (:mod:`matcher.solving.slice_flow`).
 5. **Tighter bound** (:mod:`matcher.solving.lp_bound`), beside the search in one thread
    per worker, each with a core of its own while it works (:class:`LpLanes`): where a
    large component is still far from its flow bound (and not because of empty slots),
@@ -334,7 +337,7 @@ def solve_flow_lns(rnd: Round, cand: Candidates, sc: Scores, params: SolveParams
     for comp in large:
         if comp.chosen is None and not budget.stopped():
             repair(st, comp, construct(st, comp), time.monotonic() + budget.left() / 2)
-        polish(st, comp)
+        fill_gaps(st, comp)
     # Small components not proven in their share: their full model again, from their
     # allocation, sharing the time left with the search of the large ones below.
     unproven = [k for k in small if not k.proven]

@@ -115,6 +115,8 @@ class FlowState:
         # The allocation of each component the slice exchanges last started from
         # (slice_flow.sweep).
         self.swept: dict[int, IntArray] = {}
+        # Sweeps of each component in a row that gained nothing (slice_flow.sweep).
+        self.sweeps_idle: dict[int, int] = {}
 
     @property
     def rng(self) -> np.random.Generator:
