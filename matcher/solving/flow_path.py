@@ -724,9 +724,9 @@ def on_support(st: FlowState, comp: Component, support: IntArray, limit: float, 
 
 
 def polish(st: FlowState, comp: Component) -> None:
-    """After a start or a search step: single moves into the component's empty slots and
-    seats below ``min_fill`` (:func:`~matcher.solving.fill.fill_gaps`), then exact
-    exchanges over each of its slices (:func:`~matcher.solving.slice_flow.sweep`)."""
+    """After a search step: single moves into the component's empty slots and seats
+    below ``min_fill`` (:func:`~matcher.solving.fill.fill_gaps`), then exact exchanges
+    over each of its slices (:func:`~matcher.solving.slice_flow.sweep`)."""
     fill_gaps(st, comp)
     sweep(st, comp)
 

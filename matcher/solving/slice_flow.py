@@ -20,9 +20,11 @@ room in that period, and the rest of the rules become limits on which arcs exist
 - **min_fill**: a placement's first units below its ``min_fill`` are worth the shortfall
   weight (in a non-rotating stream, unit k is worth it once per period still k short);
 - **supervision** is not a network constraint: where the flow puts more counted
-  pharmacists under a supervisor than its room, those worth least there lose that arc
-  and the flow is solved again, until every supervisor is within its room (else no
-  answer): exact where no supervisor is over, a good answer where one is;
+  pharmacists under a supervisor than its room, the supervisor keeps only those there
+  now, less the ones worth least there, and the flow is solved again, until every
+  supervisor is within its room (else no answer): exact where no supervisor is over, a
+  good answer where one is. A pharmacist the supervisor already counts in that period
+  (a line in the other stream) takes none of its room, as the rule counts pharmacists;
 - **pins** in the slice keep their pharmacist fixed; the change weight is a reward on the
   reference's candidates. Fairness is left to :meth:`FlowState.accept`, which values
   the answer by the whole objective.
@@ -56,8 +58,8 @@ log = logging.getLogger(__name__)
 
 IntArray = npt.NDArray[np.int64]
 
-# Flows solved at most for one slice: each after the first takes the arcs of the
-# counted pharmacists worth least to a supervisor the previous one put over its room.
+# Flows solved at most for one slice: each after the first closes a supervisor the one
+# before put over its room to all but the counted pharmacists it kept there.
 SUPERVISION_ROUNDS = 12
 
 
@@ -95,7 +97,8 @@ def _fixed(st: FlowState) -> _Fixed:
 
 def _supervision(rnd: Round) -> tuple[IntArray, IntArray, npt.NDArray[np.bool_]]:
     """The supervisors covering each placement (CSR: pointer per placement, supervisor
-    indices) and whom each supervisor counts (supervisor x pharmacist)."""
+    indices) and whom each supervisor counts (supervisor x pharmacist: the rule of
+    :meth:`~matcher.domain.Supervisor.counts`, by kind, for every pharmacist at once)."""
     n_l = len(rnd.placements)
     cover: list[list[int]] = [[] for _ in range(n_l)]
     for k, sup in enumerate(rnd.supervisors):
