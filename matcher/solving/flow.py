@@ -71,7 +71,8 @@ from matcher.domain import SECTORS, Round
 from matcher.eligibility import Candidates, availability
 from matcher.scoring import Scores
 
-__all__ = ["FlowRelaxation", "Pairs", "fairness_bound", "pairs_of", "period_fills", "relaxation"]
+__all__ = ["Arcs", "FlowRelaxation", "Pairs", "fairness_bound", "pairs_of", "period_fills",
+           "relaxation"]
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +119,34 @@ def pairs_of(rnd: Round, cand: Candidates, sc: Scores) -> Pairs:
                  l=cand.placement[start], s=cand.stream[start],
                  sec=sector[cand.placement[start]], score=sc.total[start],
                  points=sc.points[start], of_cand=of_cand)
+
+
+class Arcs:
+    """The arcs of a min-cost-flow network, added in bulk as arrays (each array's arcs
+    of capacity 0 left out), for OR-Tools' ``SimpleMinCostFlow``."""
+
+    def __init__(self) -> None:
+        self._parts: list[tuple[IntArray, IntArray, IntArray, IntArray]] = []
+        self.count = 0
+
+    def add(self, tails: IntArray, heads: IntArray, caps: IntArray,
+            costs: IntArray) -> IntArray:
+        """Add arcs (unit ``costs``, minimised); the indices of those kept."""
+        keep = caps > 0
+        part = (tails[keep], heads[keep], caps[keep], costs[keep])
+        self._parts.append(part)
+        out = self.count + np.arange(len(part[0]), dtype=np.int64)
+        self.count += len(part[0])
+        return out
+
+    def arrays(self) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int32], IntArray,
+                              IntArray]:
+        """Tails and heads (int32), capacities and costs (int64) of every arc, in order."""
+        if not self._parts:
+            e = np.zeros(0, np.int64)
+            return e.astype(np.int32), e.astype(np.int32), e, e
+        t, h, c, v = (np.concatenate(x) for x in zip(*self._parts, strict=True))
+        return t.astype(np.int32), h.astype(np.int32), c.astype(np.int64), v.astype(np.int64)
 
 
 @dataclass(frozen=True)
@@ -403,17 +432,10 @@ def relaxation(rnd: Round, cand: Candidates, sc: Scores, pairs: Pairs | None = N
     gadget = (ps_k > 0) | (req_here != 0)
     penalty += big * int(ps_k.sum()) + big * int(_POP[req_here].sum())
 
-    tails: list[IntArray] = []
-    heads: list[IntArray] = []
-    caps: list[IntArray] = []
-    costs: list[IntArray] = []
+    net = Arcs()
 
-    def arcs(t: IntArray, h: IntArray, c: IntArray, v: IntArray) -> None:
-        keep = c > 0
-        tails.append(t[keep])
-        heads.append(h[keep])
-        caps.append(c[keep])
-        costs.append(-v[keep])
+    def arcs(t: IntArray, h: IntArray, c: IntArray, v: IntArray) -> IntArray:
+        return net.add(t, h, c, -v)
 
     # Unassigned slots.
     arcs(ps_node, np.full(len(ps_node), sink), ps_supply, np.zeros(len(ps_node), np.int64))
@@ -449,26 +471,16 @@ def relaxation(rnd: Round, cand: Candidates, sc: Scores, pairs: Pairs | None = N
     best_val = np.maximum.reduceat(cval, pairs.start) if n_pairs else pair_val
     plain = ~has_special | rot_pair
     sel = np.flatnonzero(plain)
-    pair_arc_first = len(np.concatenate(caps)) if caps else 0
-    arcs_start = sum(len(x) for x in caps)
     unit_cap = np.where(rot_pair, 1, pairs.count)
-    tails.append(tail[sel])
-    heads.append(l_node[pairs.l[sel]])
-    caps.append(unit_cap[sel])
-    costs.append(-np.where(rot_pair[sel], best_val[sel], pair_val[sel]))
-    plain_arc_index = arcs_start + np.arange(len(sel), dtype=np.int64)
-    del pair_arc_first
+    # Every pair arc has a capacity of 1 or more: none is left out.
+    plain_arc_index = arcs(tail[sel], l_node[pairs.l[sel]], unit_cap[sel],
+                           np.where(rot_pair[sel], best_val[sel], pair_val[sel]))
     # Non-rotating pairs with pins or reference triples: one arc per candidate.
     spec_pairs = np.flatnonzero(~plain)
     spec_cands = np.flatnonzero(np.isin(pairs.of_cand, spec_pairs))
-    spec_start = sum(len(x) for x in caps)
-    if len(spec_cands):
-        pc = pairs.of_cand[spec_cands]
-        tails.append(tail[pc])
-        heads.append(l_node[pairs.l[pc]])
-        caps.append(np.ones(len(spec_cands), np.int64))
-        costs.append(-cval[spec_cands])
-    spec_arc_index = spec_start + np.arange(len(spec_cands), dtype=np.int64)
+    pc = pairs.of_cand[spec_cands]
+    spec_arc_index = arcs(tail[pc], l_node[pairs.l[pc]], np.ones(len(spec_cands), np.int64),
+                          cval[spec_cands])
     # Placements to organisations or the sink.
     total = seats.sum(axis=1)
     fill = np.minimum(mf, seats).sum(axis=1) if w.shortfall else np.zeros(n_l, np.int64)
@@ -488,10 +500,7 @@ def relaxation(rnd: Round, cand: Candidates, sc: Scores, pairs: Pairs | None = N
 
     # ---- solve ------------------------------------------------------------------------------
     mcf = min_cost_flow.SimpleMinCostFlow()
-    tl = np.concatenate(tails).astype(np.int32)
-    hd = np.concatenate(heads).astype(np.int32)
-    cp = np.concatenate(caps).astype(np.int64)
-    co = np.concatenate(costs).astype(np.int64)
+    tl, hd, cp, co = net.arrays()
     mcf.add_arcs_with_capacity_and_unit_cost(tl, hd, cp, co)
     supplies = np.zeros(n_nodes, dtype=np.int64)
     supplies[ps_node] = ps_supply

@@ -48,7 +48,7 @@ from ortools.graph.python import min_cost_flow
 
 from matcher.domain import EARLY_YEARS, SECTORS, Round
 from matcher.solving.components import Component
-from matcher.solving.flow import required_mask
+from matcher.solving.flow import Arcs, required_mask
 from matcher.solving.lns import Slice, bad_pharmacists
 from matcher.solving.state import POPCOUNT, FlowState
 
@@ -280,22 +280,13 @@ def flow_slice(st: FlowState, comp: Component, base: IntArray,
     o_node[o_used] = n_w + n_u + np.arange(len(o_used))
     sink = n_w + n_u + len(o_used)
     big = (int(np.abs(arc_v).max()) + w.shortfall * n_t + 1) << 20
-    tails: list[IntArray] = []
-    heads: list[IntArray] = []
-    caps: list[IntArray] = []
-    costs: list[IntArray] = []
-
-    def add(tl: IntArray, hd: IntArray, cp: IntArray, co: IntArray) -> None:
-        keep = cp > 0
-        tails.append(tl[keep])
-        heads.append(hd[keep])
-        caps.append(cp[keep])
-        costs.append(co[keep])
-
-    # Empty arcs (forbidden where the sector mix or allow_unassigned needs the slot).
-    add(p_node[who], np.full(n_w, sink), np.ones(n_w, np.int64),
-        np.where(must[who], big, 0).astype(np.int64))
-    add(p_node[arc_p], l_node[arc_l], np.ones(len(arc_p), np.int64), -arc_v)
+    net = Arcs()
+    add = net.add
+    # Empty arcs (forbidden where the sector mix or allow_unassigned needs the slot), then
+    # the pharmacist -> placement arcs (all of capacity 1: none is left out).
+    empty_arc = add(p_node[who], np.full(n_w, sink), np.ones(n_w, np.int64),
+                    np.where(must[who], big, 0).astype(np.int64))
+    pl_arc = add(p_node[arc_p], l_node[arc_l], np.ones(len(arc_p), np.int64), -arc_v)
     # Placement -> its organisation (or the sink), the units short of min_fill first.
     out_of_l = np.where(org_of_l[used_l] >= 0, o_node[np.maximum(org_of_l[used_l], 0)],
                         sink)
@@ -312,22 +303,18 @@ def flow_slice(st: FlowState, comp: Component, base: IntArray,
     if len(o_used):
         add(o_node[o_used], np.full(len(o_used), sink), org_room[o_used],
             np.zeros(len(o_used), np.int64))
-    tl, hd = np.concatenate(tails), np.concatenate(heads)
-    cp, co = np.concatenate(caps), np.concatenate(costs)
-    # The empty arcs are arcs 0..n_w-1, the pharmacist -> placement arcs the next ones.
-    first_arc, n_pl = n_w, len(arc_p)
+    tl, hd, cp, co = net.arrays()
     supplies = np.zeros(sink + 1, dtype=np.int64)
     supplies[:n_w] = 1
     supplies[sink] = -n_w
 
     for _ in range(SUPERVISION_ROUNDS):
         mcf = min_cost_flow.SimpleMinCostFlow()
-        mcf.add_arcs_with_capacity_and_unit_cost(tl.astype(np.int32), hd.astype(np.int32),
-                                                 cp, co)
+        mcf.add_arcs_with_capacity_and_unit_cost(tl, hd, cp, co)
         mcf.set_nodes_supplies(np.arange(sink + 1, dtype=np.int32), supplies)
         if mcf.solve() != mcf.OPTIMAL:
             return None
-        on = mcf.flows(np.arange(first_arc, first_arc + n_pl)) > 0
+        on = mcf.flows(pl_arc) > 0
         if not len(a_row):
             break
         counted = on[a_row]
@@ -338,15 +325,15 @@ def flow_slice(st: FlowState, comp: Component, base: IntArray,
         # arc, and so does everyone it counts who is not there now, so the next flow
         # keeps it within its room.
         full = over > 0
-        cp[first_arc + a_row[full[a_sup] & ~counted]] = 0
+        cp[pl_arc[a_row[full[a_sup] & ~counted]]] = 0
         r, k = a_row[counted & full[a_sup]], a_sup[counted & full[a_sup]]
         order = np.lexsort((arc_v[r], k))
         r, k = r[order], k[order]
         rank = np.arange(len(k)) - np.searchsorted(k, k)
-        cp[first_arc + r[rank < over[k]]] = 0
+        cp[pl_arc[r[rank < over[k]]]] = 0
     else:
         return None
-    empty = mcf.flows(np.arange(first_arc)) > 0
+    empty = mcf.flows(empty_arc) > 0
     if (empty & must[who]).any():
         return None
     new = members[on] if rotating else members.reshape(-1, n_t)[on].ravel()
