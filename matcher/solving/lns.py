@@ -198,14 +198,10 @@ def open_to(st: FlowState, kept: IntArray, idx: IntArray) -> npt.NDArray[np.bool
     held = np.bincount(c.placement[kept] * n_t + c.period[kept], minlength=st.cap.size)
     out: npt.NDArray[np.bool_] = (st.cap.ravel() - held)[c.placement[idx] * n_t
                                                         + c.period[idx]] > 0
-    org_cap = st.resources.org_cap
-    if len(org_cap):
-        org_of = np.asarray(st.resources.org_of_l, dtype=np.int64)
-        ko = org_of[c.placement[kept]]
-        # One count per distinct (pharmacist, organisation, period), as the cap counts.
-        cells = np.unique(np.stack([c.pharmacist[kept], ko * n_t + c.period[kept]])[
-            :, ko >= 0], axis=1)[1]
-        full = org_cap.ravel() - np.bincount(cells, minlength=org_cap.size) <= 0
+    res = st.resources
+    if len(res.org_cap):
+        org_of = np.asarray(res.org_of_l, dtype=np.int64)
+        full = (res.org_left(c, kept) <= 0).ravel()
         o = org_of[c.placement[idx]]
         has = o >= 0
         out[has] &= ~full[o[has] * n_t + c.period[idx][has]]

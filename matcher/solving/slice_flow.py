@@ -40,13 +40,11 @@ The answer is checked by the independent checker before it is kept.
 from __future__ import annotations
 
 import logging
-import weakref
 
 import numpy as np
 import numpy.typing as npt
 from ortools.graph.python import min_cost_flow
 
-from matcher.domain import EARLY_YEARS, SECTORS, Round
 from matcher.solving.components import Component
 from matcher.solving.flow import Arcs, required_mask
 from matcher.solving.lns import Slice, bad_pharmacists
@@ -73,64 +71,6 @@ def slices(st: FlowState) -> list[Slice]:
     return out
 
 
-class _Fixed:
-    """What every slice of a round shares: each placement's sector, the supervisors
-    covering each placement (CSR: ``ptr`` per placement into ``sups``) and whom each
-    supervisor counts (supervisor x pharmacist)."""
-
-    def __init__(self, rnd: Round) -> None:
-        index = {name: i for i, name in enumerate(SECTORS)}
-        self.sector = np.array([index[pl.sector] for pl in rnd.placements], dtype=np.int64)
-        self.ptr, self.sups, self.counts = _supervision(rnd)
-
-
-_FIXED: weakref.WeakKeyDictionary[FlowState, _Fixed] = weakref.WeakKeyDictionary()
-
-
-def _fixed(st: FlowState) -> _Fixed:
-    with st.lock:
-        got = _FIXED.get(st)
-        if got is None:
-            got = _FIXED[st] = _Fixed(st.rnd)
-        return got
-
-
-def _supervision(rnd: Round) -> tuple[IntArray, IntArray, npt.NDArray[np.bool_]]:
-    """The supervisors covering each placement (CSR: pointer per placement, supervisor
-    indices) and whom each supervisor counts (supervisor x pharmacist: the rule of
-    :meth:`~matcher.domain.Supervisor.counts`, by kind, for every pharmacist at once)."""
-    n_l = len(rnd.placements)
-    cover: list[list[int]] = [[] for _ in range(n_l)]
-    for k, sup in enumerate(rnd.supervisors):
-        for pid in sup.placements:
-            cover[rnd.placement_index[pid]].append(k)
-    ptr = np.zeros(n_l + 1, dtype=np.int64)
-    ptr[1:] = np.cumsum([len(x) for x in cover])
-    sups = np.array([k for x in cover for k in x], dtype=np.int64)
-    ip = np.array([p.independent_prescriber for p in rnd.pharmacists], dtype=bool)
-    early = np.array([p.experience_years < EARLY_YEARS for p in rnd.pharmacists], dtype=bool)
-    kinds = {"all": np.ones(len(rnd.pharmacists), dtype=bool), "non_prescribers": ~ip,
-             "early_years": early}
-    counts = (np.stack([kinds[s.supervises] for s in rnd.supervisors]) if rnd.supervisors
-              else np.zeros((0, len(rnd.pharmacists)), dtype=bool))
-    return ptr, sups, counts
-
-
-def _counted(ptr: IntArray, sups: IntArray, counts: npt.NDArray[np.bool_], p: IntArray,
-             li: IntArray) -> tuple[IntArray, IntArray]:
-    """(row, supervisor) for every supervisor that counts pharmacist ``p[row]`` at
-    placement ``li[row]``."""
-    n = ptr[li + 1] - ptr[li]
-    row = np.repeat(np.arange(len(li), dtype=np.int64), n)
-    if not len(row):
-        return row, row
-    first = np.repeat(ptr[li], n)
-    offset = np.arange(len(row), dtype=np.int64) - np.repeat(np.cumsum(n) - n, n)
-    k = sups[first + offset]
-    keep = counts[k, p[row]]
-    return row[keep], k[keep]
-
-
 def flow_slice(st: FlowState, comp: Component, base: IntArray,
                sliced: Slice) -> IntArray | None:
     """The best re-assignment of ``sliced`` for the component's pharmacists with every
@@ -155,13 +95,11 @@ def flow_slice(st: FlowState, comp: Component, base: IntArray,
         free &= (lines == 0) | (lines == n_t)
     pins = st.pins[sliced.holds(c, st.pins)]
     free[c.pharmacist[pins]] = False
-    mine = in_slice & free[c.pharmacist[base]]
-    kept = base[~mine]
-    # Sector mix: what the pharmacist's other assignments and history cover.
-    fixed = _fixed(st)
-    sec_of_l = fixed.sector
+    # Sector mix: what the pharmacist's assignments outside the slice and history cover.
+    pr = st.pairs
+    outside = base[~in_slice]
     cover = st.hist.copy()
-    np.bitwise_or.at(cover, c.pharmacist[kept], np.left_shift(1, sec_of_l[c.placement[kept]]))
+    np.bitwise_or.at(cover, c.pharmacist[outside], np.left_shift(1, pr.sec[pr.of_cand[outside]]))
     req = required_mask(rnd)
     need = np.minimum(rnd.rules.min_distinct_sectors, st.a_count)
     miss = np.where(st.a_count >= 1, req & ~cover, 0)
@@ -189,7 +127,7 @@ def flow_slice(st: FlowState, comp: Component, base: IntArray,
     # ---- arcs: pharmacist -> placement ----------------------------------------------
     idx = comp.idx[sliced.holds(c, comp.idx)]
     idx = idx[free[c.pharmacist[idx]]]
-    idx = idx[((allowed[c.pharmacist[idx]] >> sec_of_l[c.placement[idx]]) & 1) > 0]
+    idx = idx[((allowed[c.pharmacist[idx]] >> pr.sec[pr.of_cand[idx]]) & 1) > 0]
     value = st.sc.total[idx] + w.unassigned
     if st.evaluator.n_ref:
         value = value + w.change * np.isin(idx, st.evaluator.ref)
@@ -232,21 +170,15 @@ def flow_slice(st: FlowState, comp: Component, base: IntArray,
     org_of_l = np.asarray(res.org_of_l, dtype=np.int64)
     org_room = np.zeros(0, dtype=np.int64)
     if len(res.org_cap):
-        ko = org_of_l[c.placement[kept]]
-        has = ko >= 0
-        cells = np.unique(np.stack([c.pharmacist[kept][has], ko[has] * n_t
-                                    + c.period[kept][has]]), axis=1)[1]
-        left = res.org_cap.ravel() - np.bincount(cells, minlength=res.org_cap.size)
-        left = left.reshape(res.org_cap.shape)
+        left = res.org_left(c, kept)
         org_room = np.maximum(0, left[:, t] if rotating else left.min(axis=1))
 
     # ---- supervision rows ---------------------------------------------------------------
-    ptr, sups, counts = fixed.ptr, fixed.sups, fixed.counts
-    a_row, a_sup = _counted(ptr, sups, counts, arc_p, arc_l)
+    a_row, a_sup = res.counted(arc_p, arc_l)
     sup_room = np.zeros(0, dtype=np.int64)
     if len(a_row):
         n_k = len(res.sup_cap)
-        k_row, k_sup = _counted(ptr, sups, counts, c.pharmacist[kept], c.placement[kept])
+        k_row, k_sup = res.counted(c.pharmacist[kept], c.placement[kept])
         k_p, k_t = c.pharmacist[kept][k_row], c.period[kept][k_row]
         # Distinct pharmacists per supervisor and period, as the rule counts them.
         cells = np.unique((k_p * n_k + k_sup) * n_t + k_t)

@@ -50,10 +50,11 @@ POPCOUNT = np.array([bin(m).count("1") for m in range(64)], dtype=np.int64)
 
 class Resources:
     """Shared per-period resources besides capacity: capped organisations and supervisors
-    (who counts whom), for the greedy construction."""
+    (which placements each covers and whom it counts), for the greedy construction, the
+    search's sub-models and the slice exchanges."""
 
     def __init__(self, rnd: Round) -> None:
-        n_t = len(rnd.periods)
+        n_t, n_l = len(rnd.periods), len(rnd.placements)
         capped = [o for o in rnd.organisations if o.max_pharmacists is not None]
         row = {o.id: k for k, o in enumerate(capped)}
         self.org_of_l = [row.get(pl.organisation or "", -1) for pl in rnd.placements]
@@ -61,11 +62,24 @@ class Resources:
                                           dtype=np.int64)[:, None], n_t, axis=1)
         self.sup_cap = np.repeat(np.array([s.capacity for s in rnd.supervisors],
                                           dtype=np.int64)[:, None], n_t, axis=1)
-        self.rnd = rnd
-        self._cover: dict[int, list[int]] = {}
+        # The supervisors covering each placement, as CSR: placement li's are
+        # sup_index[sup_ptr[li]:sup_ptr[li + 1]].
+        cover: list[list[int]] = [[] for _ in range(n_l)]
         for k, sup in enumerate(rnd.supervisors):
             for pid in sup.placements:
-                self._cover.setdefault(rnd.placement_index[pid], []).append(k)
+                cover[rnd.placement_index[pid]].append(k)
+        self.sup_ptr = np.zeros(n_l + 1, dtype=np.int64)
+        self.sup_ptr[1:] = np.cumsum([len(x) for x in cover])
+        self.sup_index = np.array([k for x in cover for k in x], dtype=np.int64)
+        # Whom each supervisor counts (supervisor x pharmacist): Supervisor.counts, once
+        # per kind of supervisor.
+        by_kind: dict[str, npt.NDArray[np.bool_]] = {}
+        for sup in rnd.supervisors:
+            if sup.supervises not in by_kind:
+                by_kind[sup.supervises] = np.array([sup.counts(ph) for ph in rnd.pharmacists],
+                                                   dtype=bool)
+        self.counts = (np.stack([by_kind[s.supervises] for s in rnd.supervisors])
+                       if rnd.supervisors else np.zeros((0, len(rnd.pharmacists)), bool))
         self._cache: dict[tuple[int, int], IntArray] = {}
 
     def sups_of(self, p: int, li: int) -> IntArray:
@@ -73,11 +87,36 @@ class Resources:
         key = (p, li)
         got = self._cache.get(key)
         if got is None:
-            ph = self.rnd.pharmacists[p]
-            got = np.array([k for k in self._cover.get(li, ())
-                            if self.rnd.supervisors[k].counts(ph)], dtype=np.int64)
+            ks = self.sup_index[self.sup_ptr[li]:self.sup_ptr[li + 1]]
+            got = ks[self.counts[ks, p]]
             self._cache[key] = got
         return got
+
+    def counted(self, p: IntArray, li: IntArray) -> tuple[IntArray, IntArray]:
+        """:meth:`sups_of` for many at once: (row, supervisor) for every supervisor that
+        counts pharmacist ``p[row]`` at placement ``li[row]``."""
+        ptr = self.sup_ptr
+        n = ptr[li + 1] - ptr[li]
+        row = np.repeat(np.arange(len(li), dtype=np.int64), n)
+        if not len(row):
+            return row, row
+        offset = np.arange(len(row), dtype=np.int64) - np.repeat(np.cumsum(n) - n, n)
+        k = self.sup_index[np.repeat(ptr[li], n) + offset]
+        keep = self.counts[k, p[row]]
+        return row[keep], k[keep]
+
+    def org_left(self, c: Candidates, chosen: IntArray) -> IntArray:
+        """What the assignments ``chosen`` leave of each capped organisation's cap in each
+        period (organisation x period), counting distinct pharmacists as the cap does."""
+        n_t = self.org_cap.shape[1]
+        org_of = np.asarray(self.org_of_l, dtype=np.int64)
+        ko = org_of[c.placement[chosen]]
+        has = ko >= 0
+        cells = np.unique(np.stack([c.pharmacist[chosen][has],
+                                    ko[has] * n_t + c.period[chosen][has]]), axis=1)[1]
+        left: IntArray = (self.org_cap.ravel() - np.bincount(
+            cells, minlength=self.org_cap.size)).reshape(self.org_cap.shape)
+        return left
 
 
 class FlowState:
