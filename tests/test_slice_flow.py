@@ -180,6 +180,60 @@ def test_the_practice_stream_swaps_two_practices_in_every_period() -> None:
     assert not checker.violations(rnd, c.assignments(rnd, got))
 
 
+def _practice_best(st: FlowState, comp: Any, base: np.ndarray,
+                   got: np.ndarray | None) -> set[tuple[str, str, str]]:
+    """The flow's answer ``got`` for the practice stream, checked, kept outside the
+    stream and equal to CP-SAT's proven best of it: its practice lines."""
+    rnd, c = st.rnd, st.cand
+    practice = lns.Slice(stream=rnd.stream_index["practice"], period=None)
+    assert got is not None
+    assert not checker.violations(rnd, c.assignments(rnd, got))
+    assert _outside_kept(st, practice, base, got)
+    best, proven = lns.free_solve(st, comp, base, comp.pharmacists, 10.0, practice)
+    assert proven
+    assert best is not None
+    assert st.evaluator(got) == st.evaluator(best) > st.evaluator(base)
+    return {(a.pharmacist, a.period, a.placement) for a in c.assignments(rnd, got)
+            if a.placement.startswith("GP")}
+
+
+def test_a_pharmacist_on_leave_moves_to_a_practice_open_in_one_period_only() -> None:
+    """X (on leave in R2) holds GP1 in R1; Y may hold only GP1, and GP2 is open in R1
+    alone. The practice slice moves X to GP2 (a line over R1, GP2's chain) and gives Y
+    GP1 in both periods: CP-SAT's best, which a flow of whole lines alone cannot reach."""
+    rnd = _round([{"id": "X", "preferences": [], "unavailable": ["R2"]},
+                  {"id": "Y", "preferences": []}],
+                 [_gp("GP1"), _gp("GP2", capacity={"R1": 1}), _host("H1"), _host("H2")],
+                 bans=[{"pharmacist": "Y", "placement": "GP2"}],
+                 rules={"min_distinct_sectors": 0, "allow_unassigned": True})
+    st, comp, base = _placed(rnd, [("X", "R1", "GP1")])
+    practice = lns.Slice(stream=rnd.stream_index["practice"], period=None)
+    got = flow_slice(st, comp, base, practice)
+    assert _practice_best(st, comp, base, got) == {
+        ("X", "R1", "GP2"), ("Y", "R1", "GP1"), ("Y", "R2", "GP1")}
+
+
+def test_two_lines_over_one_period_each_become_whole_lines_in_two_flows() -> None:
+    """Y holds GP1 in R1 and Z in R2; Y may hold only GP1. No chain of patterns holds
+    both lines, so one stays fixed in each flow: with Z freed (patterns R1 + R2, then R2
+    alone) Z moves to GP2 in both periods, and with Y freed (then R1 alone) Y takes GP1
+    in both: CP-SAT's best. Freeing Y first gains nothing: Z still holds GP1 in R2."""
+    rnd = _round([{"id": "Y", "preferences": []}, {"id": "Z", "preferences": []}],
+                 [_gp("GP1"), _gp("GP2"), _host("H1"), _host("H2")],
+                 bans=[{"pharmacist": "Y", "placement": "GP2"}],
+                 rules={"min_distinct_sectors": 0, "allow_unassigned": True})
+    st, comp, base = _placed(rnd, [("Y", "R1", "GP1"), ("Z", "R2", "GP1")])
+    practice = lns.Slice(stream=rnd.stream_index["practice"], period=None)
+    y_first = flow_slice(st, comp, base, practice, order=[1, 0])
+    assert y_first is None or st.evaluator(y_first) == st.evaluator(base)
+    z_moved = flow_slice(st, comp, base, practice, order=[0, 1])
+    assert z_moved is not None
+    assert st.evaluator(z_moved) > st.evaluator(base)
+    got = flow_slice(st, comp, z_moved, practice, order=[1, 0])
+    assert _practice_best(st, comp, base, got) == {
+        ("Y", "R1", "GP1"), ("Y", "R2", "GP1"), ("Z", "R1", "GP2"), ("Z", "R2", "GP2")}
+
+
 def _first_host_period(rnd: Round) -> tuple[FlowState, np.ndarray, np.ndarray]:
     """From P0 at GP1 and P1 at GP2, each at H3 or H4 in the host stream: the flow's
     answer for the host stream's first period (checked) and CP-SAT's proven best of it."""
