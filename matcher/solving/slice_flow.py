@@ -19,7 +19,9 @@ room in that period, and the rest of the rules become limits on which arcs exist
   ``allow_unassigned``, only the pattern of all its available periods). Each
   placement's order is the one whose chain holds the most lines there now, then the
   most pairs eligible in some periods only (leave), so a pharmacist on leave in one
-  period takes the line over the others. On a 2,000 x 1,500 x 3 tight component whose
+  period takes the line over the others; or, in half the flows, one drawn at random.
+  Three lines over different pairs of periods at one placement are in no chain, so
+  such an exchange stays out of reach. On a 2,000 x 1,500 x 3 tight component whose
   allocation was 20,502 points (two empty slots) below HiGHS's optimum, with the host
   stream as it was, a pharmacist on leave and lines over some periods held it back: a
   single pattern chain for all placements filled neither slot, one per placement
@@ -315,8 +317,9 @@ def _orders(st: FlowState, comp: Component, base: IntArray, sliced: Slice) -> In
     (:func:`flow_slice`): the one whose chain of patterns holds the most lines held there
     now (a line outside it stays fixed), then the most pairs eligible in some periods
     only (a pharmacist on leave in one: the line over the others is in the chain), ties
-    broken at random. Every order for up to :data:`ORDERS_ALL` periods, else as many
-    drawn at random."""
+    broken at random; every order is weighed for up to :data:`ORDERS_ALL` periods, else
+    as many drawn at random. In a share :data:`RANDOM_ORDERS` of the calls every
+    placement's order is drawn at random instead."""
     c, (n_l, n_t) = st.cand, st.cap.shape
     if st.rng.random() < RANDOM_ORDERS:
         out: IntArray = np.argsort(st.rng.random((n_l, n_t)), axis=1)
@@ -353,8 +356,7 @@ def _line_arcs(st: FlowState, idx: IntArray, value: IntArray, chain: IntArray
     """The arcs of a non-rotating slice: one per (pharmacist, placement, pattern of
     its placement's ``chain``) whose periods are all among the pair's candidates ``idx``
     (without allow_unassigned, only the pattern of every period the pharmacist is
-    available).
-    Returns each arc's pharmacist, placement, value (its candidates' ``value`` summed),
+    available). Returns each arc's pharmacist, placement, value (its candidates' ``value`` summed),
     pattern index and candidates (one row per arc, -1 past the pattern's periods)."""
     c, n_t, n_l = st.cand, st.cap.shape[1], st.cap.shape[0]
     keys, inv = np.unique(c.pharmacist[idx] * n_l + c.placement[idx], return_inverse=True)
