@@ -306,10 +306,14 @@ def flow_slice(st: FlowState, comp: Component, base: IntArray, sliced: Slice,
     return out
 
 
-def _period_masks(avail: npt.NDArray[np.bool_]) -> IntArray:
-    """Each row of a (pharmacist, period) table as a bit mask of its periods."""
-    out: IntArray = (avail.astype(np.int64) << np.arange(avail.shape[1])).sum(axis=1)
-    return out
+def _pair_periods(st: FlowState, idx: IntArray) -> tuple[IntArray, IntArray, IntArray]:
+    """The distinct (pharmacist, placement) pairs of candidates ``idx`` (indices into
+    ``st.pairs``), each candidate's row among them, and each pair's periods in ``idx``
+    as a bit mask."""
+    pairs, inv = np.unique(st.pairs.of_cand[idx], return_inverse=True)
+    mask = np.zeros(len(pairs), dtype=np.int64)
+    np.bitwise_or.at(mask, inv, np.left_shift(1, st.cand.period[idx]))
+    return pairs, inv, mask
 
 
 def _orders(st: FlowState, comp: Component, base: IntArray, sliced: Slice) -> IntArray:
@@ -330,18 +334,10 @@ def _orders(st: FlowState, comp: Component, base: IntArray, sliced: Slice) -> In
         perms = np.array([st.rng.permutation(n_t)
                           for _ in range(math.factorial(ORDERS_ALL))], dtype=np.int64)
     chains = np.cumsum(np.left_shift(1, perms)[:, ::-1], axis=1)[:, ::-1]
-
-    def lines(idx: IntArray) -> tuple[IntArray, IntArray]:
-        keys, inv = np.unique(c.pharmacist[idx] * n_l + c.placement[idx],
-                              return_inverse=True)
-        mask = np.zeros(len(keys), dtype=np.int64)
-        np.bitwise_or.at(mask, inv, np.left_shift(1, c.period[idx]))
-        return keys % n_l, mask
-
-    now_l, now_m = lines(base[sliced.holds(c, base)])
-    pair_l, pair_m = lines(comp.idx[sliced.holds(c, comp.idx)])
+    now, _, now_m = _pair_periods(st, base[sliced.holds(c, base)])
+    pairs, _, pair_m = _pair_periods(st, comp.idx[sliced.holds(c, comp.idx)])
     some = pair_m != (1 << n_t) - 1
-    pair_l, pair_m = pair_l[some], pair_m[some]
+    now_l, pair_l, pair_m = st.pairs.l[now], st.pairs.l[pairs[some]], pair_m[some]
     score = st.rng.random((n_l, len(perms)))
     for q, chain in enumerate(chains):
         score[:, q] += len(pair_l) * np.bincount(now_l[np.isin(now_m, chain)],
@@ -356,29 +352,30 @@ def _line_arcs(st: FlowState, idx: IntArray, value: IntArray, chain: IntArray
     """The arcs of a non-rotating slice: one per (pharmacist, placement, pattern of
     its placement's ``chain``) whose periods are all among the pair's candidates ``idx``
     (without allow_unassigned, only the pattern of every period the pharmacist is
-    available). Returns each arc's pharmacist, placement, value (its candidates' ``value`` summed),
-    pattern index and candidates (one row per arc, -1 past the pattern's periods)."""
-    c, n_t, n_l = st.cand, st.cap.shape[1], st.cap.shape[0]
-    keys, inv = np.unique(c.pharmacist[idx] * n_l + c.placement[idx], return_inverse=True)
-    cell = np.full((len(keys), n_t), -1, dtype=np.int64)
+    available). Returns each arc's pharmacist, placement, value (its candidates'
+    ``value`` summed), pattern index and candidates (one row per arc, -1 past the
+    pattern's periods)."""
+    c, n_t = st.cand, st.cap.shape[1]
+    pairs, inv, have = _pair_periods(st, idx)
+    pair_p, pair_l = st.pairs.p[pairs], st.pairs.l[pairs]
+    cell = np.full((len(pairs), n_t), -1, dtype=np.int64)
     cell[inv, c.period[idx]] = idx
-    worth = np.zeros((len(keys), n_t), dtype=np.int64)
+    worth = np.zeros((len(pairs), n_t), dtype=np.int64)
     worth[inv, c.period[idx]] = value
-    have = _period_masks(cell >= 0)
-    only = _period_masks(st.avail)[keys // n_l]
+    only = (st.avail[pair_p].astype(np.int64) << np.arange(n_t)).sum(axis=1)
     arcs, pats = [], []
     for k in range(n_t):
-        pattern = chain[keys % n_l, k]
+        pattern = chain[pair_l, k]
         ok = (have & pattern) == pattern
         if not st.rnd.rules.allow_unassigned:
             ok &= only == pattern
         arcs.append(np.flatnonzero(ok))
         pats.append(np.full(int(ok.sum()), k, dtype=np.int64))
     pair, arc_k = np.concatenate(arcs), np.concatenate(pats)
-    inside = (chain[keys[pair] % n_l, arc_k][:, None] >> np.arange(n_t)) & 1 > 0
+    inside = (chain[pair_l[pair], arc_k][:, None] >> np.arange(n_t)) & 1 > 0
     members = np.where(inside, cell[pair], -1)
     arc_v = np.where(inside, worth[pair], 0).sum(axis=1)
-    return keys[pair] // n_l, keys[pair] % n_l, arc_v, arc_k, members
+    return pair_p[pair], pair_l[pair], arc_v, arc_k, members
 
 
 def sweep(st: FlowState, comp: Component, *, rounds: int = 3) -> int:
