@@ -180,20 +180,28 @@ def test_the_practice_stream_swaps_two_practices_in_every_period() -> None:
     assert not checker.violations(rnd, c.assignments(rnd, got))
 
 
-def _practice_best(st: FlowState, comp: Any, base: np.ndarray,
-                   got: np.ndarray | None) -> set[tuple[str, str, str]]:
-    """The flow's answer ``got`` for the practice stream, checked, kept outside the
-    stream and equal to CP-SAT's proven best of it: its practice lines."""
-    rnd, c = st.rnd, st.cand
-    practice = lns.Slice(stream=rnd.stream_index["practice"], period=None)
+def _is_best(st: FlowState, comp: Any, base: np.ndarray, got: np.ndarray | None,
+             sliced: lns.Slice) -> np.ndarray:
+    """The flow's answer ``got`` for ``sliced``, checked: it keeps every rule and
+    everything outside the slice, and equals CP-SAT's proven best of the slice, which
+    gains on ``base``."""
     assert got is not None
-    assert not checker.violations(rnd, c.assignments(rnd, got))
-    assert _outside_kept(st, practice, base, got)
-    best, proven = lns.free_solve(st, comp, base, comp.pharmacists, 10.0, practice)
+    assert not checker.violations(st.rnd, st.cand.assignments(st.rnd, got))
+    assert _outside_kept(st, sliced, base, got)
+    best, proven = lns.free_solve(st, comp, base, comp.pharmacists, 10.0, sliced)
     assert proven
     assert best is not None
     assert st.evaluator(got) == st.evaluator(best) > st.evaluator(base)
-    return {(a.pharmacist, a.period, a.placement) for a in c.assignments(rnd, got)
+    return got
+
+
+def _practice_best(st: FlowState, comp: Any, base: np.ndarray,
+                   got: np.ndarray | None) -> set[tuple[str, str, str]]:
+    """The flow's answer ``got`` for the practice stream, checked by :func:`_is_best`:
+    its practice lines."""
+    practice = lns.Slice(stream=st.rnd.stream_index["practice"], period=None)
+    got = _is_best(st, comp, base, got, practice)
+    return {(a.pharmacist, a.period, a.placement) for a in st.cand.assignments(st.rnd, got)
             if a.placement.startswith("GP")}
 
 
@@ -240,16 +248,8 @@ def _first_host_period(rnd: Round) -> tuple[FlowState, np.ndarray, np.ndarray]:
     st, comp, base = _placed(rnd, [
         ("P0", "R1", "GP1"), ("P0", "R2", "GP1"), ("P1", "R1", "GP2"), ("P1", "R2", "GP2"),
         ("P0", "R1", "H3"), ("P1", "R1", "H4"), ("P0", "R2", "H4"), ("P1", "R2", "H3")])
-    c = st.cand
     first = lns.Slice(stream=rnd.stream_index["host"], period=0)
-    got = flow_slice(st, comp, base, first)
-    assert got is not None
-    assert not checker.violations(rnd, c.assignments(rnd, got))
-    best, proven = lns.free_solve(st, comp, base, comp.pharmacists, 10.0, first)
-    assert proven
-    assert best is not None
-    assert st.evaluator(got) == st.evaluator(best) > st.evaluator(base)
-    return st, got, base
+    return st, _is_best(st, comp, base, flow_slice(st, comp, base, first), first), base
 
 
 def test_a_supervisor_at_capacity_keeps_the_exchange_within_it() -> None:
