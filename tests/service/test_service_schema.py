@@ -3,6 +3,8 @@ operation; no 5xx; every response conforms to the documented schema and statuses
 
 from __future__ import annotations
 
+import atexit
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -18,8 +20,13 @@ from svc_helpers import fast_settings
 from service.app import create_app
 
 # An app on a fresh SQLite database with one key; its job runner is off, so solves queue.
-_APP = create_app(fast_settings(data_dir=Path(tempfile.mkdtemp(prefix="matcher-schema-")),
-                                run_jobs=False, max_active_jobs_per_tenant=10_000))
+# The database lives at module level (schemathesis needs the app when the module loads),
+# so it is removed when the test process ends rather than by a fixture: each run of the
+# suite used to leave one behind in the temporary directory.
+_DATA = Path(tempfile.mkdtemp(prefix="matcher-schema-"))
+atexit.register(shutil.rmtree, _DATA, ignore_errors=True)
+_APP = create_app(fast_settings(data_dir=_DATA, run_jobs=False,
+                                max_active_jobs_per_tenant=10_000))
 _KEY = _APP.state.store.create_key("ICS schema")
 schema = schemathesis.openapi.from_asgi("/v1/openapi.json", _APP)
 
