@@ -64,6 +64,41 @@ def test_the_bound_holds_for_any_multipliers(seed: int) -> None:
     assert pdlp.bound >= best
 
 
+@pytest.mark.parametrize("seed", range(30))
+def test_the_steps_subproblem_is_the_bounds_own(seed: int) -> None:
+    """The steps' shortcuts change nothing: without the rounding margin the subproblem's
+    value is the same, its solution (non-zero variables only) gives the subproblem's
+    value back as sum(rc * x) plus the priced rows' terms, and the subgradient equals
+    each row's side less A x computed over every column."""
+    case = tiny(seed)
+    if case is None:
+        return
+    _best, m, lp = case
+    lag = Lagrangian(m, lp)
+    rng = np.random.default_rng(seed)
+    for v in (np.zeros(len(lag.rows)), lag.project(rng.normal(0, 50, len(lag.rows)))):
+        value, scale, (ids, vals) = lag.solve(v)
+        quick, no_scale, (ids2, vals2) = lag.solve(v, margin=False)
+        assert quick == value
+        assert no_scale == 0.0
+        np.testing.assert_array_equal(ids, ids2)
+        np.testing.assert_array_equal(vals, vals2)
+        if not math.isfinite(value):
+            continue
+        assert scale > 0.0
+        assert len(np.unique(ids)) == len(ids)
+        assert np.all(vals != 0)
+        x = np.zeros(lag.n_vars)
+        x[ids] = vals
+        rc = lag.c - lag.at @ v
+        row_terms = np.where(v > 0, v * lag.upper, v * lag.lower)
+        assert float(rc @ x + row_terms.sum()) == pytest.approx(value, abs=1e-6 * scale)
+        ax = lag.a @ x
+        side = np.where(v > 0, lag.up, np.where(v < 0, lag.lo,
+                                                np.clip(ax, lag.lo_open, lag.up_open)))
+        np.testing.assert_allclose(lag.subgradient(v, (ids, vals)), side - ax, atol=1e-9)
+
+
 def test_the_bound_is_often_the_optimum_on_tiny_rounds() -> None:
     """Not trivially loose (so the validity test above can fail)."""
     tight = 0
