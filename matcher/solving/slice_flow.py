@@ -127,7 +127,7 @@ def flow_slice(st: FlowState, comp: Component, base: IntArray, sliced: Slice,
         # when the periods its line covers now are one of its placement's (or none).
         links = (_orders(st, comp, base, sliced) if order is None
                  else np.tile(np.asarray(order, dtype=np.int64), (n_l, 1)))
-        chain = np.cumsum(np.left_shift(1, links)[:, ::-1], axis=1)[:, ::-1]
+        chain = _chains(links)
         inside = base[in_slice]
         now = np.zeros(n_p, dtype=np.int64)
         np.bitwise_or.at(now, c.pharmacist[inside], np.left_shift(1, c.period[inside]))
@@ -306,6 +306,14 @@ def flow_slice(st: FlowState, comp: Component, base: IntArray, sliced: Slice,
     return out
 
 
+def _chains(orders: IntArray) -> IntArray:
+    """The chain of period masks of each row of ``orders`` (a permutation of the periods
+    per row): every period, all but the first, all but the first two, ... down to the
+    last alone."""
+    out: IntArray = np.cumsum(np.left_shift(1, orders)[:, ::-1], axis=1)[:, ::-1]
+    return out
+
+
 def _pair_periods(st: FlowState, idx: IntArray) -> tuple[IntArray, IntArray, IntArray]:
     """The distinct (pharmacist, placement) pairs of candidates ``idx`` (indices into
     ``st.pairs``), each candidate's row among them, and each pair's periods in ``idx``
@@ -333,7 +341,7 @@ def _orders(st: FlowState, comp: Component, base: IntArray, sliced: Slice) -> In
     else:
         perms = np.array([st.rng.permutation(n_t)
                           for _ in range(math.factorial(ORDERS_ALL))], dtype=np.int64)
-    chains = np.cumsum(np.left_shift(1, perms)[:, ::-1], axis=1)[:, ::-1]
+    chains = _chains(perms)
     now, _, now_m = _pair_periods(st, base[sliced.holds(c, base)])
     pairs, _, pair_m = _pair_periods(st, comp.idx[sliced.holds(c, comp.idx)])
     some = pair_m != (1 << n_t) - 1
