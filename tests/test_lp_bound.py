@@ -23,6 +23,7 @@ from matcher.solving.lp_bound import (
     lagrangian_bound,
     lp_bound,
     lp_matrix,
+    lp_primal,
     polish,
 )
 from matcher.solving.model import Model
@@ -457,3 +458,29 @@ def test_an_lp_counts_what_it_closed_in_the_lanes(per_period: tuple[Round, int])
     assert lanes.tried == gap
     assert lanes.closed == gap - comp.gap
     assert lanes.closed > 0
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_lp_primal_gives_the_lp_values_of_the_models_candidates(seed: int) -> None:
+    """On tiny rounds: one value per candidate, each within its bounds, and where PDLP
+    converged they keep the rows over candidates alone: at most one assignment per
+    (pharmacist, period, stream) and at most the capacity per (placement, period). With
+    the formulation's stand-ins for absent row limits (10^9, 10^12) passed as they are,
+    PDLP reported OPTIMAL for values that break those rows on 8 of these rounds."""
+    rnd = random_tiny_round(seed)
+    cand = candidates(rnd)
+    m = build_model(rnd, cand, scores(rnd, cand))
+    status, primal = lp_primal(m, 10.0)
+    assert primal is not None
+    assert primal.shape == (len(cand),)
+    assert (primal >= -1e-4).all()
+    assert (primal <= 1 + 1e-4).all()
+    if status != "OPTIMAL":
+        return
+    n_t, n_s = len(rnd.periods), len(rnd.effective_streams)
+    slot = (cand.pharmacist * n_t + cand.period) * n_s + cand.stream
+    assert (np.bincount(slot, weights=primal) <= 1 + 1e-3).all()
+    held = np.bincount(cand.placement * n_t + cand.period, weights=primal,
+                       minlength=len(rnd.placements) * n_t).reshape(-1, n_t)
+    cap = np.array([[pl.capacity_in(t) for t in rnd.period_ids] for pl in rnd.placements])
+    assert (held <= cap + 1e-3).all()

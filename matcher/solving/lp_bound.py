@@ -54,6 +54,16 @@ of the LP optimum, closer than PDLP alone after 32 s; with continuity kept, with
 multipliers can be millions of points further off than none at all, a start the steps
 never recover from, so they start from none where those bound the model more tightly.
 Every step's multipliers give a valid bound, so the polish can only tighten it.
+
+**Row sides without a limit go to PDLP as infinite.** The formulation writes an absent
+limit as a large number (:data:`NO_LIMIT`: the shortfall rows' upper side, the fairness
+rows' lower one). PDLP's tolerances are relative to the size of the row bounds, and with
+those numbers among them it stopped at once and reported OPTIMAL for solutions that broke
+their rows (8 of 30 tiny rounds); most of the figures above were measured so. Passed as
+infinite, PDLP on the 268,000-column component above bounded it 25,508 points above the
+flow bound after 4 s (1,474,099 before), 7,509 below after 8 s (2,082) and 14,646 below
+after 16 s (11,669; the LP optimum is 15,044 below); a 542,000-column component of
+5,000 x 2,500 x 4 per-period 12,566 below after 20 s (990).
 """
 
 from __future__ import annotations
@@ -71,7 +81,7 @@ import numpy.typing as npt
 from matcher.solving.model import Model
 
 __all__ = ["SLOT_RULES", "Lagrangian", "LpBound", "LpMatrix", "lagrangian_bound", "lp_bound",
-           "lp_matrix", "polish"]
+           "lp_matrix", "lp_primal", "polish"]
 
 log = logging.getLogger(__name__)
 
@@ -407,23 +417,74 @@ def lp_bound(m: Model, time_limit_s: float, *, threads: int = 1,
     most the optimum), PDLP has that share less of the time, and if it has not converged
     its multipliers are polished (:func:`polish`) in the rest. Needs ``scipy`` (OR-Tools
     reads the matrix from it)."""
-    import scipy.sparse as sp  # lazy: only this bound needs it
-    from ortools.linear_solver.python import model_builder_helper as mbh
-
     t0 = time.monotonic()
     if interrupt is not None and interrupt.is_set():
         return LpBound(bound=None, seconds=0.0, status="INTERRUPTED")
     lp = lp_matrix(m)
-    matrix = sp.csr_matrix((lp.vals, (lp.rows, lp.cols)), shape=(lp.n_rows, lp.n_vars))
-    builder: Any = mbh.ModelBuilderHelper()  # its stubs mistype numpy arrays
-    builder.fill_model_from_sparse_data(
-        m.variables.lower.astype(np.float64), m.variables.upper.astype(np.float64),
-        m.objective_vector().astype(np.float64), lp.lower, lp.upper, matrix)
-    builder.set_maximize(True)
-    solver = mbh.ModelSolverHelper("pdlp")
     polishing = polish_share > 0 and target is not None
     pdlp_s = time_limit_s * (1.0 - polish_share) if polishing else time_limit_s
-    solver.set_time_limit_in_seconds(max(0.01, pdlp_s - (time.monotonic() - t0)))
+    status, duals, primal = _pdlp(m, lp, pdlp_s - (time.monotonic() - t0), threads=threads,
+                                  interrupt=interrupt)
+    y = duals if duals is not None else np.zeros(lp.n_rows)
+    lag = Lagrangian(m, lp)
+    bound = pdlp_bound = lagrangian_bound(m, lp, y, lag=lag)
+    from_zero = lagrangian_bound(m, lp, np.zeros(lp.n_rows), lag=lag)
+    off = from_zero is not None and bound is not None and from_zero < bound
+    if off:
+        # PDLP stopped far off (stopped early its multipliers can be millions of points
+        # above the bound of none): start from none, a start the steps recover from
+        # where they never do from PDLP's.
+        y, bound = np.zeros(lp.n_rows), from_zero
+    steps = 0
+    if (polishing and primal is not None and (status != "OPTIMAL" or off)
+            and bound is not None and not (interrupt is not None and interrupt.is_set())):
+        assert target is not None
+        y, steps = polish(m, lp, y, target, t0 + time_limit_s, interrupt=interrupt, lag=lag)
+        better = lagrangian_bound(m, lp, y, lag=lag)
+        if better is not None:
+            bound = min(bound, better)
+    secs = time.monotonic() - t0
+    log.info("LP bound: %s (PDLP %s: %s, %d columns, %d rows; %d polish steps) in %.2f s",
+             bound, status, pdlp_bound, lp.n_vars, lp.n_rows, steps, secs)
+    return LpBound(bound=bound, seconds=secs, status=status, primal=primal,
+                   pdlp_bound=pdlp_bound, polish_steps=steps)
+
+
+def lp_primal(m: Model, time_limit_s: float, *,
+              interrupt: threading.Event | None = None) -> tuple[str, FloatArray | None]:
+    """PDLP's status and values of the model's candidates after at most ``time_limit_s``
+    seconds (approximately feasible until it converged; ``None`` when it had none), and
+    no bound: for a model that restricts a component (some pharmacists held to their
+    lines), whose LP bounds nothing but whose support shows CP-SAT where to look."""
+    status, _, primal = _pdlp(m, lp_matrix(m), time_limit_s, interrupt=interrupt)
+    return status, primal
+
+
+def _pdlp(m: Model, lp: LpMatrix, time_limit_s: float, *, threads: int = 1,
+          interrupt: threading.Event | None = None
+          ) -> tuple[str, FloatArray | None, FloatArray | None]:
+    """PDLP on the LP relaxation of ``m`` (rows ``lp``) for at most ``time_limit_s``
+    seconds: its status, its multipliers (one per row) and its values of the model's
+    candidates, each ``None`` when it had none. ``interrupt`` stops it (while it has not
+    started iterating: see the benchmarks' notes). Needs ``scipy`` (OR-Tools reads the
+    matrix from it)."""
+    import scipy.sparse as sp  # lazy: only the LP needs it
+    from ortools.linear_solver.python import model_builder_helper as mbh
+
+    matrix = sp.csr_matrix((lp.vals, (lp.rows, lp.cols)), shape=(lp.n_rows, lp.n_vars))
+    builder: Any = mbh.ModelBuilderHelper()  # its stubs mistype numpy arrays
+    # A row side without a limit goes to PDLP as infinite, not as the formulation's
+    # stand-in (NO_LIMIT): PDLP's tolerances are relative to the size of the row bounds,
+    # and with 10^9 or 10^12 among them it reported OPTIMAL for a solution that broke
+    # its rows (two assignments in one slot of a tiny round).
+    lower = np.where(lp.lower <= -NO_LIMIT, -np.inf, lp.lower)
+    upper = np.where(lp.upper >= NO_LIMIT, np.inf, lp.upper)
+    builder.fill_model_from_sparse_data(
+        m.variables.lower.astype(np.float64), m.variables.upper.astype(np.float64),
+        m.objective_vector().astype(np.float64), lower, upper, matrix)
+    builder.set_maximize(True)
+    solver = mbh.ModelSolverHelper("pdlp")
+    solver.set_time_limit_in_seconds(max(0.01, time_limit_s))
     solver.set_solver_specific_parameters(f"num_threads: {max(1, int(threads))}")
     done = threading.Event()
 
@@ -441,36 +502,13 @@ def lp_bound(m: Model, time_limit_s: float, *, threads: int = 1,
     finally:
         done.set()
     status = str(solver.status()).rsplit(".", 1)[-1]
-    primal = None
-    y = np.zeros(lp.n_rows)
     if solver.has_response() and lp.n_rows:
         duals = np.asarray(solver.dual_values(), dtype=np.float64)
         if len(duals) == lp.n_rows:  # none when PDLP refused the model (invalid input)
-            y = duals
             primal = np.asarray(solver.variable_values(), dtype=np.float64)[
                 :len(m.candidates)]
-    lag = Lagrangian(m, lp)
-    bound = pdlp_bound = lagrangian_bound(m, lp, y, lag=lag)
-    from_zero = lagrangian_bound(m, lp, np.zeros(lp.n_rows), lag=lag)
-    off = from_zero is not None and bound is not None and from_zero < bound
-    if off:
-        # PDLP stopped far off (early in a run its multipliers can be millions of points
-        # above the bound of none; stopped at once, even when it reports OPTIMAL): start
-        # from none, a start the steps recover from where they never do from PDLP's.
-        y, bound = np.zeros(lp.n_rows), from_zero
-    steps = 0
-    if (polishing and primal is not None and (status != "OPTIMAL" or off)
-            and bound is not None and not (interrupt is not None and interrupt.is_set())):
-        assert target is not None
-        y, steps = polish(m, lp, y, target, t0 + time_limit_s, interrupt=interrupt, lag=lag)
-        better = lagrangian_bound(m, lp, y, lag=lag)
-        if better is not None:
-            bound = min(bound, better)
-    secs = time.monotonic() - t0
-    log.info("LP bound: %s (PDLP %s: %s, %d columns, %d rows; %d polish steps) in %.2f s",
-             bound, status, pdlp_bound, lp.n_vars, lp.n_rows, steps, secs)
-    return LpBound(bound=bound, seconds=secs, status=status, primal=primal,
-                   pdlp_bound=pdlp_bound, polish_steps=steps)
+            return status, duals, primal
+    return status, None, None
 
 
 def polish(m: Model, lp: LpMatrix, y: FloatArray, target: float, deadline: float, *,
