@@ -1,0 +1,141 @@
+"""The stream LP (:func:`matcher.solving.flow_path._stream_lp`): with every other
+stream's lines held, the LP of one non-rotating stream and CP-SAT on its support fill
+empty slots that take many lines moved over different periods; its answer keeps every
+rule and the other streams' lines, and the lanes take it once per component, late."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from shapes import nobody_placed
+
+from matcher import checker
+from matcher.domain import Round
+from matcher.solving import flow_path, solve
+from matcher.solving.params import SolveParams
+from matcher.solving.state import FlowState
+
+
+def _round(pharmacists: list[dict[str, Any]], placements: list[dict[str, Any]],
+           **extra: Any) -> Round:
+    here = {"lat": 51.55, "lon": 0.05}
+    for x in (*pharmacists, *placements):
+        x.setdefault("home" if "preferences" in x else "location", here)
+    return Round.model_validate({
+        "format": "spin-round/1", "round": {"id": "stream-lp"},
+        "periods": [{"id": "R1"}, {"id": "R2"}, {"id": "R3"}],
+        "streams": [{"id": "practice", "rotate": False}, {"id": "host", "rotate": True}],
+        "placements": placements, "pharmacists": pharmacists,
+        "rules": {"min_distinct_sectors": 0, "allow_unassigned": True}, **extra})
+
+
+def _gp(name: str, **kw: Any) -> dict[str, Any]:
+    return {"id": name, "sector": "general_practice", "stream": "practice",
+            "capacity": 1, **kw}
+
+
+def _host(name: str, **kw: Any) -> dict[str, Any]:
+    return {"id": name, "sector": "hospital", "stream": "host", "capacity": 1, **kw}
+
+
+def _leave_round() -> Round:
+    """A, B and C are each on leave in a different period and may hold only GP1 (two
+    seats); D may hold GP1 or GP2 (one seat) and prefers GP1. Everyone holds a host
+    placement in every period they are available (four of them, one seat each)."""
+    only_gp1 = [{"pharmacist": p, "placement": "GP2"} for p in ("A", "B", "C")]
+    return _round(
+        [{"id": "A", "preferences": [], "unavailable": ["R1"]},
+         {"id": "B", "preferences": [], "unavailable": ["R2"]},
+         {"id": "C", "preferences": [], "unavailable": ["R3"]},
+         {"id": "D", "preferences": ["GP1"]}],
+        [_gp("GP1", capacity=2), _gp("GP2"), *(_host(f"H{k}") for k in range(1, 5))],
+        bans=only_gp1)
+
+
+def _host_lines() -> list[tuple[str, str, str]]:
+    """A host line for each pharmacist in each period they are available, no placement
+    twice (the host stream rotates)."""
+    order = {"A": ["H1", "H2", "H3"], "B": ["H2", "H3", "H4"], "C": ["H3", "H4", "H1"],
+             "D": ["H4", "H1", "H2"]}
+    away = {"A": "R1", "B": "R2", "C": "R3", "D": ""}
+    return [(p, t, hosts[k]) for p, hosts in order.items()
+            for k, t in enumerate(("R1", "R2", "R3")) if t != away[p]]
+
+
+def _placed(rnd: Round, lines: list[tuple[str, str, str]]) -> tuple[FlowState, Any]:
+    """The flow state of a one-component round, with ``lines`` (which break no rule) as
+    its allocation."""
+    st = nobody_placed(rnd, 30.0)
+    (comp,) = st.comps
+    base = np.sort(st.cand.positions(rnd, lines))
+    assert (base >= 0).all()
+    assert not checker.violations(rnd, st.cand.assignments(rnd, base))
+    assert st.accept(comp, base, "test")
+    return st, comp
+
+
+def test_the_stream_lp_packs_lines_over_complementary_periods() -> None:
+    """D holds GP1 in every period and A holds it in R2 and R3, so B and C have nowhere
+    to go. Filling their slots takes three moves at once: D to GP2, B into GP1 for R1
+    and R3, C for R1 and R2. The stream LP makes them, reaches the round's optimum,
+    keeps every rule, and leaves every host line where it was."""
+    rnd = _leave_round()
+    hosts = _host_lines()
+    st, comp = _placed(rnd, [("D", t, "GP1") for t in ("R1", "R2", "R3")]
+                       + [("A", "R2", "GP1"), ("A", "R3", "GP1")] + hosts)
+    before = comp.value
+    practice = rnd.stream_index["practice"]
+    flow_path._stream_lp(st, comp, practice, 5.0, None, flow_path.LpLanes(2))
+    assert comp.value is not None
+    assert before is not None
+    assert comp.value > before
+    got = st.cand.assignments(rnd, comp.chosen)
+    assert not checker.violations(rnd, got)
+    lines = {(a.pharmacist, a.period, a.placement) for a in got}
+    assert {x for x in lines if x[2].startswith("H")} == set(hosts)
+    assert {("B", "R1", "GP1"), ("B", "R3", "GP1"), ("C", "R1", "GP1"),
+            ("C", "R2", "GP1"), ("D", "R1", "GP2")} <= lines
+    best = solve(rnd, SolveParams(time_limit_s=20, workers=1))
+    assert best.status == "optimal"
+    assert comp.value == best.objective
+    assert comp.stats["stream_lp"]["gain"] == comp.value - before
+
+
+def test_the_stream_lp_never_moves_another_streams_line() -> None:
+    """With the practice stream full and the empty slots in the host stream, the
+    practice stream's LP has nothing to gain: the allocation stays as it was."""
+    rnd = _leave_round()
+    lines = [("A", "R2", "GP1"), ("A", "R3", "GP1"), ("B", "R1", "GP1"),
+             ("B", "R3", "GP1"), ("C", "R1", "GP1"), ("C", "R2", "GP1")]
+    lines += [("D", t, "GP2") for t in ("R1", "R2", "R3")]
+    st, comp = _placed(rnd, lines)
+    before = comp.chosen.copy()
+    flow_path._stream_lp(st, comp, rnd.stream_index["practice"], 5.0, None,
+                         flow_path.LpLanes(2))
+    assert np.array_equal(comp.chosen, before)
+
+
+def test_the_lanes_take_a_stream_lp_late_and_once_per_component(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before STREAM_LP_AFTER of the time no stream LP is due; after it, the component
+    with empty practice slots is, in its practice stream, once; a component whose
+    practice slots are all filled is not."""
+    rnd = _leave_round()
+    st, comp = _placed(rnd, [("D", t, "GP1") for t in ("R1", "R2", "R3")])
+    lanes = flow_path.LpLanes(2)
+    assert flow_path._next_for_stream_lp(st, st.comps, lanes) is None  # too early
+    monkeypatch.setattr(flow_path, "STREAM_LP_AFTER", 0.0)
+    got = flow_path._next_for_stream_lp(st, st.comps, lanes)
+    assert got is not None
+    taken, stream, seconds = got
+    assert taken is comp
+    assert stream == rnd.stream_index["practice"]
+    assert seconds > 0
+    assert flow_path._next_for_stream_lp(st, st.comps, lanes) is None  # taken already
+    full = [("A", "R2", "GP1"), ("A", "R3", "GP1"), ("B", "R1", "GP1"),
+            ("B", "R3", "GP1"), ("C", "R1", "GP1"), ("C", "R2", "GP1")]
+    full += [("D", t, "GP2") for t in ("R1", "R2", "R3")]
+    st, comp = _placed(rnd, full)
+    assert flow_path._next_for_stream_lp(st, st.comps, flow_path.LpLanes(2)) is None
