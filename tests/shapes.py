@@ -3,6 +3,8 @@ path's tests start from, shared by the tests."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from matcher.domain import Round
@@ -43,3 +45,28 @@ def nobody_placed(rnd: Round, seconds: float, workers: int = 2) -> FlowState:
     for comp in st.comps:
         st.accept(comp, np.zeros(0, np.int64), "test")
     return st
+
+
+def two_stream_round(pharmacists: list[dict[str, Any]], placements: list[dict[str, Any]],
+                     *, periods: tuple[str, ...] = ("R1", "R2"), **extra: Any) -> Round:
+    """A round of one practice stream and one rotating host stream, everyone at one spot."""
+    here = {"lat": 51.55, "lon": 0.05}
+    for x in (*pharmacists, *placements):
+        x.setdefault("home" if "preferences" in x else "location", here)
+    return Round.model_validate({
+        "format": "spin-round/1", "round": {"id": "slice-flow"},
+        "periods": [{"id": t} for t in periods],
+        "streams": [{"id": "practice", "rotate": False}, {"id": "host", "rotate": True}],
+        "placements": placements, "pharmacists": pharmacists,
+        "rules": {"min_distinct_sectors": 0}, **extra})
+
+
+def gp(name: str, **kw: Any) -> dict[str, Any]:
+    """A general-practice placement of the practice stream, one seat (``kw`` adds)."""
+    return {"id": name, "sector": "general_practice", "stream": "practice",
+            "capacity": 1, **kw}
+
+
+def host(name: str, **kw: Any) -> dict[str, Any]:
+    """A hospital placement of the host stream, one seat (``kw`` adds)."""
+    return {"id": name, "sector": "hospital", "stream": "host", "capacity": 1, **kw}

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 from bruteforce import random_tiny_round
-from shapes import nobody_placed, per_period_round
+from shapes import gp, host, nobody_placed, per_period_round, two_stream_round
 from test_fill import thinned
 
 from matcher import checker
@@ -127,28 +127,6 @@ def test_per_period_slices_are_exact_and_gain() -> None:
     assert gained > 0
 
 
-def _round(pharmacists: list[dict[str, Any]], placements: list[dict[str, Any]],
-           **extra: Any) -> Round:
-    here = {"lat": 51.55, "lon": 0.05}
-    for x in (*pharmacists, *placements):
-        x.setdefault("home" if "preferences" in x else "location", here)
-    return Round.model_validate({
-        "format": "spin-round/1", "round": {"id": "slice-flow"},
-        "periods": [{"id": "R1"}, {"id": "R2"}],
-        "streams": [{"id": "practice", "rotate": False}, {"id": "host", "rotate": True}],
-        "placements": placements, "pharmacists": pharmacists,
-        "rules": {"min_distinct_sectors": 0}, **extra})
-
-
-def _gp(name: str, **kw: Any) -> dict[str, Any]:
-    return {"id": name, "sector": "general_practice", "stream": "practice",
-            "capacity": 1, **kw}
-
-
-def _host(name: str, **kw: Any) -> dict[str, Any]:
-    return {"id": name, "sector": "hospital", "stream": "host", "capacity": 1, **kw}
-
-
 def _placed(rnd: Round, lines: list[tuple[str, str, str]]
             ) -> tuple[FlowState, Any, np.ndarray]:
     """The flow state of a one-component round and ``lines`` (pharmacist, period,
@@ -164,8 +142,9 @@ def _placed(rnd: Round, lines: list[tuple[str, str, str]]
 def test_the_practice_stream_swaps_two_practices_in_every_period() -> None:
     """P0 holds GP2 and P1 GP1 in both periods, each asking for the other's: the practice
     slice swaps them in both periods at once and leaves the host stream alone."""
-    rnd = _round([{"id": "P0", "preferences": ["GP1"]}, {"id": "P1", "preferences": ["GP2"]}],
-                 [_gp("GP1"), _gp("GP2"), _host("H1"), _host("H2")])
+    rnd = two_stream_round(
+        [{"id": "P0", "preferences": ["GP1"]}, {"id": "P1", "preferences": ["GP2"]}],
+        [gp("GP1"), gp("GP2"), host("H1"), host("H2")])
     st, comp, base = _placed(rnd, [
         ("P0", "R1", "GP2"), ("P0", "R2", "GP2"), ("P1", "R1", "GP1"), ("P1", "R2", "GP1"),
         ("P0", "R1", "H1"), ("P0", "R2", "H2"), ("P1", "R1", "H2"), ("P1", "R2", "H1")])
@@ -209,11 +188,11 @@ def test_a_pharmacist_on_leave_moves_to_a_practice_open_in_one_period_only() -> 
     """X (on leave in R2) holds GP1 in R1; Y may hold only GP1, and GP2 is open in R1
     alone. The practice slice moves X to GP2 (a line over R1, GP2's chain) and gives Y
     GP1 in both periods: CP-SAT's best, which a flow of whole lines alone cannot reach."""
-    rnd = _round([{"id": "X", "preferences": [], "unavailable": ["R2"]},
-                  {"id": "Y", "preferences": []}],
-                 [_gp("GP1"), _gp("GP2", capacity={"R1": 1}), _host("H1"), _host("H2")],
-                 bans=[{"pharmacist": "Y", "placement": "GP2"}],
-                 rules={"min_distinct_sectors": 0, "allow_unassigned": True})
+    rnd = two_stream_round(
+        [{"id": "X", "preferences": [], "unavailable": ["R2"]}, {"id": "Y", "preferences": []}],
+        [gp("GP1"), gp("GP2", capacity={"R1": 1}), host("H1"), host("H2")],
+        bans=[{"pharmacist": "Y", "placement": "GP2"}],
+        rules={"min_distinct_sectors": 0, "allow_unassigned": True})
     st, comp, base = _placed(rnd, [("X", "R1", "GP1")])
     practice = lns.Slice(stream=rnd.stream_index["practice"], period=None)
     got = flow_slice(st, comp, base, practice)
@@ -226,10 +205,11 @@ def test_two_lines_over_one_period_each_become_whole_lines_in_two_flows() -> Non
     both lines, so one stays fixed in each flow: with Z freed (patterns R1 + R2, then R2
     alone) Z moves to GP2 in both periods, and with Y freed (then R1 alone) Y takes GP1
     in both: CP-SAT's best. Freeing Y first gains nothing: Z still holds GP1 in R2."""
-    rnd = _round([{"id": "Y", "preferences": []}, {"id": "Z", "preferences": []}],
-                 [_gp("GP1"), _gp("GP2"), _host("H1"), _host("H2")],
-                 bans=[{"pharmacist": "Y", "placement": "GP2"}],
-                 rules={"min_distinct_sectors": 0, "allow_unassigned": True})
+    rnd = two_stream_round(
+        [{"id": "Y", "preferences": []}, {"id": "Z", "preferences": []}],
+        [gp("GP1"), gp("GP2"), host("H1"), host("H2")],
+        bans=[{"pharmacist": "Y", "placement": "GP2"}],
+        rules={"min_distinct_sectors": 0, "allow_unassigned": True})
     st, comp, base = _placed(rnd, [("Y", "R1", "GP1"), ("Z", "R2", "GP1")])
     practice = lns.Slice(stream=rnd.stream_index["practice"], period=None)
     y_first = flow_slice(st, comp, base, practice, order=[1, 0])
@@ -257,9 +237,9 @@ def test_a_supervisor_at_capacity_keeps_the_exchange_within_it() -> None:
     and P1 for H2; the flow that gives each what they asked for puts two under the
     supervisor in R1, so it keeps one of them and the flow solved again sends the other
     elsewhere: CP-SAT's best."""
-    rnd = _round(
+    rnd = two_stream_round(
         [{"id": "P0", "preferences": ["H1"]}, {"id": "P1", "preferences": ["H2"]}],
-        [_gp("GP1"), _gp("GP2"), _host("H1"), _host("H2"), _host("H3"), _host("H4")],
+        [gp("GP1"), gp("GP2"), host("H1"), host("H2"), host("H3"), host("H4")],
         supervisors=[{"id": "S", "placements": ["H1", "H2"], "capacity": 1}])
     st, got, _ = _first_host_period(rnd)
     held = {a.placement for a in st.cand.assignments(rnd, got) if a.period == "R1"}
@@ -270,9 +250,9 @@ def test_a_supervisor_counts_a_pharmacist_it_supervises_in_the_other_stream_once
     """S covers GP1 (practice) and H1 (host) and counts one pharmacist a period; P0 holds
     GP1 in both periods, so P0 taking H1 as well leaves S's count at one: the host slice
     gives P0 the H1 it asked for, as CP-SAT does."""
-    rnd = _round(
+    rnd = two_stream_round(
         [{"id": "P0", "preferences": ["H1"]}, {"id": "P1", "preferences": []}],
-        [_gp("GP1"), _gp("GP2"), _host("H1"), _host("H2"), _host("H3"), _host("H4")],
+        [gp("GP1"), gp("GP2"), host("H1"), host("H2"), host("H3"), host("H4")],
         supervisors=[{"id": "S", "placements": ["GP1", "H1"], "capacity": 1}])
     st, got, _ = _first_host_period(rnd)
     assert ("P0", "R1", "H1") in {(a.pharmacist, a.period, a.placement)

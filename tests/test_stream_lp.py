@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from shapes import nobody_placed
+from shapes import gp, host, nobody_placed, two_stream_round
 
 from matcher import checker
 from matcher.domain import Round
@@ -18,40 +18,19 @@ from matcher.solving.params import SolveParams
 from matcher.solving.state import FlowState
 
 
-def _round(pharmacists: list[dict[str, Any]], placements: list[dict[str, Any]],
-           **extra: Any) -> Round:
-    here = {"lat": 51.55, "lon": 0.05}
-    for x in (*pharmacists, *placements):
-        x.setdefault("home" if "preferences" in x else "location", here)
-    return Round.model_validate({
-        "format": "spin-round/1", "round": {"id": "stream-lp"},
-        "periods": [{"id": "R1"}, {"id": "R2"}, {"id": "R3"}],
-        "streams": [{"id": "practice", "rotate": False}, {"id": "host", "rotate": True}],
-        "placements": placements, "pharmacists": pharmacists,
-        "rules": {"min_distinct_sectors": 0, "allow_unassigned": True}, **extra})
-
-
-def _gp(name: str, **kw: Any) -> dict[str, Any]:
-    return {"id": name, "sector": "general_practice", "stream": "practice",
-            "capacity": 1, **kw}
-
-
-def _host(name: str, **kw: Any) -> dict[str, Any]:
-    return {"id": name, "sector": "hospital", "stream": "host", "capacity": 1, **kw}
-
-
 def _leave_round() -> Round:
     """A, B and C are each on leave in a different period and may hold only GP1 (two
     seats); D may hold GP1 or GP2 (one seat) and prefers GP1. Everyone holds a host
     placement in every period they are available (four of them, one seat each)."""
     only_gp1 = [{"pharmacist": p, "placement": "GP2"} for p in ("A", "B", "C")]
-    return _round(
+    return two_stream_round(
         [{"id": "A", "preferences": [], "unavailable": ["R1"]},
          {"id": "B", "preferences": [], "unavailable": ["R2"]},
          {"id": "C", "preferences": [], "unavailable": ["R3"]},
          {"id": "D", "preferences": ["GP1"]}],
-        [_gp("GP1", capacity=2), _gp("GP2"), *(_host(f"H{k}") for k in range(1, 5))],
-        bans=only_gp1)
+        [gp("GP1", capacity=2), gp("GP2"), *(host(f"H{k}") for k in range(1, 5))],
+        periods=("R1", "R2", "R3"), bans=only_gp1,
+        rules={"min_distinct_sectors": 0, "allow_unassigned": True})
 
 
 def _host_lines() -> list[tuple[str, str, str]]:
