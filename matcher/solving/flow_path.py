@@ -123,11 +123,17 @@ LARGE_START_SHARE = 0.45
 # took 193 s to converge. A floor of 10,000 a second instead (measured once, three seeds)
 # (longer LPs, fewer components with one) was worse on every shape of the variety at
 # 2,000 x 1,500 x 3: per-period 3.4-4.5 % against 2.9-3.9 %, re-plans 1.9-2.2 % against
-# 0.4-1.3 %.
+# 0.4-1.3 %. Those rates were 10,000 and 20,000 a second until PDLP got infinite row
+# sides (lp_bound) and converged about twice as fast; at twice the rates the 5,000 x
+# 2,500 x 4 per-period round gave two components an LP instead of one (44.5 and 43 s,
+# closing 16,123 and 18,631 points) and ended 2.84 % from its bound against 3.03-3.08 %,
+# 2,000 x 1,500 x 3 per-period seeds 0-2 0.179 / 0.148 / 0.155 % (0.132 / 0.186 /
+# 0.272 %), cross-stream supervisors 0.146 / 0.303 / 0.282 % (0.256 / 0.298 / 0.277 %),
+# fairness 50 at 2,000 x 1,500 x 3 0.268 % (0.213 %), one run each.
 LP_FIRST_GAP = 0.005
 LP_MAX_CANDIDATES = 600_000
-LP_CANDIDATES_PER_S = 10_000
-LP_LEAN_PER_S = 20_000
+LP_CANDIDATES_PER_S = 20_000
+LP_LEAN_PER_S = 40_000
 LP_POLISH_SHARE = 0.4
 # Seconds before the end by which PDLP must be done: beside the search its last steps (and
 # the bound's sums) share the cores, and a 304,000-column component of 2,000 x 1,500 x 3
