@@ -94,7 +94,7 @@ def test_the_steps_subproblem_is_the_bounds_own(seed: int) -> None:
         rc = lag.c - lag.at @ v
         row_terms = np.where(v > 0, v * lag.upper, v * lag.lower)
         assert float(rc @ x + row_terms.sum()) == pytest.approx(value, abs=1e-6 * scale)
-        ax = lag.a @ x
+        ax = lag.at.T @ x  # over every column
         side = np.where(v > 0, lag.up, np.where(v < 0, lag.lo,
                                                 np.clip(ax, lag.lo_open, lag.up_open)))
         np.testing.assert_allclose(lag.subgradient(v, (ids, vals)), side - ax, atol=1e-9)

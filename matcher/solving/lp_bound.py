@@ -116,6 +116,11 @@ class LpMatrix:
     is_slot: npt.NDArray[np.bool_]  # per row
     slot_exact: npt.NDArray[np.bool_]  # per row: a slot that must be filled (= 1)
 
+    def open_sides(self) -> tuple[FloatArray, FloatArray]:
+        """The row bounds with each absent limit (:data:`NO_LIMIT`) made infinite."""
+        return (np.where(self.lower <= -NO_LIMIT, -np.inf, self.lower),
+                np.where(self.upper >= NO_LIMIT, np.inf, self.upper))
+
 
 def lp_matrix(m: Model) -> LpMatrix:
     """The model's rows, gathered (see :class:`LpMatrix`)."""
@@ -257,9 +262,10 @@ class Lagrangian:
         lx, lz, z, z_group = _continuity(m, lp, kept) if keep_continuity else (none,) * 4
         self.rows = np.flatnonzero(~kept)  # the priced rows
         priced = ~kept[lp.rows]
-        self.a = _csr(lp.vals[priced], np.searchsorted(self.rows, lp.rows[priced]),
-                      lp.cols[priced], (len(self.rows), lp.n_vars))
-        self.at = self.a.T.tocsr()
+        # The priced rows' matrix, transposed: one row per variable (the steps read the
+        # columns the subproblem picks, and price every column).
+        self.at = _csr(lp.vals[priced], np.searchsorted(self.rows, lp.rows[priced]),
+                       lp.cols[priced], (len(self.rows), lp.n_vars)).T.tocsr()
         # The row limits as they are (for the bound: a multiplier on an absent limit
         # makes it huge, never wrong), and with absent ones at zero (for the steps).
         self.lower, self.upper = lp.lower[self.rows], lp.upper[self.rows]
@@ -268,8 +274,8 @@ class Lagrangian:
         self.up = np.where(self.no_up, 0.0, self.upper)
         # Where a multiplier is zero its row's side may be anything between the limits
         # (an absent one unbounded): the subgradient takes the one nearest the row's value.
-        self.lo_open = np.where(self.no_lo, -np.inf, self.lo)
-        self.up_open = np.where(self.no_up, np.inf, self.up)
+        lo_open, up_open = lp.open_sides()
+        self.lo_open, self.up_open = lo_open[self.rows], up_open[self.rows]
         self.c = m.objective_vector().astype(np.float64)
         self.var_lo = m.variables.lower.astype(np.float64)
         self.var_up = m.variables.upper.astype(np.float64)
@@ -477,8 +483,7 @@ def _pdlp(m: Model, lp: LpMatrix, time_limit_s: float, *, threads: int = 1,
     # stand-in (NO_LIMIT): PDLP's tolerances are relative to the size of the row bounds,
     # and with 10^9 or 10^12 among them it reported OPTIMAL for a solution that broke
     # its rows (two assignments in one slot of a tiny round).
-    lower = np.where(lp.lower <= -NO_LIMIT, -np.inf, lp.lower)
-    upper = np.where(lp.upper >= NO_LIMIT, np.inf, lp.upper)
+    lower, upper = lp.open_sides()
     builder.fill_model_from_sparse_data(
         m.variables.lower.astype(np.float64), m.variables.upper.astype(np.float64),
         m.objective_vector().astype(np.float64), lower, upper, matrix)
