@@ -437,6 +437,9 @@ class LpLanes:
         self.supporting: set[int] = set()
         # Components whose stream LP (_stream_lp) has been taken.
         self.stream_tried: set[int] = set()
+        # (slots, candidates) of each component in each non-rotating stream
+        # (_stream_sizes), counted once.
+        self.stream_sizes: dict[tuple[int, int], tuple[int, int]] = {}
 
     @property
     def support_s(self) -> float:
@@ -734,20 +737,22 @@ def _next_for_stream_lp(st: FlowState, comps: list[Component], lanes: LpLanes | 
     budget = st.budget
     if lanes is None or budget.elapsed() < STREAM_LP_AFTER * budget.limit:
         return None
-    c, w = st.cand, st.rnd.weights.unassigned
-    n_t = len(st.rnd.periods)
+    w = st.rnd.weights.unassigned
+    fixed = np.flatnonzero(~st.rotating).tolist()
+    # Counted outside the lock (the search's steps wait on it), once per run.
+    sizes = {(k.index, s): _stream_sizes(st, k, s, lanes) for k in comps
+             if k.index not in lanes.stream_tried for s in fixed}
     best: tuple[float, Component, int, float] | None = None
     with st.lock:
         for comp in comps:
             if comp.index in lanes.stream_tried or comp.chosen is None or comp.proven:
                 continue
-            held = np.bincount(c.stream[comp.chosen], minlength=len(st.rotating))
-            for s in np.flatnonzero(~st.rotating).tolist():
-                mine = comp.idx[c.stream[comp.idx] == s]
-                slots = len(np.unique(c.pharmacist[mine] * n_t + c.period[mine]))
+            held = np.bincount(st.cand.stream[comp.chosen], minlength=len(st.rotating))
+            for s in fixed:
+                slots, n_mine = sizes[comp.index, s]
                 # What filling them may gain: their cost, at most the gap.
                 worth = min(float((slots - held[s]) * w), float(comp.gap))
-                columns = len(comp.chosen) + len(mine)
+                columns = len(comp.chosen) + n_mine
                 seconds = columns / STREAM_LP_PER_S
                 if (worth > st.gap_limit(comp) and columns <= STREAM_LP_MAX
                         and seconds + STREAM_LP_SUPPORT_S + LP_TAIL_S <= budget.left()
@@ -757,6 +762,20 @@ def _next_for_stream_lp(st: FlowState, comps: list[Component], lanes: LpLanes | 
             return None
         lanes.stream_tried.add(best[1].index)
     return best[1], best[2], best[3]
+
+
+def _stream_sizes(st: FlowState, comp: Component, stream: int, lanes: LpLanes
+                  ) -> tuple[int, int]:
+    """The component's (pharmacist, period) slots with a candidate in ``stream`` and its
+    candidates there: fixed for the run, so counted once (kept in ``lanes``)."""
+    key = (comp.index, stream)
+    got = lanes.stream_sizes.get(key)
+    if got is None:
+        c = st.cand
+        mine = comp.idx[c.stream[comp.idx] == stream]
+        slots = np.unique(c.pharmacist[mine] * len(st.rnd.periods) + c.period[mine])
+        got = lanes.stream_sizes[key] = (len(slots), len(mine))
+    return got
 
 
 def _stream_lp(st: FlowState, comp: Component, stream: int, limit: float,
