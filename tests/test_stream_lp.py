@@ -1,7 +1,8 @@
 """The stream LP (:func:`matcher.solving.flow_path._stream_lp`): with every other
 stream's lines held, the LP of one non-rotating stream and CP-SAT on its support fill
 empty slots that take many lines moved over different periods; its answer keeps every
-rule and the other streams' lines, and the lanes take it once per component, late."""
+rule and the other streams' lines, and the lanes take it late, again only while it fills
+something."""
 
 from __future__ import annotations
 
@@ -96,11 +97,12 @@ def test_the_stream_lp_never_moves_another_streams_line() -> None:
     assert np.array_equal(comp.chosen, before)
 
 
-def test_the_lanes_take_a_stream_lp_late_and_once_per_component(
+def test_the_lanes_take_a_stream_lp_late_and_again_only_while_it_fills(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """Before STREAM_LP_AFTER of the time no stream LP is due; after it, the component
-    with empty practice slots is, in its practice stream, once; a component whose
-    practice slots are all filled is not."""
+    with empty practice slots is, in its practice stream; not while that one runs, again
+    once it filled something, never after one that filled nothing
+    nor after STREAM_LP_TRIES; a component whose practice slots are all filled is not."""
     rnd = _leave_round()
     st, comp = _placed(rnd, [("D", t, "GP1") for t in ("R1", "R2", "R3")])
     lanes = flow_path.LpLanes(2)
@@ -112,9 +114,56 @@ def test_the_lanes_take_a_stream_lp_late_and_once_per_component(
     assert taken is comp
     assert stream == rnd.stream_index["practice"]
     assert seconds > 0
-    assert flow_path._next_for_stream_lp(st, st.comps, lanes) is None  # taken already
+    assert flow_path._next_for_stream_lp(st, st.comps, lanes) is None  # running
+    lanes.stream_gain[comp.index] = 0
+    assert flow_path._next_for_stream_lp(st, st.comps, lanes) is None  # filled nothing
+    lanes.stream_gain[comp.index] = 10
+    again = flow_path._next_for_stream_lp(st, st.comps, lanes)
+    assert again is not None
+    assert again[0] is comp
+    assert again[2] == pytest.approx(seconds)
+    lanes.stream_gain[comp.index] = 10
+    assert flow_path._next_for_stream_lp(st, st.comps, lanes) is not None
+    lanes.stream_gain[comp.index] = 10
+    assert lanes.stream_tries[comp.index] == flow_path.STREAM_LP_TRIES
+    assert flow_path._next_for_stream_lp(st, st.comps, lanes) is None  # tried enough
     full = [("A", "R2", "GP1"), ("A", "R3", "GP1"), ("B", "R1", "GP1"),
             ("B", "R3", "GP1"), ("C", "R1", "GP1"), ("C", "R2", "GP1")]
     full += [("D", t, "GP2") for t in ("R1", "R2", "R3")]
     st, comp = _placed(rnd, full)
     assert flow_path._next_for_stream_lp(st, st.comps, flow_path.LpLanes(2)) is None
+
+
+def _short_round() -> Round:
+    """GP1's two seats over three periods hold six of the nine practice slots A-D have:
+    three stay empty in any allocation."""
+    return two_stream_round(
+        [{"id": "A", "preferences": [], "unavailable": ["R1"]},
+         {"id": "B", "preferences": [], "unavailable": ["R2"]},
+         {"id": "C", "preferences": [], "unavailable": ["R3"]},
+         {"id": "D", "preferences": ["GP1"]}],
+        [gp("GP1", capacity=2), *(host(f"H{k}") for k in range(1, 5))],
+        periods=("R1", "R2", "R3"),
+        rules={"min_distinct_sectors": 0, "allow_unassigned": True})
+
+
+_GP1_FULL = [("A", "R2", "GP1"), ("A", "R3", "GP1"), ("B", "R1", "GP1"),
+             ("B", "R3", "GP1"), ("C", "R1", "GP1"), ("C", "R2", "GP1")]
+
+
+def test_no_stream_lp_for_empty_slots_the_flow_leaves_empty_too(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """With GP1 full, the flow fills as many practice slots as the allocation, so no
+    stream LP is due, while the one with a seat free is."""
+    rnd = _short_round()
+    monkeypatch.setattr(flow_path, "STREAM_LP_AFTER", 0.0)
+    practice = rnd.stream_index["practice"]
+    full = _GP1_FULL
+    st, comp = _placed(rnd, full)
+    assert comp.flow_filled is not None
+    assert comp.flow_filled[practice] == len(full)
+    assert flow_path._next_for_stream_lp(st, st.comps, flow_path.LpLanes(2)) is None
+    st, comp = _placed(rnd, full[:-1])
+    got = flow_path._next_for_stream_lp(st, st.comps, flow_path.LpLanes(2))
+    assert got is not None
+    assert got[1] == practice

@@ -96,6 +96,10 @@ class Component:
     # Size of its search steps on the focus relative to their target
     # (:mod:`matcher.solving.lns`), adapted to how CP-SAT copes with them.
     step_scale: float = 1.0
+    # Slots its flow relaxation fills in each stream (None until it has a flow bound).
+    # Filling a slot is worth ``w.unassigned``, so the flow fills as many as it can: where
+    # an allocation leaves more empty, those are the ones a search may fill.
+    flow_filled: npt.NDArray[np.int64] | None = None
 
     @property
     def gap(self) -> float:

@@ -28,10 +28,11 @@
    (per-period capacities and ``min_fill``, which the flow collapses; the change term of
    a re-plan). After its LP, CP-SAT on the LP's support; LP first, the component's
    search keeps to that support (its ``focus``): first in the lane (:func:`on_support`),
-   then in every step of the search. A lane with no LP to run takes, late in the run,
-   the component whose empty slots in a non-rotating stream cost the most: with the
-   other streams' lines held, the LP of that stream and CP-SAT on its support
-   (:func:`_stream_lp`), which moves many lines over different periods at once.
+   then in every step of the search. Late in the run a lane takes first the component
+   whose empty slots in a non-rotating stream, beyond those its flow leaves empty, cost
+   the most: with the other streams' lines held, the LP of that stream and CP-SAT on
+   its support (:func:`_stream_lp`), which moves many lines over different periods at
+   once; again while it fills something.
 
 Components are worked on side by side, one CP-SAT worker each. Every answer goes through
 :func:`matcher.solving.finish.finish` (the independent checker).
@@ -212,16 +213,26 @@ LP_FIRST_CROSS_FROM = 600_000
 LP_FIRST_COVER = 0.7
 LP_FIRST_START_SHARE = 0.1
 LP_FIRST_SUPPORT_S = 5.0
-# The stream LP (:func:`_stream_lp`): once STREAM_LP_AFTER of the time has gone, a lane
-# with no LP to run takes the component whose empty slots in one non-rotating stream
-# cost the most (above its stopping gap), holds every line of the other streams, and
-# solves the LP of that stream's candidates with PDLP for its columns at
+# The stream LP (:func:`_stream_lp`): once STREAM_LP_AFTER of the time has gone, a lane,
+# before any bound LP, takes the component whose empty slots in one non-rotating stream
+# beyond its flow's cost the most (above its stopping gap), holds every line of the other
+# streams, and solves the LP of that stream's candidates with PDLP for its columns at
 # STREAM_LP_PER_S (models of at most STREAM_LP_MAX columns), then CP-SAT on the LP's
-# support for at most STREAM_LP_SUPPORT_S. Once per component.
-STREAM_LP_AFTER = 0.3
-STREAM_LP_PER_S = 15_000
+# support for at most STREAM_LP_SUPPORT_S. Again, while the last one filled something,
+# at most STREAM_LP_TRIES times. At 15,000 a second, once per component and after 30 %
+# of the time, on a tight 2,000 x 1,500 x 3 round (seed 0) a 215,608-candidate
+# component kept one empty 10,000-point slot in three runs of five (the round ended
+# 1.19-1.23 % from its bound, 0.60-0.61 % otherwise): from where one of those ended, the
+# stream LP filled nothing in 8.4 s (a support of 4,963 candidates, on which CP-SAT did
+# not finish in 5 s) and filled the slot in 17 s (a support of 2,162). At 7,500 a
+# second the slot still stayed empty in two runs of nine where that component's stream
+# LP came third and left no time for a second; after 20 % of the time, four runs of
+# four ended 0.41-0.47 % (with the late bound LPs of _next_for_lp, measured with it).
+STREAM_LP_AFTER = 0.2
+STREAM_LP_PER_S = 7_500
 STREAM_LP_MAX = 250_000
 STREAM_LP_SUPPORT_S = 5.0
+STREAM_LP_TRIES = 3
 
 
 def lp_first(rnd: Round, n_candidates: int) -> bool:
@@ -435,8 +446,10 @@ class LpLanes:
         self.ends: dict[int, float] = {}
         # Components in their support phase (on_support): the search leaves them to it.
         self.supporting: set[int] = set()
-        # Components whose stream LP (_stream_lp) has been taken.
-        self.stream_tried: set[int] = set()
+        # How many stream LPs (_stream_lp) each component has taken, and what the last
+        # one gained (absent while it runs).
+        self.stream_tries: dict[int, int] = {}
+        self.stream_gain: dict[int, int] = {}
         # (slots, candidates) of each component in each non-rotating stream
         # (_stream_sizes), counted once.
         self.stream_sizes: dict[tuple[int, int], tuple[int, int]] = {}
@@ -582,13 +595,15 @@ def _lane(st: FlowState, comps: list[Component], queue: list[Component],
 
     try:
         while not st.budget.stopped() and not (stop is not None and stop.is_set()):
+            # A stream LP first once one is due: the empty slots it fills are worth far
+            # more than what a bound LP closes.
+            streamed = _next_for_stream_lp(st, comps, lanes)
+            if streamed is not None and lanes is not None:
+                work(True)
+                _stream_lp(st, *streamed, stop, lanes)
+                continue
             nxt = _next_for_lp(st, queue, lanes)
             if nxt is None:
-                streamed = _next_for_stream_lp(st, comps, lanes)
-                if streamed is not None and lanes is not None:
-                    work(True)
-                    _stream_lp(st, *streamed, stop, lanes)
-                    continue
                 work(False)
                 if stop is None or stop.wait(0.5):
                     return
@@ -730,28 +745,38 @@ def _next_for_stream_lp(st: FlowState, comps: list[Component], lanes: LpLanes | 
                         ) -> tuple[Component, int, float] | None:
     """The component, non-rotating stream and PDLP time of the next stream LP
     (:func:`_stream_lp`), marked as taken in ``lanes``; None when none is due: before
-    :data:`STREAM_LP_AFTER` of the time, or when no component not yet tried has empty
-    slots in such a stream whose cost (at most the component's gap: what filling them
-    may gain) is above its stopping gap, with a model and time that fit (see the
-    constants). The largest such gain first."""
+    :data:`STREAM_LP_AFTER` of the time, or when no component due one has empty slots in
+    such a stream beyond its flow's whose cost (at most the component's gap: what
+    filling them may gain) is above its stopping gap, with a model and time that fit
+    (see the constants). The largest such gain first. A component is due one until it
+    has taken :data:`STREAM_LP_TRIES`, while the last one filled something."""
     budget = st.budget
     if lanes is None or budget.elapsed() < STREAM_LP_AFTER * budget.limit:
         return None
     w = st.rnd.weights.unassigned
     fixed = np.flatnonzero(~st.rotating).tolist()
     # Counted outside the lock (the search's steps wait on it), once per run.
-    sizes = {(k.index, s): _stream_sizes(st, k, s, lanes) for k in comps
-             if k.index not in lanes.stream_tried for s in fixed}
+    def due(comp: Component) -> bool:
+        tries = lanes.stream_tries.get(comp.index, 0)
+        return tries == 0 or (tries < STREAM_LP_TRIES
+                              and lanes.stream_gain.get(comp.index, 0) > 0)
+
+    sizes = {(k.index, s): _stream_sizes(st, k, s, lanes) for k in comps if due(k)
+             for s in fixed}
     best: tuple[float, Component, int, float] | None = None
     with st.lock:
         for comp in comps:
-            if comp.index in lanes.stream_tried or comp.chosen is None or comp.proven:
+            if not due(comp) or comp.chosen is None or comp.proven:
                 continue
             held = np.bincount(st.cand.stream[comp.chosen], minlength=len(st.rotating))
             for s in fixed:
+                if (comp.index, s) not in sizes:
+                    continue  # due since the sizes were counted: next time
                 slots, n_mine = sizes[comp.index, s]
-                # What filling them may gain: their cost, at most the gap.
-                worth = min(float((slots - held[s]) * w), float(comp.gap))
+                # What filling them may gain: the cost of those beyond the flow's, at
+                # most the gap.
+                fillable = slots if comp.flow_filled is None else comp.flow_filled[s]
+                worth = min(float((fillable - held[s]) * w), float(comp.gap))
                 columns = len(comp.chosen) + n_mine
                 seconds = columns / STREAM_LP_PER_S
                 if (worth > st.gap_limit(comp) and columns <= STREAM_LP_MAX
@@ -760,7 +785,9 @@ def _next_for_stream_lp(st: FlowState, comps: list[Component], lanes: LpLanes | 
                     best = (worth, comp, s, seconds)
         if best is None:
             return None
-        lanes.stream_tried.add(best[1].index)
+        index = best[1].index
+        lanes.stream_tries[index] = lanes.stream_tries.get(index, 0) + 1
+        lanes.stream_gain.pop(index, None)
     return best[1], best[2], best[3]
 
 
@@ -817,9 +844,12 @@ def _stream_lp(st: FlowState, comp: Component, stream: int, limit: float,
     finally:
         with st.lock:
             lanes.supporting.discard(comp.index)
+            gain = (comp.value or 0) - (before or 0)
+            lanes.stream_gain[comp.index] = gain
             comp.stats["stream_lp"] = {"stream": stream, "columns": len(idx),
                                        "status": status, "support": len(support),
-                                       "gain": (comp.value or 0) - (before or 0)}
+                                       "gain": gain, "tries": lanes.stream_tries.get(
+                                           comp.index, 1)}
 
 
 def on_support(st: FlowState, comp: Component, support: IntArray, limit: float, *,

@@ -187,6 +187,9 @@ class FlowState:
             if len(comp.idx):
                 first_pairs = self.pairs.of_cand[comp.idx[fr.pairs.start]]
                 self.units[first_pairs] = fr.units
+                comp.flow_filled = np.bincount(
+                    self.cand.stream[comp.idx[fr.pairs.start]], weights=fr.units,
+                    minlength=len(self.rotating)).astype(np.int64)
 
     def workers(self) -> int | None:
         """CP-SAT workers for this thread's solves (None: the call's own)."""
