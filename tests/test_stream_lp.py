@@ -167,3 +167,29 @@ def test_no_stream_lp_for_empty_slots_the_flow_leaves_empty_too(
     got = flow_path._next_for_stream_lp(st, st.comps, flow_path.LpLanes(2))
     assert got is not None
     assert got[1] == practice
+
+
+def test_late_a_gap_beside_only_the_flows_empty_slots_gets_a_bound_lp_with_all_the_room(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every slot the flow fills is filled, and the component is 5,000 points from its
+    bound (less than its empty slots cost, so no bound LP is ready by the usual rule).
+    Late in the run, with no stream LP due, its LP is ready with all the room left;
+    earlier it is not."""
+    rnd = _short_round()
+    st, comp = _placed(rnd, _GP1_FULL + _host_lines())
+    assert comp.flow_filled is not None
+    assert int(comp.flow_filled.sum()) == len(comp.chosen)
+    assert comp.value is not None
+    comp.bound = comp.value + 5000  # a loose bound, as the flow's can be
+    assert flow_path.empty_points(st, comp) > comp.gap
+    assert flow_path.beyond_flow_points(st, comp) == 0
+    assert flow_path._next_for_lp(st, [comp], flow_path.LpLanes(2)) is None  # too early
+    monkeypatch.setattr(flow_path, "STREAM_LP_AFTER", 0.0)
+    lanes = flow_path.LpLanes(2)
+    assert flow_path._next_for_stream_lp(st, st.comps, lanes) is None
+    room = st.budget.left() - flow_path.LP_TAIL_S
+    got = flow_path._next_for_lp(st, [comp], lanes)
+    assert got is not None
+    assert got[0] is comp
+    assert room - 0.5 < got[1] <= room
+    assert flow_path._next_for_lp(st, [comp], flow_path.LpLanes(2, first=True)) is None
