@@ -776,12 +776,13 @@ def _next_for_stream_lp(st: FlowState, comps: list[Component], lanes: LpLanes | 
         return None
     w = st.rnd.weights.unassigned
     fixed = np.flatnonzero(~st.rotating).tolist()
-    # Counted outside the lock (the search's steps wait on it), once per run.
+
     def due(comp: Component) -> bool:
         tries = lanes.stream_tries.get(comp.index, 0)
         return tries == 0 or (tries < STREAM_LP_TRIES
                               and lanes.stream_gain.get(comp.index, 0) > 0)
 
+    # Counted outside the lock (the search's steps wait on it), once per run.
     sizes = {(k.index, s): _stream_sizes(st, k, s, lanes) for k in comps if due(k)
              for s in fixed}
     best: tuple[float, Component, int, float] | None = None
