@@ -225,7 +225,7 @@ LP_FIRST_SUPPORT_S = 5.0
 # 1.19-1.23 % from its bound, 0.60-0.61 % otherwise): from where one of those ended, the
 # stream LP filled nothing in 8.4 s (a support of 4,963 candidates, on which CP-SAT did
 # not finish in 5 s) and filled the slot in 17 s (a support of 2,162). At 7,500 a
-# second the slot still stayed empty in two runs of nine where that component's stream
+# second the slot still stayed empty in two runs of twelve where that component's stream
 # LP came third and left no time for a second; after 20 % of the time, four runs of
 # four ended 0.41-0.47 % (with the late bound LPs of _next_for_lp).
 STREAM_LP_AFTER = 0.2
