@@ -646,9 +646,16 @@ def _next_for_lp(st: FlowState, queue: list[Component], lanes: LpLanes | None
         beside = lanes is not None and lanes.running > 0 and not first
         room = left * LP_SECOND_LANE_SHARE if beside else left
         rate = LP_CANDIDATES_PER_S if beside else LP_LEAN_PER_S
-        ready = [(k.gap - empty_points(st, k), k) for k in queue if len(k.idx) / rate <= room]
-        ready = [(g, k) for g, k in ready
-                 if g > (st.gap_limit(k, LP_FIRST_GAP) if first else st.gap_limit(k))]
+
+        def ready_by(empty: Callable[[FlowState, Component], int]
+                     ) -> list[tuple[float, Component]]:
+            """The components that fit, with their gaps less ``empty``, above their
+            stopping gaps."""
+            gaps = [(k.gap - empty(st, k), k) for k in queue if len(k.idx) / rate <= room]
+            return [(g, k) for g, k in gaps
+                    if g > (st.gap_limit(k, LP_FIRST_GAP) if first else st.gap_limit(k))]
+
+        ready = ready_by(empty_points)
         late = (not ready and lanes is not None and not first
                 and st.budget.elapsed() >= STREAM_LP_AFTER * st.budget.limit)
         if late:
@@ -659,9 +666,7 @@ def _next_for_lp(st: FlowState, queue: list[Component], lanes: LpLanes | None
             # 195,326-candidate component's got 11-16 s and bound it 672-1,714 points
             # below its flow bound (of a gap of 2,600-3,100), where with only its share
             # of the time left (4-6 s) it bound it no lower.
-            ready = [(k.gap - beyond_flow_points(st, k), k) for k in queue
-                     if len(k.idx) / rate <= room]
-            ready = [(g, k) for g, k in ready if g > st.gap_limit(k)]
+            ready = ready_by(beyond_flow_points)
         if not ready or (lanes is not None and not lanes.worth_it()):
             return None
         if first:
