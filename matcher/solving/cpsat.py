@@ -172,7 +172,7 @@ def run(model: Model, budget: Budget, params: SolveParams, *,
         time_limit: float | None = None, hint: IntArray | None = None,
         fixed: IntArray | None = None, cap: int | None = None, workers: int | None = None,
         seed: int | None = None, gap_limit: float | None = None,
-        report: bool = False) -> CpAnswer:
+        report: bool = False, first: bool = False) -> CpAnswer:
     """Solve ``model`` with CP-SAT and read the answer back.
 
     ``time_limit`` (seconds from this call, writing the proto included) defaults to all
@@ -182,7 +182,7 @@ def run(model: Model, budget: Budget, params: SolveParams, *,
     it proves optimality. ``workers`` and ``seed`` override ``params``. With ``gap_limit``
     CP-SAT stops within that many points of its bound; the answer is ``optimal`` only when
     it reaches the bound. ``report`` passes improving solutions to ``params.progress``
-    (when the objective is the whole round's).
+    (when the objective is the whole round's). ``first``: stop at the first solution.
     """
     t0 = time.monotonic()
     limit = budget.left() if time_limit is None else budget.slice(time_limit)
@@ -210,6 +210,7 @@ def run(model: Model, budget: Budget, params: SolveParams, *,
     tune(p, p.num_workers)
     if gap_limit is not None:
         p.absolute_gap_limit = gap_limit
+    p.stop_after_first_solution = first
     callback = _Reporter(params.progress, budget) if report and params.progress else None
     done = threading.Event()
     watcher = threading.Thread(target=_watch, args=(solver, budget, done,
