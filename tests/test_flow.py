@@ -733,3 +733,32 @@ def test_a_slice_step_from_an_empty_slot_frees_its_chains_and_others_at_random()
         assert set(seeds) <= set(got.tolist()) <= set(comp.pharmacists.tolist())
         assert len(got) == min(len(comp.pharmacists), lns.step_size(st, comp, 0.5, sliced))
         assert len(np.unique(got)) == len(got)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_components_holds_is_the_intersection_with_its_candidates(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    comp = Component(0, np.arange(3, dtype=np.int64),
+                     np.unique(rng.integers(0, 1_000, 300)).astype(np.int64), bound=0)
+    positions = rng.integers(-5, 1_100, 200)
+    assert comp.holds(positions).tolist() == np.intersect1d(positions, comp.idx).tolist()
+    assert comp.holds(np.zeros(0, np.int64)).tolist() == []
+
+
+@pytest.mark.parametrize(("shape", "seed"), [((60, 40, 3), 0), ((150, 90, 3), 1),
+                                             ((300, 200, 4), 2)])
+def test_the_start_size_lower_bound_never_exceeds_the_start(
+        shape: tuple[int, int, int], seed: int) -> None:
+    """:func:`start_at_least` only spares counting a start that cannot fit: it is never
+    above the size of :func:`start_candidates`, and not far below it."""
+    from matcher.solving.starts import start_at_least, start_candidates
+
+    rnd = generate_round(*shape, seed=seed)
+    cand = candidates(rnd)
+    st = FlowState(rnd, cand, scores(rnd, cand), SolveParams(workers=1, seed=seed),
+                   Budget(60.0))
+    st.bound_components()
+    for comp in st.comps:
+        low, size = start_at_least(st, comp), len(start_candidates(st, comp))
+        assert low <= size
+        assert low >= size / 10

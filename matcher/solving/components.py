@@ -107,6 +107,18 @@ class Component:
             return math.inf
         return float(self.bound - self.value)
 
+    def holds(self, positions: IntArray) -> IntArray:
+        """The distinct ``positions`` (candidate indices) that are the component's,
+        sorted: a binary search in its sorted ``idx``, where ``np.intersect1d`` sorts all
+        of it (7 s for the 6.3 million candidates of a fairness round's one component at
+        5,000 x 2,500 x 4)."""
+        pos = np.unique(np.asarray(positions, dtype=np.int64))
+        at = np.searchsorted(self.idx, pos)
+        ok = at < len(self.idx)
+        ok[ok] = self.idx[at[ok]] == pos[ok]
+        out: IntArray = pos[ok]
+        return out
+
 
 def split(cand: Candidates, lab_p: IntArray) -> list[Component]:
     """One :class:`Component` per label of ``lab_p`` (see :func:`components`), with its

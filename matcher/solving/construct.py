@@ -50,7 +50,7 @@ def construct(st: FlowState, comp: Component, keep: IntArray | None = None) -> I
         room.move(p, li, t, 1)
         chosen.append(j)
 
-    pinned = np.intersect1d(st.pins, comp.idx)
+    pinned = comp.holds(st.pins)
     pinned_slot: set[tuple[int, int, int]] = set()
     pinned_pair: dict[int, int] = {}
     for j in pinned.tolist():
@@ -58,7 +58,7 @@ def construct(st: FlowState, comp: Component, keep: IntArray | None = None) -> I
         take(p, li, t, j)
         pinned_slot.add((p, int(c.stream[j]), t))
         pinned_pair[int(pr.of_cand[j])] = j
-    kept = np.setdiff1d(np.intersect1d(keep, comp.idx), pinned) if keep is not None \
+    kept = np.setdiff1d(comp.holds(keep), pinned) if keep is not None \
         else np.zeros(0, np.int64)
     for j in kept.tolist():
         p, li, t = int(c.pharmacist[j]), int(c.placement[j]), int(c.period[j])

@@ -70,6 +70,7 @@ from matcher.solving.starts import (
     solve_full,
     solve_start,
     solve_support,
+    start_at_least,
     start_candidates,
 )
 from matcher.solving.state import FlowState
@@ -308,7 +309,7 @@ def solve_flow_lns(rnd: Round, cand: Candidates, sc: Scores, params: SolveParams
     large = [k for k in comps if len(k.idx) > FULL_MODEL_MAX]
     left = len(cand)
     side_by_side(st, small, left, lambda comp, limit: solve_full(
-        st, comp, limit, None if hinted is None else np.intersect1d(hinted, comp.idx)))
+        st, comp, limit, None if hinted is None else comp.holds(hinted)))
     if any(k.stats.get("infeasible") for k in small):
         large = []  # the round is infeasible: nothing more to search
     st.bound_components([k for k in small if not k.proven])
@@ -334,8 +335,9 @@ def solve_flow_lns(rnd: Round, cand: Candidates, sc: Scores, params: SolveParams
     starts_fail = threading.Event()
 
     def start(comp: Component, limit: float) -> None:
-        warm = None if hinted is None else np.intersect1d(hinted, comp.idx)
+        warm = None if hinted is None else comp.holds(hinted)
         if (not first and not starts_fail.is_set()
+                and start_at_least(st, comp) <= START_MAX_CANDIDATES
                 and len(start_candidates(st, comp)) <= START_MAX_CANDIDATES):
             solve_start(st, comp, limit, warm)
             if comp.chosen is None:
@@ -753,7 +755,7 @@ def _lp_of(st: FlowState, comp: Component, limit: float,
                     st.budget.left() - LP_TAIL_S)
         if lanes is not None and lanes.first:
             if len(st.pins):
-                support = np.union1d(support, np.intersect1d(st.pins, comp.idx))
+                support = np.union1d(support, comp.holds(st.pins))
             with st.lock:
                 comp.focus = support.astype(np.int64)
             if limit > 0.5:
