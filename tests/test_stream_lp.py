@@ -193,17 +193,3 @@ def test_late_a_gap_beside_only_the_flows_empty_slots_gets_a_bound_lp_with_all_t
     assert got[0] is comp
     assert room - 0.5 < got[1] <= room
     assert flow_path._next_for_lp(st, [comp], flow_path.LpLanes(2, first=True)) is None
-
-
-def test_no_late_bound_lp_while_the_allocation_leaves_more_slots_empty_than_its_flow(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    """One practice slot the flow fills is empty: its gap beyond that slot is as large as
-    in the test above, but the search has a slot to fill, so no late LP takes its core."""
-    rnd = _short_round()
-    st, comp = _placed(rnd, _GP1_FULL[:-1] + _host_lines())
-    assert comp.value is not None
-    w = rnd.weights.unassigned
-    comp.bound = comp.value + w + 5000
-    assert flow_path.beyond_flow_points(st, comp) == w
-    monkeypatch.setattr(flow_path, "STREAM_LP_AFTER", 0.0)
-    assert flow_path._next_for_lp(st, [comp], flow_path.LpLanes(2)) is None

@@ -667,13 +667,8 @@ def _next_for_lp(st: FlowState, queue: list[Component], lanes: LpLanes | None
             # has all the room there is: on a tight 2,000 x 1,500 x 3 round (seed 0) a
             # 195,326-candidate component's got 11-16 s and bound it 672-1,714 points
             # below its flow bound (of a gap of 2,600-3,100), where with only its share
-            # of the time left (4-6 s) it bound it no lower. Only a component whose
-            # allocation fills every slot its flow fills: on a tight 5,000 x 2,500 x 4
-            # round a 552,471-candidate component with more slots empty than its flow's
-            # (155,000 points of gap, which the search was closing) took a late LP of
-            # 57 s, away from the search, that moved its bound by nothing.
-            ready = [(g, k) for g, k in ready_by(beyond_flow_points)
-                     if beyond_flow_points(st, k) == 0]
+            # of the time left (4-6 s) it bound it no lower.
+            ready = ready_by(beyond_flow_points)
         if not ready or (lanes is not None and not lanes.worth_it()):
             return None
         if first:
