@@ -433,12 +433,11 @@ def _menders(st: FlowState, comp: Component, work: IntArray, batch: list[int],
     c, pr = st.cand, st.pairs
     target = max(step_size(st, comp, scale), 2 * len(batch))
     holder = c.pharmacist[work]
-    covered = np.zeros(len(st.rnd.pharmacists), dtype=np.int64)
-    np.bitwise_or.at(covered, holder, np.left_shift(1, pr.sec[pr.of_cand[work]]))
+    cover = st.cover(work)
     places: list[IntArray] = []
     for p in batch:
         lo, hi = np.searchsorted(pr.p, [p, p + 1])
-        new = (np.left_shift(1, pr.sec[lo:hi]) & ~(st.hist[p] | covered[p])) != 0
+        new = (np.left_shift(1, pr.sec[lo:hi]) & ~cover[p]) != 0
         places.append(pr.l[lo:hi][new])
         places.append(c.placement[st.pins[c.pharmacist[st.pins] == p]])
     at = np.isin(c.placement[work], np.concatenate(places))

@@ -138,10 +138,7 @@ def flow_slice(st: FlowState, comp: Component, base: IntArray, sliced: Slice,
     pins = st.pins[sliced.holds(c, st.pins)]
     free[c.pharmacist[pins]] = False
     # Sector mix: what the pharmacist's assignments outside the slice and history cover.
-    pr = st.pairs
-    outside = base[~in_slice]
-    cover = st.hist.copy()
-    np.bitwise_or.at(cover, c.pharmacist[outside], np.left_shift(1, pr.sec[pr.of_cand[outside]]))
+    cover = st.cover(base[~in_slice])
     req = required_mask(rnd)
     need = np.minimum(rnd.rules.min_distinct_sectors, st.a_count)
     miss = np.where(st.a_count >= 1, req & ~cover, 0)
@@ -169,6 +166,7 @@ def flow_slice(st: FlowState, comp: Component, base: IntArray, sliced: Slice,
     # ---- arcs: pharmacist -> placement ----------------------------------------------
     idx = comp.idx[sliced.holds(c, comp.idx)]
     idx = idx[free[c.pharmacist[idx]]]
+    pr = st.pairs
     idx = idx[((allowed[c.pharmacist[idx]] >> pr.sec[pr.of_cand[idx]]) & 1) > 0]
     value = st.sc.total[idx] + w.unassigned
     if st.evaluator.n_ref:

@@ -171,6 +171,14 @@ class FlowState:
         self.local.workers = 1
         self.local.rng = np.random.default_rng([self.params.seed % 2**63, *key])
 
+    def cover(self, chosen: IntArray) -> IntArray:
+        """Bit mask, per pharmacist, of the sectors their history and their assignments
+        in ``chosen`` (candidate positions) cover."""
+        out = self.hist.copy()
+        np.bitwise_or.at(out, self.cand.pharmacist[chosen],
+                         np.left_shift(1, self.pairs.sec[self.pairs.of_cand[chosen]]))
+        return out
+
     def scope(self, comp: Component) -> npt.NDArray[np.bool_]:
         """Pharmacist mask of the component (the personal rules a sub-model states)."""
         mask = np.zeros(len(self.rnd.pharmacists), dtype=bool)
