@@ -382,7 +382,9 @@ def repair(st: FlowState, comp: Component, base: IntArray, deadline: float) -> N
     batch with pharmacists freed around it (:func:`_menders`; the pharmacists still out
     are left out of the sub-model: their seats are free and their rules not stated).
     A batch CP-SAT cannot place is halved; a single pharmacist's neighbourhood grows
-    until it is placed. Accepted once every one is placed within the rules.
+    until it is placed. Accepted once every one is placed within the rules; if the time
+    runs out first, what it got to is kept in ``st.repairing`` for the next repair of the
+    component to go on from.
 
     All at once, the neighbourhood had to hold every rule breaker before CP-SAT could
     place any: on a tight 5,000 x 2,500 x 4 round (44-64 of 567-833 pharmacists per
@@ -419,6 +421,9 @@ def repair(st: FlowState, comp: Component, base: IntArray, deadline: float) -> N
             scale *= 2
     if not pending and not bad_pharmacists(st, work, comp):
         st.accept(comp, work, "repair")
+        st.repairing.pop(comp.index, None)
+    elif pending:
+        st.repairing[comp.index] = work
 
 
 def _menders(st: FlowState, comp: Component, work: IntArray, batch: list[int],

@@ -154,6 +154,9 @@ class FlowState:
         # The allocation of each component the slice exchanges last started from
         # (slice_flow.sweep).
         self.swept: dict[int, IntArray] = {}
+        # Where the last repair of each component that ran out of time got to: its
+        # allocation with the pharmacists still to place back left out (lns.repair).
+        self.repairing: dict[int, IntArray] = {}
         # Sweeps of each component in a row that gained nothing (slice_flow.sweep).
         self.sweeps_idle: dict[int, int] = {}
 
