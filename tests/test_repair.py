@@ -101,3 +101,25 @@ def test_the_menders_are_the_batch_and_holders_of_the_seats_it_lacks(
     menders = set(freed.tolist()) - set(batch)
     assert menders
     assert menders <= holders
+
+
+def test_a_repair_that_runs_out_is_gone_on_with_from_where_it_got_to(
+        tight: tuple[FlowState, np.ndarray]) -> None:
+    """Out of time before its first batch, the repair accepts nothing and keeps the
+    allocation with every rule breaker taken out; a repair from there places them all
+    back within the rules and forgets it."""
+    st, base = tight
+    comp = st.comps[0]
+    comp.chosen, comp.value = None, None
+    bad = lns.bad_pharmacists(st, base, comp)
+    lns.repair(st, comp, base, time.monotonic() - 1.0)
+    assert comp.chosen is None
+    partial = st.repairing[comp.index]
+    assert not set(st.cand.pharmacist[partial].tolist()) & set(bad)
+    kept = base[~np.isin(st.cand.pharmacist[base], bad)]
+    assert np.array_equal(np.sort(partial), np.sort(kept))
+    lns.repair(st, comp, partial, time.monotonic() + 60.0)
+    assert comp.chosen is not None
+    assert comp.index not in st.repairing
+    assert not _breakers(st, comp.chosen)
+    assert set(bad) <= set(st.cand.pharmacist[comp.chosen].tolist())

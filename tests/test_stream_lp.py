@@ -173,8 +173,8 @@ def test_late_a_gap_beside_only_the_flows_empty_slots_gets_a_bound_lp_with_all_t
         monkeypatch: pytest.MonkeyPatch) -> None:
     """Every slot the flow fills is filled, and the component is 5,000 points from its
     bound (less than its empty slots cost, so no bound LP is ready by the usual rule).
-    Late in the run, with no stream LP due, its LP is ready with all the room left;
-    earlier it is not."""
+    Late in the run, with no stream LP due, its LP is ready with all the room left
+    (unless it has more than LATE_LP_MAX candidates); earlier it is not."""
     rnd = _short_round()
     st, comp = _placed(rnd, _GP1_FULL + _host_lines())
     assert comp.flow_filled is not None
@@ -193,3 +193,92 @@ def test_late_a_gap_beside_only_the_flows_empty_slots_gets_a_bound_lp_with_all_t
     assert got[0] is comp
     assert room - 0.5 < got[1] <= room
     assert flow_path._next_for_lp(st, [comp], flow_path.LpLanes(2, first=True)) is None
+    # Not a component too large for PDLP to converge in the time left.
+    monkeypatch.setattr(flow_path, "LATE_LP_MAX", len(comp.idx) - 1)
+    assert flow_path._next_for_lp(st, [comp], flow_path.LpLanes(2)) is None
+
+
+def test_around_its_empty_slots_the_stream_lp_frees_only_their_neighbourhood(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the stream's model would be too large, the LP frees the lines of the
+    pharmacists around its empty slots only. With room for nobody else, B and C (no
+    practice line) are freed, A and D hold GP1 as they were, and one of them takes the
+    R1 seat D leaves free; with room for everyone, the LP reaches the round's optimum
+    as the whole stream's does."""
+    rnd = _leave_round()
+    hosts = _host_lines()
+    lines = ([("D", t, "GP1") for t in ("R1", "R2", "R3")]
+             + [("A", "R2", "GP1"), ("A", "R3", "GP1")] + hosts)
+    practice = rnd.stream_index["practice"]
+    monkeypatch.setattr(flow_path, "STREAM_LP_MAX", 0)
+    monkeypatch.setattr(flow_path, "STREAM_LP_AROUND", 0)
+    st, comp = _placed(rnd, lines)
+    before = comp.value
+    assert before is not None
+    flow_path._stream_lp(st, comp, practice, 5.0, None, flow_path.LpLanes(2))
+    assert comp.stats["stream_lp"]["around"] is True
+    assert comp.value > before
+    got = st.cand.assignments(rnd, comp.chosen)
+    assert not checker.violations(rnd, got)
+    held = {(a.pharmacist, a.period, a.placement) for a in got}
+    assert {(p, t, li) for p, t, li in lines if p in ("A", "D")} <= held
+    assert len({("B", "R1", "GP1"), ("C", "R1", "GP1")} & held) == 1
+    monkeypatch.setattr(flow_path, "STREAM_LP_AROUND", 10**6)
+    st, comp = _placed(rnd, lines)
+    flow_path._stream_lp(st, comp, practice, 5.0, None, flow_path.LpLanes(2))
+    assert comp.stats["stream_lp"]["around"] is True
+    assert comp.value == solve(rnd, SolveParams(time_limit_s=20, workers=1)).objective
+
+
+@pytest.fixture(scope="module")
+def tight_round() -> tuple[FlowState, Any]:
+    """A tight two-stream round of 200 pharmacists, repaired: practice slots stay empty."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from benchmarks.variety import build_shape
+    from matcher.eligibility import candidates
+    from matcher.scoring import scores
+    from matcher.solving import Budget
+    from matcher.solving.construct import construct
+    from matcher.solving.lns import repair
+
+    rnd = build_shape("tight", 200, 150, 3, 1)
+    cand = candidates(rnd)
+    st = FlowState(rnd, cand, scores(rnd, cand), SolveParams(workers=1, seed=1), Budget(120.0))
+    st.bound_components()
+    (comp,) = st.comps
+    repair(st, comp, construct(st, comp), 1e12)
+    assert comp.chosen is not None
+    return st, comp
+
+
+def test_around_empty_is_the_short_the_holders_of_their_seats_and_others_by_count(
+        tight_round: tuple[FlowState, Any]) -> None:
+    """Recounted one line at a time: every pharmacist short of a practice slot (available,
+    with a candidate there, none held), the holders of the placement each holds in
+    other periods in the periods it lacks; then others while their practice candidates
+    stay within the target."""
+    from matcher.solving.lns import around_empty
+
+    st, comp = tight_round
+    rnd, c = st.rnd, st.cand
+    (s,) = [k for k, rot in enumerate(st.rotating) if not rot]
+    mine = comp.idx[c.stream[comp.idx] == s]
+    could = set(zip(c.pharmacist[mine].tolist(), c.period[mine].tolist(), strict=True))
+    lines = comp.chosen[c.stream[comp.chosen] == s]
+    held = {(int(c.pharmacist[i]), int(c.period[i])): int(c.placement[i]) for i in lines}
+    line = {p: li for (p, _t), li in held.items()}
+    short = {(p, t) for p, t in could if st.avail[p, t] and (p, t) not in held}
+    assert short  # the round is tight
+    seeds = {p for p, _t in short}
+    seeds |= {q for (q, t), li in held.items()
+              for p, tt in short if t == tt and line.get(p) == li}
+    got = around_empty(st, comp, comp.chosen, s, 0)
+    assert set(got.tolist()) == seeds
+    count = np.bincount(c.pharmacist[mine], minlength=len(rnd.pharmacists))
+    target = int(count[sorted(seeds)].sum()) + 20 * int(count.max())
+    more = around_empty(st, comp, comp.chosen, s, target)
+    assert seeds < set(more.tolist())
+    assert int(count[more].sum()) <= target

@@ -61,7 +61,14 @@ from matcher.solving.fill import fill_gaps
 from matcher.solving.finish import finish, path_stats, status_of
 from matcher.solving.flow import capacity_matrix, min_fill_matrix, pairs_of
 from matcher.solving.formulation import build_model
-from matcher.solving.lns import LNS_STEP_S, bad_pharmacists, lns_step, repair
+from matcher.solving.lns import (
+    LNS_STEP_S,
+    around_empty,
+    bad_pharmacists,
+    lns_step,
+    open_to,
+    repair,
+)
 from matcher.solving.lp_bound import lp_bound, lp_primal
 from matcher.solving.params import SolveParams
 from matcher.solving.slice_flow import sweep
@@ -233,10 +240,22 @@ LP_FIRST_SUPPORT_S = 5.0
 # LP came third and left no time for a second; after 20 % of the time, four runs of
 # four ended 0.41-0.47 % (with the late bound LPs of _next_for_lp).
 STREAM_LP_AFTER = 0.2
+LATE_LP_MAX = 300_000
 STREAM_LP_PER_S = 7_500
 STREAM_LP_MAX = 250_000
 STREAM_LP_SUPPORT_S = 5.0
 STREAM_LP_TRIES = 3
+# A component whose stream model is larger than STREAM_LP_MAX has the LP of the stream
+# around its empty slots instead (:func:`~matcher.solving.lns.around_empty`: its
+# pharmacists' lines freed until their candidates in the stream number
+# STREAM_LP_AROUND), a new neighbourhood each time, up to STREAM_LP_AROUND_TRIES times
+# while the last one filled something. On a tight 5,000 x 2,500 x 4 round (components
+# of 552,000-1,208,000 candidates, practice streams of 326,000-695,000), where the
+# allocations kept 16-19 practice slots empty beyond their flows in three components,
+# the round ended 2.97 % (75,000), 2.56 % (120,000) and 2.14 % (100,000, in the
+# benchmark) from its bound against 8.17 % without; each of those LPs took 3.5-15 s.
+STREAM_LP_AROUND = 100_000
+STREAM_LP_AROUND_TRIES = 20
 
 
 def lp_first(rnd: Round, n_candidates: int) -> bool:
@@ -393,6 +412,14 @@ def solve_flow_lns(rnd: Round, cand: Candidates, sc: Scores, params: SolveParams
         shares = len(unproven) - n + (1 if large else 0)
         solve_full(st, comp, budget.left() / shares, comp.chosen)
     large = [k for k in large if k.chosen is not None]
+    if not first:
+        # One sweep of every large component before the LP lanes start (LP first, the
+        # LPs' supports are the search's first steps instead): with both lanes in an LP
+        # the search waits, and at 5,000 x 2,500 x 4 it waited 44 s (tight) and 52 s
+        # (per-period) for LPs of 550,000-585,000 columns, where each component's first
+        # sweep, 2.5-7 s, took 30-90 % off its gap.
+        side_by_side(st, large, sum(len(k.idx) for k in large),
+                     lambda comp, _limit: sweep(st, comp))
     # The LP bound beside the search, in threads of its own (PDLP leaves Python's lock);
     # with one worker, one pass before the search instead.
     lp_thread: threading.Thread | None = None
@@ -681,8 +708,12 @@ def _next_for_lp(st: FlowState, queue: list[Component], lanes: LpLanes | None
             # has all the room there is: on a tight 2,000 x 1,500 x 3 round (seed 0) a
             # 195,326-candidate component's got 11-16 s and bound it 672-1,714 points
             # below its flow bound (of a gap of 2,600-3,100), where with only its share
-            # of the time left (4-6 s) it bound it no lower.
-            ready = ready_by(beyond_flow_points)
+            # of the time left (4-6 s) it bound it no lower. Not a component of more
+            # than LATE_LP_MAX candidates: PDLP does not converge on one in the time a
+            # round has left (tight 5,000 x 2,500 x 4: 552,471 and 585,054 candidates,
+            # 33-66 s each, bounds above the flow's), and the search lost that core.
+            ready = [(g, k) for g, k in ready_by(beyond_flow_points)
+                     if len(k.idx) <= LATE_LP_MAX]
         if not ready or (lanes is not None and not lanes.worth_it()):
             return None
         if first:
@@ -791,7 +822,8 @@ def _next_for_stream_lp(st: FlowState, comps: list[Component], lanes: LpLanes | 
     such a stream beyond its flow's whose cost (at most the component's gap: what
     filling them may gain) is above its stopping gap, with a model and time that fit
     (see the constants). The largest such gain first. A component is due one until it
-    has taken :data:`STREAM_LP_TRIES`, while the last one filled something."""
+    has taken :data:`STREAM_LP_TRIES` (around its empty slots,
+    :data:`STREAM_LP_AROUND_TRIES`), while the last one filled something."""
     budget = st.budget
     if lanes is None or budget.elapsed() < STREAM_LP_AFTER * budget.limit:
         return None
@@ -800,7 +832,7 @@ def _next_for_stream_lp(st: FlowState, comps: list[Component], lanes: LpLanes | 
 
     def due(comp: Component) -> bool:
         tries = lanes.stream_tries.get(comp.index, 0)
-        return tries == 0 or (tries < STREAM_LP_TRIES
+        return tries == 0 or (tries < STREAM_LP_AROUND_TRIES
                               and lanes.stream_gain.get(comp.index, 0) > 0)
 
     # Counted outside the lock (the search's steps wait on it), once per run.
@@ -821,6 +853,10 @@ def _next_for_stream_lp(st: FlowState, comps: list[Component], lanes: LpLanes | 
                 fillable = slots if comp.flow_filled is None else comp.flow_filled[s]
                 worth = min(float((fillable - held[s]) * w), float(comp.gap))
                 columns = len(comp.chosen) + n_mine
+                if columns > STREAM_LP_MAX:
+                    columns = len(comp.chosen) + STREAM_LP_AROUND  # around its empty slots
+                elif lanes.stream_tries.get(comp.index, 0) >= STREAM_LP_TRIES:
+                    continue
                 seconds = columns / STREAM_LP_PER_S
                 if (worth > st.gap_limit(comp) and columns <= STREAM_LP_MAX
                         and seconds + STREAM_LP_SUPPORT_S + LP_TAIL_S <= budget.left()
@@ -853,7 +889,10 @@ def _stream_lp(st: FlowState, comp: Component, stream: int, limit: float,
     """Fill a component's empty slots in one non-rotating stream by moving many lines of
     that stream at once: every line of the other streams held as it is, the LP of all the
     component's candidates in ``stream`` (PDLP, at most ``limit`` seconds), then CP-SAT
-    on its support with the allocation (:func:`solve_support`).
+    on its support with the allocation (:func:`solve_support`). Where those candidates
+    are more than :data:`STREAM_LP_MAX`, only the lines of the pharmacists around the
+    stream's empty slots are freed (:data:`STREAM_LP_AROUND`), and only their candidates
+    with room beside the lines held are the LP's.
 
     That stream's lines hold each other in place: a pharmacist on leave in one period
     holds a line over the others, and filling one empty seat can take dozens of lines
@@ -869,7 +908,17 @@ def _stream_lp(st: FlowState, comp: Component, stream: int, limit: float,
     if chosen is None:
         return
     c = st.cand
-    idx = np.union1d(chosen, comp.idx[c.stream[comp.idx] == stream]).astype(np.int64)
+    mine = comp.idx[c.stream[comp.idx] == stream]
+    around = len(chosen) + len(mine) > STREAM_LP_MAX
+    if around:
+        # Too many columns for PDLP in the time: free the stream's lines of the
+        # pharmacists around its empty slots only (around_empty), the others held.
+        freed = np.zeros(len(st.rnd.pharmacists), dtype=bool)
+        freed[around_empty(st, comp, chosen, stream, STREAM_LP_AROUND)] = True
+        mine = mine[freed[c.pharmacist[mine]]]
+        held = chosen[~(freed[c.pharmacist[chosen]] & (c.stream[chosen] == stream))]
+        mine = mine[open_to(st, held, mine)]
+    idx = np.union1d(chosen, mine).astype(np.int64)
     model = build_model(st.rnd, c.subset(idx), st.sc.subset(idx), scope=st.scope(comp))
     limit = min(limit, st.budget.left() - STREAM_LP_SUPPORT_S - LP_TAIL_S)
     if limit <= 0.5:
@@ -891,6 +940,7 @@ def _stream_lp(st: FlowState, comp: Component, stream: int, limit: float,
             lanes.stream_gain[comp.index] = gain
             comp.stats["stream_lp"] = {"stream": stream, "columns": len(idx),
                                        "status": status, "support": len(support),
+                                       "around": around,
                                        "gain": gain, "tries": lanes.stream_tries.get(
                                            comp.index, 1)}
 
@@ -933,7 +983,7 @@ def polish(st: FlowState, comp: Component) -> None:
 
 
 def side_by_side(st: FlowState, comps: list[Component], left: int,
-                 work: Callable[[Component, float], None], *,
+                 work: Callable[[Component, float], object], *,
                  share: float = START_SHARE) -> None:
     """``work(component, time limit)`` for every component, side by side in as many threads
     as the call has workers, each solve with one CP-SAT worker (with one worker, one after
