@@ -417,7 +417,7 @@ def solve_flow_lns(rnd: Round, cand: Candidates, sc: Scores, params: SolveParams
         # LPs' supports are the search's first steps instead): with both lanes in an LP
         # the search waits, and at 5,000 x 2,500 x 4 it waited 44 s (tight) and 52 s
         # (per-period) for LPs of 550,000-585,000 columns, where each component's first
-        # sweep, 2.5-7 s, took 30-90 % off its gap.
+        # sweep, 2.5-7 s, took 28-95 % off its gap.
         side_by_side(st, large, sum(len(k.idx) for k in large),
                      lambda comp, _limit: sweep(st, comp))
     # The LP bound beside the search, in threads of its own (PDLP leaves Python's lock);
