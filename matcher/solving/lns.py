@@ -372,7 +372,7 @@ def around_empty(st: FlowState, comp: Component, base: IntArray, stream: int,
     On a tight 5,000 x 2,500 x 4 round's component (833 pharmacists, 30 empty practice
     slots) the LP and its support around 97 such pharmacists filled 6 slots in 3.7 s;
     around 95 grown through each slot's chains of moves (:func:`chains`) instead, 1 slot
-    in 10 s, 8 of them in the chains' 30 searches."""
+    in 10 s, 8 s of which went on the chains' 30 searches."""
     c = st.cand
     n_t = st.cap.shape[1]
     n_p = len(st.rnd.pharmacists)
