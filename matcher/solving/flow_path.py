@@ -107,9 +107,6 @@ START_MAX_CANDIDATES = 30_000
 # time once it had an allocation was worse than both (cross-supervisors 6.8-12.4 %).
 START_SHARE = 0.9
 LARGE_START_SHARE = 0.45
-# Share of the time left for the repairs of the large components whose start left no
-# allocation (a repair cut off by its start's limit), all of them together, side by side.
-REPAIR_SHARE = 0.5
 # The LP bound (:func:`tighten_bounds`) is tried on a large component whose gap, less what
 # its empty slots cost, is above the search's stopping gap (``FlowState.gap_limit``: 0.1 %
 # of the round's bound, pro rata by candidates), with at most LP_MAX_CANDIDATES. With five
@@ -387,20 +384,17 @@ def solve_flow_lns(rnd: Round, cand: Candidates, sc: Scores, params: SolveParams
     starts_failed = starts_fail.is_set()  # never set LP first: no restricted starts
     if starts_failed:
         first = lps_fit()
-    # Components the start has not placed: their repair, side by side, from where the
-    # start's got to if it ran out (else from the greedy construction). One after another
-    # in this thread, each from a new construction, two repairs of a tight 5,000 x 2,500 x
-    # 4 round's components took 20 s with the other core idle, after their starts' had
-    # taken 14 s; from where its start's got to, one (64 rule breakers) took 2.5 s
-    # against 25 s from a new construction.
-    def again(comp: Component, limit: float) -> None:
-        base = st.repairing.get(comp.index)
-        repair(st, comp, construct(st, comp) if base is None else base,
-               time.monotonic() + limit)
-
-    unplaced = [k for k in large if k.chosen is None]
-    side_by_side(st, unplaced, sum(len(k.idx) for k in unplaced), again,
-                 share=REPAIR_SHARE)
+    # Components the start has not placed: their repair, from where the start's got to
+    # if it ran out (else from the greedy construction), one after another in this thread
+    # with every worker. From a new construction, two repairs of a tight 5,000 x 2,500 x 4
+    # round's components took 20 s after their starts' had taken 14 s; from where its
+    # start's got to, one (64 rule breakers) took 2.5 s against 25 s. Side by side, one
+    # CP-SAT worker each, that one ran out of its 41 s and the round had no allocation.
+    for comp in large:
+        if comp.chosen is None and not budget.stopped():
+            base = st.repairing.get(comp.index)
+            repair(st, comp, construct(st, comp) if base is None else base,
+                   time.monotonic() + budget.left() / 2)
     for comp in large:
         fill_gaps(st, comp)
     # Small components not proven in their share: their full model again, from their
