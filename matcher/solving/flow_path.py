@@ -395,7 +395,6 @@ def solve_flow_lns(rnd: Round, cand: Candidates, sc: Scores, params: SolveParams
             base = st.repairing.get(comp.index)
             repair(st, comp, construct(st, comp) if base is None else base,
                    time.monotonic() + budget.left() / 2)
-    for comp in large:
         fill_gaps(st, comp)
     # Small components not proven in their share: their full model again, from their
     # allocation, sharing the time left with the search of the large ones below.
