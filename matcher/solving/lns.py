@@ -377,17 +377,13 @@ def around_empty(st: FlowState, comp: Component, base: IntArray, stream: int,
     n_t = st.cap.shape[1]
     n_p = len(st.rnd.pharmacists)
     lines = base[c.stream[base] == stream]
-    held = np.zeros(n_p, dtype=np.int64)  # bit masks of periods
-    np.bitwise_or.at(held, c.pharmacist[lines], np.left_shift(1, c.period[lines]))
+    # The seats of a pharmacist's slots are those of the placement it holds (``line``).
+    held, line = st.line_periods(lines)
     among = comp.idx[c.stream[comp.idx] == stream]
     wants = np.zeros(n_p, dtype=np.int64)
     np.bitwise_or.at(wants, c.pharmacist[among], np.left_shift(1, c.period[among]))
-    lacks = wants & ~held & (st.avail.astype(np.int64) << np.arange(n_t)).sum(axis=1)
+    lacks = wants & ~held & st.avail_bits
     short = comp.pharmacists[lacks[comp.pharmacists] > 0]
-    # In a non-rotating stream a pharmacist holds one placement in every period it holds
-    # one: the seats of its slots are those of that placement.
-    line = np.full(n_p, -1, dtype=np.int64)
-    line[c.pharmacist[lines]] = c.placement[lines]
     cell = c.placement[lines] * n_t + c.period[lines]
     wanted = [line[p] * n_t + t for p in short.tolist() if line[p] >= 0
               for t in range(n_t) if lacks[p] >> t & 1]

@@ -128,12 +128,8 @@ def flow_slice(st: FlowState, comp: Component, base: IntArray, sliced: Slice,
         links = (_orders(st, comp, base, sliced) if order is None
                  else np.tile(np.asarray(order, dtype=np.int64), (n_l, 1)))
         chain = _chains(links)
-        inside = base[in_slice]
-        now = np.zeros(n_p, dtype=np.int64)
-        np.bitwise_or.at(now, c.pharmacist[inside], np.left_shift(1, c.period[inside]))
-        at = np.zeros(n_p, dtype=np.int64)
-        at[c.pharmacist[inside]] = c.placement[inside]
-        fits = (chain[at] == now[:, None]).any(axis=1)
+        now, at = st.line_periods(base[in_slice])
+        fits = (chain[at] == now[:, None]).any(axis=1)  # no line (at -1): now == 0 frees it
         free &= (st.a_count >= 1) & ((now == 0) | fits)
     pins = st.pins[sliced.holds(c, st.pins)]
     free[c.pharmacist[pins]] = False
@@ -368,7 +364,7 @@ def _line_arcs(st: FlowState, idx: IntArray, value: IntArray, chain: IntArray
     cell[inv, c.period[idx]] = idx
     worth = np.zeros((len(pairs), n_t), dtype=np.int64)
     worth[inv, c.period[idx]] = value
-    only = (st.avail[pair_p].astype(np.int64) << np.arange(n_t)).sum(axis=1)
+    only = st.avail_bits[pair_p]
     arcs, pats = [], []
     for k in range(n_t):
         pattern = chain[pair_l, k]

@@ -143,6 +143,9 @@ class FlowState:
         self.resources = Resources(rnd)
         self.avail = availability(rnd)
         self.a_count = self.avail.sum(axis=1)
+        # Bit mask, per pharmacist, of the periods they are available.
+        self.avail_bits = (self.avail.astype(np.int64)
+                           << np.arange(self.avail.shape[1])).sum(axis=1)
         self.hist = history_masks(rnd)
         self.need = np.maximum(0, np.minimum(rnd.rules.min_distinct_sectors,
                                              self.a_count) - POPCOUNT[self.hist])
@@ -181,6 +184,17 @@ class FlowState:
         np.bitwise_or.at(out, self.cand.pharmacist[chosen],
                          np.left_shift(1, self.pairs.sec[self.pairs.of_cand[chosen]]))
         return out
+
+    def line_periods(self, lines: IntArray) -> tuple[IntArray, IntArray]:
+        """Per pharmacist, the bit mask of the periods its ``lines`` (candidate
+        positions in one non-rotating stream, where a pharmacist holds one placement in
+        every period it holds one) cover, and that placement (-1: none)."""
+        c = self.cand
+        bits = np.zeros(len(self.rnd.pharmacists), dtype=np.int64)
+        np.bitwise_or.at(bits, c.pharmacist[lines], np.left_shift(1, c.period[lines]))
+        at = np.full(len(self.rnd.pharmacists), -1, dtype=np.int64)
+        at[c.pharmacist[lines]] = c.placement[lines]
+        return bits, at
 
     def scope(self, comp: Component) -> npt.NDArray[np.bool_]:
         """Pharmacist mask of the component (the personal rules a sub-model states)."""
