@@ -46,7 +46,7 @@ def test_flow_bound_is_often_tight_on_tiny_rounds() -> None:
     assert tight >= 20
 
 
-@pytest.mark.parametrize(("seed", "exact"), [(220, True), (265, True), (387, False)])
+@pytest.mark.parametrize(("seed", "exact"), [(220, True), (265, True), (821, False)])
 def test_per_period_matchings_cap_the_flows_fill(monkeypatch: pytest.MonkeyPatch, seed: int,
                                                 exact: bool) -> None:
     """Tiny rounds where the collapsed flow fills more slots than the periods' matchings
@@ -61,10 +61,24 @@ def test_per_period_matchings_cap_the_flows_fill(monkeypatch: pytest.MonkeyPatch
     sc = scores(rnd, cand)
     capped = relaxation(rnd, cand, sc).bound
     monkeypatch.setattr(flow, "period_fills",
-                        lambda *_: np.full(len(rnd.effective_streams), 10**9))
+                        lambda *_: np.full((len(rnd.effective_streams), len(rnd.periods)),
+                                           10**9))
     uncapped = relaxation(rnd, cand, sc).bound
     assert best <= capped < uncapped
     assert (capped == best) == exact
+
+
+@pytest.mark.parametrize(("seed", "collapsed"), [(159, -30069), (232, -38964)])
+def test_flow_bound_holds_every_periods_seats(seed: int, collapsed: int) -> None:
+    """Tiny rounds where a flow that summed a placement's seats over periods bounded above
+    the brute-force optimum (``collapsed``, the bound before seats were kept per period):
+    with a seat per period the bound is the optimum itself."""
+    rnd = random_tiny_round(seed)
+    best, _ = brute_force(rnd)
+    assert best is not None
+    assert best < collapsed
+    cand = candidates(rnd)
+    assert relaxation(rnd, cand, scores(rnd, cand)).bound == best
 
 
 @pytest.mark.parametrize(("size", "seed"), [((30, 60, 3), 0), ((30, 60, 3), 1),

@@ -1,29 +1,42 @@
 """A collapsed min-cost-flow relaxation of a round: a valid upper bound in a fraction of a
 second at any size, and the per-pharmacist placements it picks (the primal's guide).
 
-score(p, l) does not depend on the period, so periods are collapsed: each pharmacist p
-sends ``A(p)`` units (one per available period) from a node ``(p, s)`` per stream ``s``;
-a unit is one assignment. The network (costs are negated values; the flow is solved by
-OR-Tools' ``SimpleMinCostFlow``, which is exact on integers):
+score(p, l) does not depend on the period, so a pharmacist's periods are collapsed: each
+pharmacist p sends ``A(p)`` units (one per available period) from a node ``(p, s)`` per
+stream ``s``; a unit is one assignment. Placements keep their periods. The network (costs
+are negated values; the flow is solved by OR-Tools' ``SimpleMinCostFlow``, which is exact
+on integers):
 
 - ``(p, s) -> sink`` (capacity ``A(p)``, value 0): an unassigned slot;
-- ``(p, s) -> l`` for every eligible pair: value ``score(p, l) + w.unassigned``; capacity 1
-  in a rotating stream (no repeat), the number of periods the pair is eligible in for a
-  non-rotating stream (continuity relaxed). Pins and reference triples make the pair's
-  units worth more (see *bonuses*);
-- ``l -> sink`` (or ``l -> organisation -> sink``): capacity ``sum_t min(cap(l, t),
-  eligible(l, t))`` (per-period capacity relaxed to the total); the first
-  ``sum_t min(min_fill, cap, eligible)`` units earn ``+w.shortfall`` each;
-- organisations with ``max_pharmacists`` whose placements are all in one stream get a node
-  with capacity ``sum_t min(max_pharmacists, sum of their capacities)`` (one stream: a
-  pharmacist holds at most one of its placements per period, so distinct pharmacists =
-  assignments); other organisations and supervisors are relaxed (dropped);
-- a stream's placements (and organisation nodes) drain through a node of capacity
-  ``F(s)`` when that is below the stream's seats: ``F(s)`` (:func:`period_fills`) sums,
-  over periods, a maximum matching of the stream's pharmacists (one slot each) to its
-  placements (their capacity in that period) through the capped organisations. The
-  collapsed seats forget which period a seat is in; the matchings do not. On a tight
-  2,000 x 1,500 x 3 round this took 30,000 points (three slots) off the bound, in 0.1 s;
+- a rotating stream's pair: ``(p, s) -> l`` (capacity 1: no repeat), value
+  ``score(p, l) + w.unassigned`` (pins and reference triples make a unit worth more, see
+  *bonuses*); ``l -> (l, t)`` for every period, so the unit takes a seat in one period;
+- a non-rotating stream's pair, per period: ``(p, s) -> (p, s, t)`` (capacity 1: one
+  assignment per stream and period) ``-> (l, t)`` for each eligible candidate (p, l, t),
+  valued as above. Continuity is relaxed (the pharmacist may take another placement in
+  another period), but every period's seat is a seat of that period (a pharmacist-stream
+  whose units run through the sector gadget below reaches ``l`` collapsed instead, with
+  a capacity of its pair's eligible periods);
+- ``(l, t) -> sink`` (or through ``(organisation, t)`` and ``(stream, t)``, below):
+  capacity ``min(cap(l, t), eligible(l, t))``, the first ``min(min_fill, cap, eligible)``
+  units earning ``+w.shortfall`` each;
+- organisations with ``max_pharmacists`` whose placements are all in one stream get a
+  node per period with capacity ``min(max_pharmacists, sum of their capacities)`` (one
+  stream: a pharmacist holds at most one of its placements per period, so distinct
+  pharmacists = assignments); other organisations and supervisors are relaxed (dropped);
+- a stream's placements (and organisation nodes) drain in period ``t`` through a node of
+  capacity ``F(s, t)`` when that is below the stream's seats in ``t``: ``F(s, t)``
+  (:func:`period_fills`) is a maximum matching of the stream's pharmacists (one slot
+  each) to its placements (their capacity in that period) through the capped
+  organisations. On a tight 2,000 x 1,500 x 3 round this took 30,000 points (three slots)
+  off the bound, in 0.1 s.
+
+Per-period seats took 2,138 points off the flow bound of a 2,000 x 1,500 x 3 per-period
+round and 2,183 off a 5,000 x 2,500 x 4 one, at no cost in time (0.5 and 2.4 s); on 11 of
+400 tiny rounds they lowered it, on two of them to the optimum. (A flow per period with
+nothing collapsed, without no-repeat, pair capacities or the sector gadget, was 12,400-
+18,800 points looser than the collapsed one: what the collapsed flow misses most is
+continuity, which no flow holds.)
 - **sector gadget** for a pharmacist-stream that must cover new sectors: ``(p, s)`` feeds
   sector nodes ``(p, s, sigma)`` directly (capacity ``A(p)``, the "repeat" route) and
   through a node ``D(p, s)`` whose arcs to the sector nodes have capacity 1 (the "first
@@ -33,28 +46,30 @@ OR-Tools' ``SimpleMinCostFlow``, which is exact on integers):
   sector (not in history) that only stream ``s`` can give earns ``big`` on its ``D`` arc.
 
 **Why the bound is valid.** Take any feasible allocation X. Map it to a flow: every
-assignment (p, l, t) is one unit ``(p, s) -> [sector node] -> l -> [org] -> sink``; each
-empty slot one unit on the unassigned arc. Per-stream unit counts are A(p) (one per
-available period and stream, §3.1); a rotating pair is used at most once (§3.5); a
-non-rotating pair at most in its eligible periods; placement totals are at most the sum of
-per-period capacities and of eligible pharmacists (§3.2); organisation totals obey the
-per-period caps summed (§3.3); a stream's assignments in one period are a matching of
-its pharmacists to its placements within capacities and the caps, so in all they are at
-most ``F(s)``. So the flow is feasible. Its value is at least X's objective
-plus the bonuses: X covers >= need(p) new sectors, of which at most ``sum of the other
-streams' maxima`` come from other streams, so stream s covers >= k(p, s) new sectors; route
-one unit of each newly covered sector of s through D (capacity 1 per sector) and the bonus
-``big * k(p, s)`` is earned; a required sector only s can cover likewise earns its bonus;
-each pin earns its bonus (X holds every pin). Shortfall: ``sum_t max(0, m_t - h_t) >=
-sum_t m_t - sum_t min(m_t, cap_t, e_t, h_t)`` and the flow earns ``w.shortfall`` on at most
-``sum_t min(m_t, cap_t, e_t)`` units, so its shortfall term is at least X's. Change:
-``-w.change * C`` is written as a constant ``-w.change * |reference slots|`` plus
-``+w.change`` per matching assignment; the flow earns it on at most as many units per pair
-as the pair has reference triples, and X's matches are among those. Fairness: ``M`` is at
-most the smallest, over available pharmacists, of their largest possible preference points
-(a constant added). So ``flow optimum >= objective(X) + bonuses`` and the returned bound
-``flow optimum + constants - bonuses`` is >= objective(X) for every feasible X, whatever the
-size of ``big`` (its size only makes the relaxation enforce the rules it encodes).
+assignment (p, l, t) is one unit ``(p, s) -> [sector node] -> l -> (l, t) -> [org, t] ->
+[stream, t] -> sink`` (in a non-rotating stream outside the gadget ``(p, s) -> (p, s, t) ->
+(l, t) -> ...``); each empty slot one unit on the unassigned arc. Per-stream unit counts
+are A(p) (one per available period and stream, §3.1); a rotating pair is used at most once
+(§3.5); a non-rotating pair at most in its eligible periods, and p has one assignment per
+stream and period; a placement holds in each period at most its capacity and its eligible
+pharmacists (§3.2); an organisation's assignments in a period obey its cap (§3.3); a
+stream's assignments in one period are a matching of its pharmacists to its placements
+within capacities and the caps, so they are at most ``F(s, t)``. So the flow is feasible.
+Its value is at least X's objective plus the bonuses: X covers >= need(p) new sectors, of
+which at most ``sum of the other streams' maxima`` come from other streams, so stream s
+covers >= k(p, s) new sectors; route one unit of each newly covered sector of s through D
+(capacity 1 per sector) and the bonus ``big * k(p, s)`` is earned; a required sector only s
+can cover likewise earns its bonus; each pin earns its bonus (X holds every pin).
+Shortfall: ``max(0, m_t - h_t) = m_t - min(m_t, h_t)`` and the flow earns ``w.shortfall``
+on ``min(m_t, cap_t, e_t) >= min(m_t, h_t)`` units of ``(l, t)``, so its shortfall term is
+at least X's. Change: ``-w.change * C`` is written as a constant ``-w.change * |reference
+slots|`` plus ``+w.change`` per matching assignment; the flow earns it on at most as many
+units per pair as the pair has reference triples, and X's matches are among those.
+Fairness: ``M`` is at most the smallest, over available pharmacists, of their largest
+possible preference points (a constant added). So ``flow optimum >= objective(X) +
+bonuses`` and the returned bound ``flow optimum + constants - bonuses`` is >= objective(X)
+for every feasible X, whatever the size of ``big`` (its size only makes the relaxation
+enforce the rules it encodes).
 """
 
 from __future__ import annotations
@@ -284,14 +299,14 @@ def fairness_bound(rnd: Round, cand: Candidates, sc: Scores, plain_bound: int) -
 
 def period_fills(rnd: Round, cand: Candidates, cap: IntArray, org_of_l: IntArray,
                  org_max: list[int]) -> IntArray:
-    """The most assignments each stream can hold, summed over periods: in every period a
-    maximum matching of the stream's pharmacists (one each) to its placements (their
+    """The most assignments each stream can hold in each period (a stream x period array):
+    a maximum matching of the stream's pharmacists (one each) to its placements (their
     capacity in that period), through the organisations of ``org_of_l`` (index into
     ``org_max``, their ``max_pharmacists``; -1: none). An exact maximum flow per period
     and stream, so the count bounds every allocation's (module docs)."""
     n_t = cap.shape[1]
     n_s = len(rnd.effective_streams)
-    out = np.zeros(n_s, dtype=np.int64)
+    out = np.zeros((n_s, n_t), dtype=np.int64)
     sink = 1
     for s in range(n_s):
         for t in range(n_t):
@@ -318,7 +333,7 @@ def period_fills(rnd: Round, cand: Candidates, cap: IntArray, org_of_l: IntArray
             mf.add_arcs_with_capacity(tails.astype(np.int32), heads.astype(np.int32), caps)
             if mf.solve(0, sink) != mf.OPTIMAL:
                 raise RuntimeError("maximum flow failed")
-            out[s] += mf.optimal_flow()
+            out[s, t] = mf.optimal_flow()
     return out
 
 
@@ -369,33 +384,35 @@ def relaxation(rnd: Round, cand: Candidates, sc: Scores, pairs: Pairs | None = N
     stream_of_l = np.array([rnd.stream_index[rnd.stream_of(pl).id] for pl in rnd.placements],
                            dtype=np.int64)
     org_of_l = np.full(n_l, -1, dtype=np.int64)
-    org_cap_units: list[int] = []
     org_max: list[int] = []
+    org_cap_t: list[IntArray] = []
+    org_stream: list[int] = []
     for o in capped:
         members = np.array([j for j, pl in enumerate(rnd.placements)
                             if pl.organisation == o.id], dtype=np.int64)
         if not len(members) or len(set(stream_of_l[members].tolist())) != 1:
             continue  # spans streams: distinct counting, relaxed
-        k = len(org_cap_units)
-        org_of_l[members] = k
+        org_of_l[members] = len(org_max)
         org_max.append(int(o.max_pharmacists or 0))
-        per_t = np.minimum(int(o.max_pharmacists or 0), cap[members].sum(axis=0))
-        org_cap_units.append(int(per_t.sum()))
-    org_node = n_nodes + np.arange(len(org_cap_units), dtype=np.int64)
-    n_nodes += len(org_cap_units)
-    # Streams whose assignments the per-period matchings hold below the collapsed seats.
+        org_cap_t.append(np.minimum(int(o.max_pharmacists or 0), cap[members].sum(axis=0)))
+        org_stream.append(int(stream_of_l[members[0]]))
+    n_o = len(org_max)
+    # A node per placement and period, and per capped organisation and period.
+    lt_node = n_nodes + np.arange(n_l * n_t, dtype=np.int64).reshape(n_l, n_t)
+    n_nodes += n_l * n_t
+    ot_node = n_nodes + np.arange(n_o * n_t, dtype=np.int64).reshape(n_o, n_t)
+    n_nodes += n_o * n_t
+    # Stream-periods whose assignments the period's matching holds below the seats.
     elig_lt = np.bincount(cand.placement * n_t + cand.period, minlength=n_l * n_t).reshape(
         n_l, n_t) if len(cand) else np.zeros((n_l, n_t), np.int64)
     seats = np.minimum(cap, elig_lt)
     fills = period_fills(rnd, cand, cap, org_of_l, org_max)
-    stream_seats = np.bincount(stream_of_l, weights=seats.sum(axis=1), minlength=n_s)
-    stream_out = np.full(n_s, sink, dtype=np.int64)
-    stream_cap: list[int] = []
-    for s in range(n_s):
-        if fills[s] < stream_seats[s]:
-            stream_out[s] = n_nodes
-            n_nodes += 1
-            stream_cap.append(int(fills[s]))
+    stream_seats = np.zeros((n_s, n_t), dtype=np.int64)
+    np.add.at(stream_seats, stream_of_l, seats)
+    binding = fills < stream_seats
+    st_out = np.full((n_s, n_t), sink, dtype=np.int64)
+    st_out[binding] = n_nodes + np.arange(int(binding.sum()), dtype=np.int64)
+    n_nodes += int(binding.sum())
 
     ps_key = pairs.p * n_s + pairs.s
     ps_keys, ps_of_pair = np.unique(ps_key, return_inverse=True)
@@ -458,45 +475,62 @@ def relaxation(rnd: Round, cand: Candidates, sc: Scores, pairs: Pairs | None = N
         is_new = ((hist[ps_p[gs_ps]] >> gs_sec) & 1) == 0
         bonus = np.where((req_here[gs_ps] >> gs_sec) & 1 == 1, big, 0)
         arcs(d_node[gs_ps], gs_node_of, is_new.astype(np.int64), bonus)
-    # Pair arcs.
+    # Pair arcs. A rotating pair, and a pair whose pharmacist-stream runs through the
+    # sector gadget, reaches its placement's node collapsed over periods; a non-rotating
+    # pair reaches the placement in each period through its pharmacist's node for that
+    # period (one unit), so the placement's capacity holds in every period.
     tail = ps_node[ps_of_pair].copy()
     gi = np.flatnonzero(in_gadget)
     tail[gi] = gs_node_of[gs_inv]
     pair_val = cval[pairs.start]
     rot_pair = rotating[pairs.s]
+    per_period = ~rot_pair & ~in_gadget
     has_special = np.zeros(n_pairs, dtype=bool)
     if special.any():
         has_special[pairs.of_cand[special]] = True
     # Rotating pairs: one unit worth their best triple.
     best_val = np.maximum.reduceat(cval, pairs.start) if n_pairs else pair_val
-    plain = ~has_special | rot_pair
+    plain = (~has_special | rot_pair) & ~per_period
     sel = np.flatnonzero(plain)
     unit_cap = np.where(rot_pair, 1, pairs.count)
     # Every pair arc has a capacity of 1 or more: none is left out.
     plain_arc_index = arcs(tail[sel], l_node[pairs.l[sel]], unit_cap[sel],
                            np.where(rot_pair[sel], best_val[sel], pair_val[sel]))
-    # Non-rotating pairs with pins or reference triples: one arc per candidate.
-    spec_pairs = np.flatnonzero(~plain)
+    # Collapsed non-rotating pairs with pins or reference triples: one arc per candidate.
+    spec_pairs = np.flatnonzero(~plain & ~per_period)
     spec_cands = np.flatnonzero(np.isin(pairs.of_cand, spec_pairs))
     pc = pairs.of_cand[spec_cands]
     spec_arc_index = arcs(tail[pc], l_node[pairs.l[pc]], np.ones(len(spec_cands), np.int64),
                           cval[spec_cands])
-    # Placements to organisations or the sink.
-    total = seats.sum(axis=1)
-    fill = np.minimum(mf, seats).sum(axis=1) if w.shortfall else np.zeros(n_l, np.int64)
-    head_l = np.where(org_of_l >= 0, org_node[np.maximum(org_of_l, 0)] if len(org_node)
-                      else sink, stream_out[stream_of_l])
-    arcs(l_node, head_l, fill, np.full(n_l, w.shortfall, np.int64))
-    arcs(l_node, head_l, total - fill, np.zeros(n_l, np.int64))
-    if len(org_node):
-        org_stream = np.zeros(len(org_node), dtype=np.int64)
-        org_stream[org_of_l[org_of_l >= 0]] = stream_of_l[org_of_l >= 0]
-        arcs(org_node, stream_out[org_stream], np.array(org_cap_units, np.int64),
-             np.zeros(len(org_node), np.int64))
-    capped_s = np.flatnonzero(stream_out != sink)
-    if len(capped_s):
-        arcs(stream_out[capped_s], np.full(len(capped_s), sink), np.array(stream_cap, np.int64),
-             np.zeros(len(capped_s), np.int64))
+    # Per-period pairs: pharmacist-stream -> its period -> placement-period, per candidate.
+    pp_cands = np.flatnonzero(per_period[pairs.of_cand])
+    pst_keys, pst_inv = np.unique(ps_of_pair[pairs.of_cand[pp_cands]] * n_t
+                                  + cand.period[pp_cands], return_inverse=True)
+    pst_node = n_nodes + np.arange(len(pst_keys), dtype=np.int64)
+    n_nodes += len(pst_keys)
+    arcs(ps_node[pst_keys // n_t], pst_node, np.ones(len(pst_keys), np.int64),
+         np.zeros(len(pst_keys), np.int64))
+    pp_arc_index = arcs(pst_node[pst_inv], lt_node[cand.placement[pp_cands],
+                                                   cand.period[pp_cands]],
+                        np.ones(len(pp_cands), np.int64), cval[pp_cands])
+    # Placements into their periods, then to organisations or the sink, period by period.
+    arcs(np.repeat(l_node, n_t), lt_node.ravel(), seats.ravel(), np.zeros(n_l * n_t, np.int64))
+    fill = np.minimum(mf, seats) if w.shortfall else np.zeros((n_l, n_t), np.int64)
+    t_of = np.broadcast_to(np.arange(n_t, dtype=np.int64), (n_l, n_t))
+    s_of = np.broadcast_to(stream_of_l[:, None], (n_l, n_t))
+    o_of = np.broadcast_to(org_of_l[:, None], (n_l, n_t))
+    head_lt = np.where(o_of >= 0, ot_node[np.maximum(o_of, 0), t_of] if n_o else sink,
+                       st_out[s_of, t_of])
+    arcs(lt_node.ravel(), head_lt.ravel(), fill.ravel(), np.full(n_l * n_t, w.shortfall,
+                                                                 np.int64))
+    arcs(lt_node.ravel(), head_lt.ravel(), (seats - fill).ravel(), np.zeros(n_l * n_t,
+                                                                            np.int64))
+    if n_o:
+        os_ = np.array(org_stream, dtype=np.int64)
+        arcs(ot_node.ravel(), st_out[np.repeat(os_, n_t), np.tile(np.arange(n_t), n_o)],
+             np.concatenate(org_cap_t).astype(np.int64), np.zeros(n_o * n_t, np.int64))
+    arcs(st_out[binding], np.full(int(binding.sum()), sink), fills[binding].astype(np.int64),
+         np.zeros(int(binding.sum()), np.int64))
 
     # ---- solve ------------------------------------------------------------------------------
     mcf = min_cost_flow.SimpleMinCostFlow()
@@ -518,6 +552,8 @@ def relaxation(rnd: Round, cand: Candidates, sc: Scores, pairs: Pairs | None = N
         units[sel] = mcf.flows(plain_arc_index)
     if len(spec_cands):
         np.add.at(units, pairs.of_cand[spec_cands], mcf.flows(spec_arc_index))
+    if len(pp_cands):
+        np.add.at(units, pairs.of_cand[pp_cands], mcf.flows(pp_arc_index))
     secs = time.monotonic() - t0
     log.info("flow relaxation: bound %d (%d arcs, %d nodes) in %.2f s", bound, len(cp),
              n_nodes, secs)
