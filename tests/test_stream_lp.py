@@ -101,8 +101,9 @@ def test_the_lanes_take_a_stream_lp_late_and_again_only_while_it_fills(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """Before STREAM_LP_AFTER of the time no stream LP is due; after it, the component
     with empty practice slots is, in its practice stream; not while that one runs, again
-    once it filled something, never after one that filled nothing
-    nor after STREAM_LP_TRIES; a component whose practice slots are all filled is not."""
+    once it filled something, never after one that filled nothing nor after
+    STREAM_LP_TRIES (around its empty slots: again until two in a row filled nothing); a
+    component whose practice slots are all filled is not."""
     rnd = _leave_round()
     st, comp = _placed(rnd, [("D", t, "GP1") for t in ("R1", "R2", "R3")])
     lanes = flow_path.LpLanes(2)
@@ -115,18 +116,35 @@ def test_the_lanes_take_a_stream_lp_late_and_again_only_while_it_fills(
     assert stream == rnd.stream_index["practice"]
     assert seconds > 0
     assert flow_path._next_for_stream_lp(st, st.comps, lanes) is None  # running
-    lanes.stream_gain[comp.index] = 0
+    lanes.stream_done(comp.index, 0)
     assert flow_path._next_for_stream_lp(st, st.comps, lanes) is None  # filled nothing
-    lanes.stream_gain[comp.index] = 10
+    lanes = flow_path.LpLanes(2)
+    assert flow_path._next_for_stream_lp(st, st.comps, lanes) is not None
+    lanes.stream_done(comp.index, 10)
     again = flow_path._next_for_stream_lp(st, st.comps, lanes)
     assert again is not None
     assert again[0] is comp
     assert again[2] == pytest.approx(seconds)
-    lanes.stream_gain[comp.index] = 10
+    lanes.stream_done(comp.index, 10)
     assert flow_path._next_for_stream_lp(st, st.comps, lanes) is not None
-    lanes.stream_gain[comp.index] = 10
+    lanes.stream_done(comp.index, 10)
     assert lanes.stream_tries[comp.index] == flow_path.STREAM_LP_TRIES
     assert flow_path._next_for_stream_lp(st, st.comps, lanes) is None  # tried enough
+    # Around the empty slots (a stream model above STREAM_LP_MAX): short LPs, again
+    # after one that filled nothing, until STREAM_LP_AROUND_MISSES in a row did.
+    monkeypatch.setattr(flow_path, "STREAM_LP_MAX", 0)
+    monkeypatch.setattr(flow_path, "STREAM_LP_AROUND", -10**6)  # any columns fit
+    lanes = flow_path.LpLanes(2)
+    for gains in ([0], [10, 0], [10, 10, 0]):
+        for gain in gains:
+            got = flow_path._next_for_stream_lp(st, st.comps, lanes)
+            assert got is not None
+            assert got[2] == flow_path.STREAM_LP_AROUND_S
+            lanes.stream_done(comp.index, gain)
+    assert lanes.stream_misses[comp.index] == 1
+    assert flow_path._next_for_stream_lp(st, st.comps, lanes) is not None
+    lanes.stream_done(comp.index, 0)
+    assert flow_path._next_for_stream_lp(st, st.comps, lanes) is None  # two in a row
     full = [("A", "R2", "GP1"), ("A", "R3", "GP1"), ("B", "R1", "GP1"),
             ("B", "R3", "GP1"), ("C", "R1", "GP1"), ("C", "R2", "GP1")]
     full += [("D", t, "GP2") for t in ("R1", "R2", "R3")]

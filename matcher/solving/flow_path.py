@@ -246,13 +246,22 @@ STREAM_LP_TRIES = 3
 # around its empty slots instead (:func:`~matcher.solving.lns.around_empty`: its
 # pharmacists' lines freed until their candidates in the stream number
 # STREAM_LP_AROUND), a new neighbourhood each time, up to STREAM_LP_AROUND_TRIES times
-# while the last one filled something. On a tight 5,000 x 2,500 x 4 round (components
-# of 552,000-1,208,000 candidates, practice streams of 326,000-695,000), where the
-# allocations kept 16-19 practice slots empty beyond their flows in three components,
-# the round ended 2.97 % (75,000), 2.56 % (120,000) and 2.14 % (100,000, in the
-# benchmark) from its bound against 8.17 % without; each of those LPs took 3.5-15 s.
+# until STREAM_LP_AROUND_MISSES in a row have filled nothing. On a tight 5,000 x 2,500 x 4
+# round (components of 552,000-1,208,000 candidates, practice streams of 326,000-
+# 695,000), where the allocations kept 16-19 practice slots empty beyond their flows in
+# three components, the round ended 2.97 % (75,000), 2.56 % (120,000) and 2.14 %
+# (100,000, in the benchmark) from its bound against 8.17 % without. PDLP has
+# STREAM_LP_AROUND_S for such an LP: its support, unconverged, already holds the moves.
+# From a saved allocation with 8 practice slots empty beyond the flow (88,449 points of
+# gap), three 100,000-candidate LPs of 4 s filled 58,000 points in 18 s, one of 8 s
+# 19,000 in 10 s and one of 60 s on 300,000 candidates 38,000 in 66 s; at the 14 s the
+# columns' rate gave them, the run's own tries had filled 20,000-30,000 each and the
+# last one nothing, which ended that component's tries (a fresh draw then filled 19,000:
+# a try that fills nothing is often the neighbourhood's luck, not the end).
 STREAM_LP_AROUND = 100_000
 STREAM_LP_AROUND_TRIES = 20
+STREAM_LP_AROUND_S = 4.0
+STREAM_LP_AROUND_MISSES = 2
 
 
 def lp_first(rnd: Round, n_candidates: int) -> bool:
@@ -482,13 +491,19 @@ class LpLanes:
         self.ends: dict[int, float] = {}
         # Components in their support phase (on_support): the search leaves them to it.
         self.supporting: set[int] = set()
-        # How many stream LPs (_stream_lp) each component has taken, and what the last
-        # one gained (absent while it runs).
+        # How many stream LPs (_stream_lp) each component has taken, what the last one
+        # gained (absent while it runs) and how many in a row filled nothing.
         self.stream_tries: dict[int, int] = {}
         self.stream_gain: dict[int, int] = {}
+        self.stream_misses: dict[int, int] = {}
         # (slots, candidates) of each component in each non-rotating stream
         # (_stream_sizes), counted once.
         self.stream_sizes: dict[tuple[int, int], tuple[int, int]] = {}
+
+    def stream_done(self, index: int, gain: int) -> None:
+        """Count a finished stream LP of component ``index`` that gained ``gain``."""
+        self.stream_gain[index] = gain
+        self.stream_misses[index] = 0 if gain > 0 else self.stream_misses.get(index, 0) + 1
 
     @property
     def support_s(self) -> float:
@@ -815,8 +830,9 @@ def _next_for_stream_lp(st: FlowState, comps: list[Component], lanes: LpLanes | 
     such a stream beyond its flow's whose cost (at most the component's gap: what
     filling them may gain) is above its stopping gap, with a model and time that fit
     (see the constants). The largest such gain first. A component is due one until it
-    has taken :data:`STREAM_LP_TRIES` (around its empty slots,
-    :data:`STREAM_LP_AROUND_TRIES`), while the last one filled something."""
+    has taken :data:`STREAM_LP_TRIES` while the last one filled something (around its
+    empty slots, :data:`STREAM_LP_AROUND_TRIES` of :data:`STREAM_LP_AROUND_S` each, until
+    :data:`STREAM_LP_AROUND_MISSES` in a row filled nothing)."""
     budget = st.budget
     if lanes is None or budget.elapsed() < STREAM_LP_AFTER * budget.limit:
         return None
@@ -825,8 +841,12 @@ def _next_for_stream_lp(st: FlowState, comps: list[Component], lanes: LpLanes | 
 
     def due(comp: Component) -> bool:
         tries = lanes.stream_tries.get(comp.index, 0)
-        return tries == 0 or (tries < STREAM_LP_AROUND_TRIES
-                              and lanes.stream_gain.get(comp.index, 0) > 0)
+        if tries == 0:
+            return True
+        if comp.index not in lanes.stream_gain:
+            return False  # its LP is running
+        return (tries < STREAM_LP_AROUND_TRIES
+                and lanes.stream_misses.get(comp.index, 0) < STREAM_LP_AROUND_MISSES)
 
     # Counted outside the lock (the search's steps wait on it), once per run.
     sizes = {(k.index, s): _stream_sizes(st, k, s, lanes) for k in comps if due(k)
@@ -848,9 +868,12 @@ def _next_for_stream_lp(st: FlowState, comps: list[Component], lanes: LpLanes | 
                 columns = len(comp.chosen) + n_mine
                 if columns > STREAM_LP_MAX:
                     columns = len(comp.chosen) + STREAM_LP_AROUND  # around its empty slots
-                elif lanes.stream_tries.get(comp.index, 0) >= STREAM_LP_TRIES:
-                    continue
-                seconds = columns / STREAM_LP_PER_S
+                    seconds = STREAM_LP_AROUND_S
+                elif (lanes.stream_tries.get(comp.index, 0) >= STREAM_LP_TRIES
+                      or lanes.stream_misses.get(comp.index, 0)):
+                    continue  # the whole stream's LP: while the last filled something
+                else:
+                    seconds = columns / STREAM_LP_PER_S
                 if (worth > st.gap_limit(comp) and columns <= STREAM_LP_MAX
                         and seconds + STREAM_LP_SUPPORT_S + LP_TAIL_S <= budget.left()
                         and (best is None or worth > best[0])):
@@ -930,7 +953,7 @@ def _stream_lp(st: FlowState, comp: Component, stream: int, limit: float,
         with st.lock:
             lanes.supporting.discard(comp.index)
             gain = (comp.value or 0) - (before or 0)
-            lanes.stream_gain[comp.index] = gain
+            lanes.stream_done(comp.index, gain)
             comp.stats["stream_lp"] = {"stream": stream, "columns": len(idx),
                                        "status": status, "support": len(support),
                                        "around": around,
