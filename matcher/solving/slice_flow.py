@@ -58,6 +58,7 @@ from __future__ import annotations
 import itertools
 import logging
 import math
+import time
 
 import numpy as np
 import numpy.typing as npt
@@ -397,13 +398,16 @@ def sweep(st: FlowState, comp: Component, *, rounds: int = 3) -> int:
     if idle and st.rng.random() * (idle + 1) >= 1.0:
         return 0
     start = comp.value
+    slowest = 0.0  # the longest exchange so far: none is begun with less time left
     for _ in range(rounds):
         before = comp.value
         order = slices(st)
         for j in st.rng.permutation(len(order)).tolist():
-            if st.budget.stopped() or comp.chosen is None:
+            if st.budget.stopped() or comp.chosen is None or st.budget.left() < slowest:
                 break
+            t0 = time.monotonic()
             got = flow_slice(st, comp, comp.chosen, order[j])
+            slowest = max(slowest, time.monotonic() - t0)
             if got is None or st.evaluator(got) <= (comp.value or 0):
                 continue
             bad = bad_pharmacists(st, got, comp)
