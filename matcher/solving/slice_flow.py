@@ -88,6 +88,8 @@ ORDERS_ALL = 4
 # orders gained nothing in 40 flows, random ones filled the slot in the second; from
 # two slots below, both filled them (in two flows and in about ten).
 RANDOM_ORDERS = 0.5
+# A sweep's exchange begins only with this many times its expected time left (sweep).
+SWEEP_MARGIN = 2.0
 
 
 def slices(st: FlowState) -> list[Slice]:
@@ -381,6 +383,19 @@ def _line_arcs(st: FlowState, idx: IntArray, value: IntArray, chain: IntArray
     return pair_p[pair], pair_l[pair], arc_v, arc_k, members
 
 
+def _exchange(st: FlowState, comp: Component, sliced: Slice) -> None:
+    """One slice exchange of :func:`sweep`: kept if the checker passes it and the
+    objective prefers it."""
+    got = flow_slice(st, comp, comp.chosen, sliced) if comp.chosen is not None else None
+    if got is None or st.evaluator(got) <= (comp.value or 0):
+        return
+    bad = bad_pharmacists(st, got, comp)
+    if bad:
+        log.warning("a slice exchange broke the rules of %d pharmacists", len(bad))
+        return
+    st.accept(comp, got, "slice-flow")
+
+
 def sweep(st: FlowState, comp: Component, *, rounds: int = 3) -> int:
     """Re-assign the component's slices one after another by :func:`flow_slice`, in a
     random order, keeping each answer the checker passes and the objective prefers;
@@ -390,7 +405,13 @@ def sweep(st: FlowState, comp: Component, *, rounds: int = 3) -> int:
     ``n`` sweeps of the component in a row that gained nothing, one in ``n + 1`` is
     made (drawn at random): at 5,000 x 2,500 x 4 a sweep takes 1-3 s, and where the
     search's steps leave nothing for it (supervisors across both streams: 6 of 39
-    sweeps gained) they took 80 of the search's 110 s."""
+    sweeps gained) they took 80 of the search's 110 s.
+
+    No exchange begins with less than :data:`SWEEP_MARGIN` times its expected time left
+    (its slice's candidates at the slowest rate of this sweep so far). A fairness round's
+    second stage is one component of the whole round: at 5,000 x 2,500 x 4 its
+    host-period exchanges took 1-2 s each and its practice one 7.6 s, begun 5.5 s before
+    the end, and the round ended 3-5 s after its time limit."""
     if (comp.chosen is None or comp.value is None
             or st.swept.get(comp.index) is comp.chosen):
         return 0
@@ -398,23 +419,19 @@ def sweep(st: FlowState, comp: Component, *, rounds: int = 3) -> int:
     if idle and st.rng.random() * (idle + 1) >= 1.0:
         return 0
     start = comp.value
-    slowest = 0.0  # the longest exchange so far: none is begun with less time left
+    rate = 0.0  # the slowest exchange so far, in seconds per candidate of its slice
     for _ in range(rounds):
         before = comp.value
         order = slices(st)
         for j in st.rng.permutation(len(order)).tolist():
-            if st.budget.stopped() or comp.chosen is None or st.budget.left() < slowest:
+            if st.budget.stopped() or comp.chosen is None:
                 break
+            size = int(order[j].holds(st.cand, comp.idx).sum())
+            if st.budget.left() < SWEEP_MARGIN * rate * size:
+                continue  # not begun without twice the time it should take
             t0 = time.monotonic()
-            got = flow_slice(st, comp, comp.chosen, order[j])
-            slowest = max(slowest, time.monotonic() - t0)
-            if got is None or st.evaluator(got) <= (comp.value or 0):
-                continue
-            bad = bad_pharmacists(st, got, comp)
-            if bad:
-                log.warning("a slice exchange broke the rules of %d pharmacists", len(bad))
-                continue
-            st.accept(comp, got, "slice-flow")
+            _exchange(st, comp, order[j])
+            rate = max(rate, (time.monotonic() - t0) / max(1, size))
         if comp.value is None or comp.value <= before:
             break
     st.swept[comp.index] = comp.chosen
