@@ -86,7 +86,7 @@ def construct(st: FlowState, comp: Component, keep: IntArray | None = None) -> I
     lines: dict[tuple[int, int], int] = {}  # the pair of each non-rotating line taken
     for q, j in pinned_pair.items():
         p = int(c.pharmacist[j])
-        covered[p] = covered.get(p, int(hist[p])) | 1 << int(pr.sec[q])
+        covered[p] |= 1 << int(pr.sec[q])
     for flow_pass in (True, False):
         for p, lo, hi in zip(order.tolist(), starts.tolist(), ends.tolist(), strict=True):
             mine = np.arange(lo, hi)
@@ -131,7 +131,6 @@ def construct(st: FlowState, comp: Component, keep: IntArray | None = None) -> I
                         for j, t in ok:
                             take(p, int(pr.l[q]), t, j)
                             used_t.add(t)
-                        used_q.add(q)
                         lines[p, s] = q
                         covered[p] |= 1 << int(pr.sec[q])
                     continue

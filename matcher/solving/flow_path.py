@@ -491,10 +491,10 @@ class LpLanes:
         self.ends: dict[int, float] = {}
         # Components in their support phase (on_support): the search leaves them to it.
         self.supporting: set[int] = set()
-        # How many stream LPs (_stream_lp) each component has taken, what the last one
-        # gained (absent while it runs) and how many in a row filled nothing.
+        # How many stream LPs (_stream_lp) each component has taken, whose is running
+        # and how many in a row filled nothing.
         self.stream_tries: dict[int, int] = {}
-        self.stream_gain: dict[int, int] = {}
+        self.stream_running: set[int] = set()
         self.stream_misses: dict[int, int] = {}
         # (slots, candidates) of each component in each non-rotating stream
         # (_stream_sizes), counted once.
@@ -502,7 +502,7 @@ class LpLanes:
 
     def stream_done(self, index: int, gain: int) -> None:
         """Count a finished stream LP of component ``index`` that gained ``gain``."""
-        self.stream_gain[index] = gain
+        self.stream_running.discard(index)
         self.stream_misses[index] = 0 if gain > 0 else self.stream_misses.get(index, 0) + 1
 
     @property
@@ -843,8 +843,8 @@ def _next_for_stream_lp(st: FlowState, comps: list[Component], lanes: LpLanes | 
         tries = lanes.stream_tries.get(comp.index, 0)
         if tries == 0:
             return True
-        if comp.index not in lanes.stream_gain:
-            return False  # its LP is running
+        if comp.index in lanes.stream_running:
+            return False
         return (tries < STREAM_LP_AROUND_TRIES
                 and lanes.stream_misses.get(comp.index, 0) < STREAM_LP_AROUND_MISSES)
 
@@ -882,7 +882,7 @@ def _next_for_stream_lp(st: FlowState, comps: list[Component], lanes: LpLanes | 
             return None
         index = best[1].index
         lanes.stream_tries[index] = lanes.stream_tries.get(index, 0) + 1
-        lanes.stream_gain.pop(index, None)
+        lanes.stream_running.add(index)
     return best[1], best[2], best[3]
 
 

@@ -420,13 +420,14 @@ def sweep(st: FlowState, comp: Component, *, rounds: int = 3) -> int:
         return 0
     start = comp.value
     rate = 0.0  # the slowest exchange so far, in seconds per candidate of its slice
+    order = slices(st)
+    sizes = [int(sliced.holds(st.cand, comp.idx).sum()) for sliced in order]
     for _ in range(rounds):
         before = comp.value
-        order = slices(st)
         for j in st.rng.permutation(len(order)).tolist():
             if st.budget.stopped() or comp.chosen is None:
                 break
-            size = int(order[j].holds(st.cand, comp.idx).sum())
+            size = sizes[j]
             if st.budget.left() < SWEEP_MARGIN * rate * size:
                 continue  # not begun without twice the time it should take
             t0 = time.monotonic()
