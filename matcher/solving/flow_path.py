@@ -139,6 +139,20 @@ LARGE_START_SHARE = 0.45
 # 2,000 x 1,500 x 3 per-period seeds 0-2 0.179 / 0.148 / 0.155 % (0.132 / 0.186 /
 # 0.272 %), cross-stream supervisors 0.146 / 0.303 / 0.282 % (0.256 / 0.298 / 0.277 %),
 # fairness 50 at 2,000 x 1,500 x 3 0.268 % (0.213 %), one run each.
+# HiGHS's dual simplex (lp_bound._simplex) first, for the component's candidates at
+# SIMPLEX_PER_S on top of the LP's usual time, on components of at most SIMPLEX_MAX
+# candidates in rounds whose periods do not vary (LpLanes.simplex). Where it proves
+# the LP's optimum the bound is that optimum and its vertex a support on which CP-SAT
+# comes within a few hundred points of it. On 2,000 x 1,500 x 3 cross-stream supervisors
+# (seed 2), from a 60 s run's allocation: components of 89,273 / 97,429 / 128,110
+# candidates solved in 8.4 / 5.7 / 8.9 s (PDLP and its polish had closed 1,045 / 0 / 0
+# of their 1,600 / 650 / 1,287 points between flow bound and LP optimum in 3.9-5.9 s),
+# and CP-SAT on the vertex's support took the gaps from 3,887 / 1,125 / 1,616 to
+# 189 / 82 / 221 in 2.2 / 0.2 / 0.8 s. Where periods vary the simplex is slow (52-56 s
+# on 103,000-candidate components of a per-period round; PDLP's 8 s polished is close),
+# and above 150,000 candidates it took 20-106 s on tight and supervisor rounds.
+SIMPLEX_MAX = 130_000
+SIMPLEX_PER_S = 8_000
 LP_FIRST_GAP = 0.005
 LP_MAX_CANDIDATES = 600_000
 LP_CANDIDATES_PER_S = 20_000
@@ -279,9 +293,17 @@ def lp_first(rnd: Round, n_candidates: int) -> bool:
         return True
     if n_candidates >= LP_FIRST_CROSS_FROM and cross_stream_share(rnd) >= LP_FIRST_CROSS:
         return True
+    return periods_vary(rnd) >= LP_FIRST_FROM
+
+
+def periods_vary(rnd: Round) -> float:
+    """The share of the round's placements with a capacity that changes between periods
+    or a ``min_fill``."""
+    if not rnd.placements:
+        return 0.0
     cap, fill = capacity_matrix(rnd), min_fill_matrix(rnd)
     varies = (cap.max(axis=1) != cap.min(axis=1)) | (fill.max(axis=1) > 0)
-    return float(varies.mean()) >= LP_FIRST_FROM
+    return float(varies.mean())
 
 
 def cross_stream_share(rnd: Round) -> float:
@@ -426,7 +448,8 @@ def solve_flow_lns(rnd: Round, cand: Candidates, sc: Scores, params: SolveParams
     # with one worker, one pass before the search instead.
     lp_thread: threading.Thread | None = None
     lp_stop = threading.Event()
-    lanes = LpLanes(st.params.worker_count, first=first)
+    lanes = LpLanes(st.params.worker_count, first=first,
+                    simplex=periods_vary(rnd) < LP_FIRST_FROM)
     if st.params.worker_count >= 2:
         lp_thread = threading.Thread(target=tighten_bounds, args=(st, large),
                                      kwargs={"stop": lp_stop, "lanes": lanes},
@@ -478,15 +501,17 @@ class LpLanes:
     and ``closed`` what those closed. All change only under the flow state's lock.
 
     ``first``: the round is solved LP first (:func:`lp_first`): a lane beside another
-    takes any component, and each LP's support phase is shorter."""
+    takes any component, and each LP's support phase is shorter. ``simplex``: the LPs
+    of components of at most :data:`SIMPLEX_MAX` candidates try HiGHS's simplex first."""
 
-    def __init__(self, total: int, *, first: bool = False) -> None:
+    def __init__(self, total: int, *, first: bool = False, simplex: bool = False) -> None:
         self.total = max(1, total)
         self.busy = self.total
         self.running = 0
         self.tried = 0.0
         self.closed = 0.0
         self.first = first
+        self.simplex = simplex
         # When each running LP (with its support phase) is due to end, by component.
         self.ends: dict[int, float] = {}
         # Components in their support phase (on_support): the search leaves them to it.
@@ -730,12 +755,16 @@ def _next_for_lp(st: FlowState, queue: list[Component], lanes: LpLanes | None
             # (in order of gap per candidate, a 2,000 x 1,500 x 3 per-period round's
             # 189,000-candidate component came last and found 8 s left of the 9.4 s it
             # needed: no LP, and 15,000 of the round's 50,000 points of gap).
-            comp = max(ready, key=lambda gk: len(gk[1].idx))[1]
+            # Those the simplex solves before them: its bound and support are the
+            # surest gains, and the smallest component, last by size, was left 5 s of
+            # the 11 its simplex needed.
+            comp = max(ready, key=lambda gk: (simplex_for(gk[1], lanes), len(gk[1].idx)))[1]
         else:
             # The largest gap per candidate first: a smaller component's LP converges
             # sooner (PDLP's time grows with the columns: 10 s for 87,000, 36 s for
-            # 252,000).
-            comp = max(ready, key=lambda gk: gk[0] / len(gk[1].idx))[1]
+            # 252,000); those the simplex solves before the others.
+            comp = max(ready, key=lambda gk: (simplex_for(gk[1], lanes),
+                                              gk[0] / len(gk[1].idx)))[1]
         # Twice its columns' time while the lanes' time left covers that for every
         # component waiting, else in proportion, never below the lean time.
         generous = 2.0 * len(comp.idx) / LP_CANDIDATES_PER_S
@@ -757,10 +786,17 @@ def _next_for_lp(st: FlowState, queue: list[Component], lanes: LpLanes | None
                     generous * min(1.0, max(0.0, lanes_left) / waiting))
         queue.remove(comp)
         limit = room if late else min(limit, room)
+        if simplex_for(comp, lanes):
+            limit = min(room, limit + len(comp.idx) / SIMPLEX_PER_S)
         if lanes is not None:
             lanes.running += 1
             lanes.ends[comp.index] = time.monotonic() + limit + lanes.support_s
         return comp, limit
+
+
+def simplex_for(comp: Component, lanes: LpLanes | None) -> bool:
+    """Whether the LP of ``comp`` tries HiGHS's simplex first (:data:`SIMPLEX_MAX`)."""
+    return lanes is not None and lanes.simplex and len(comp.idx) <= SIMPLEX_MAX
 
 
 def _lp_of(st: FlowState, comp: Component, limit: float,
@@ -781,7 +817,9 @@ def _lp_of(st: FlowState, comp: Component, limit: float,
         target = comp.value  # an allocation's objective: at most the optimum
         before, room, gap = comp.bound, comp.gap - empty_points(st, comp), comp.gap
     got = lp_bound(model, limit, interrupt=stop, polish_share=LP_POLISH_SHARE,
-                   target=target)
+                   target=target,
+                   simplex_s=len(comp.idx) / SIMPLEX_PER_S if simplex_for(comp, lanes)
+                   else 0.0)
     with st.lock:
         comp.stats["lp_seconds"] = round(got.seconds, 3)
         comp.stats["lp_status"] = got.status
@@ -790,6 +828,8 @@ def _lp_of(st: FlowState, comp: Component, limit: float,
             comp.bound = min(comp.bound, got.bound)
         comp.stats["lp_gain"] = before - comp.bound
         comp.stats["lp_room"] = room
+        if got.simplex:
+            comp.stats["lp_simplex"] = True
         if got.polish_steps:
             comp.stats["lp_pdlp_bound"] = got.pdlp_bound
             comp.stats["lp_polish_steps"] = got.polish_steps
