@@ -84,6 +84,8 @@ import logging
 import math
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -487,6 +489,27 @@ def lp_bound(m: Model, time_limit_s: float, *, threads: int = 1,
                    pdlp_bound=pdlp_bound, polish_steps=steps, simplex=simplex_s > 0)
 
 
+@contextmanager
+def _watched(interrupt: threading.Event | None, stop: Callable[[], Any]) -> Iterator[None]:
+    """Call ``stop`` (an LP solver's interrupt) if ``interrupt`` is set while the body
+    runs, from a thread that looks every 0.1 s."""
+    done = threading.Event()
+
+    def watch() -> None:
+        assert interrupt is not None
+        while not done.is_set():
+            if interrupt.wait(0.1):
+                stop()
+                return
+
+    if interrupt is not None:
+        threading.Thread(target=watch, name="lp-interrupt", daemon=True).start()
+    try:
+        yield
+    finally:
+        done.set()
+
+
 def _simplex(m: Model, lp: LpMatrix, time_limit_s: float, *,
              interrupt: threading.Event | None = None
              ) -> tuple[str, FloatArray | None, FloatArray | None]:
@@ -537,25 +560,12 @@ def _simplex(m: Model, lp: LpMatrix, time_limit_s: float, *,
         time_limit=datetime.timedelta(seconds=max(0.01, time_limit_s)),
         lp_algorithm=parameters.LPAlgorithm.DUAL_SIMPLEX)
     stopper = solve_interrupter.SolveInterrupter()
-    done = threading.Event()
-
-    def watch() -> None:
-        assert interrupt is not None
-        while not done.is_set():
-            if interrupt.wait(0.1):
-                stopper.interrupt()
-                return
-
-    if interrupt is not None:
-        threading.Thread(target=watch, name="lp-interrupt", daemon=True).start()
-    try:
+    with _watched(interrupt, stopper.interrupt):
         res = core.solve(proto, parameters.SolverType.HIGHS.value,
                          init_arguments.StreamableSolverInitArguments().to_proto(),
                          params.to_proto(), model_parameters.ModelSolveParameters().to_proto(),
                          None, callback.CallbackRegistration().to_proto(), None,
                          stopper.pybind_interrupter)
-    finally:
-        done.set()
     reason = result_pb2.TerminationReasonProto.Name(res.termination.reason)
     status = reason.removeprefix("TERMINATION_REASON_")
     if status != "OPTIMAL" or not res.solutions:
@@ -607,21 +617,9 @@ def _pdlp(m: Model, lp: LpMatrix, time_limit_s: float, *, threads: int = 1,
     solver = mbh.ModelSolverHelper("pdlp")
     solver.set_time_limit_in_seconds(max(0.01, time_limit_s))
     solver.set_solver_specific_parameters(f"num_threads: {max(1, int(threads))}")
-    done = threading.Event()
-
-    def watch() -> None:  # interrupt PDLP when asked to (it checks between iterations)
-        assert interrupt is not None
-        while not done.is_set():
-            if interrupt.wait(0.1):
-                solver.interrupt_solve()
-                return
-
-    if interrupt is not None:
-        threading.Thread(target=watch, name="lp-interrupt", daemon=True).start()
-    try:
+    # PDLP checks for the interrupt between its iterations.
+    with _watched(interrupt, solver.interrupt_solve):
         solver.solve(builder)
-    finally:
-        done.set()
     status = str(solver.status()).rsplit(".", 1)[-1]
     if solver.has_response() and lp.n_rows:
         duals = np.asarray(solver.dual_values(), dtype=np.float64)
