@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import threading
+from typing import Any
 
 import numpy as np
 import pytest
@@ -141,6 +142,37 @@ def test_the_simplex_bound_is_valid_and_its_vertex_solves_the_lp(seed: int) -> N
                      minlength=lp.n_rows)
     assert np.all(ax[lp.is_slot] <= lp.upper[lp.is_slot] + 1e-6)
     assert np.all((got.primal >= -1e-9) & (got.primal <= 1 + 1e-9))
+
+
+def test_after_a_simplex_that_does_not_finish_pdlp_has_the_rest_of_the_time(
+        per_period: tuple[Round, int], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The simplex's seconds come out of the LP's time once: PDLP gets what is left (the
+    real simplex, given 1 ms after a 1 s wait, ends without an answer)."""
+    from matcher.solving import lp_bound as module
+
+    rnd, optimum = per_period
+    cand = candidates(rnd)
+    model = build_model(rnd, cand, scores(rnd, cand))
+    simplex, pdlp = module._simplex, module._pdlp
+    given: list[float] = []
+
+    def slow_simplex(*args: Any, **kw: Any) -> Any:
+        threading.Event().wait(1.0)
+        got = simplex(args[0], args[1], 0.001, **kw)
+        assert got[1] is None  # it did not finish
+        return got
+
+    def timed_pdlp(m: Model, lp: LpMatrix, time_limit_s: float, **kw: Any) -> Any:
+        given.append(time_limit_s)
+        return pdlp(m, lp, time_limit_s, **kw)
+
+    monkeypatch.setattr(module, "_simplex", slow_simplex)
+    monkeypatch.setattr(module, "_pdlp", timed_pdlp)
+    got = lp_bound(model, 5.0, simplex_s=2.0)
+    assert got.simplex
+    assert given
+    assert given[0] > 3.5  # 5 s less the simplex's 1 s and the matrix, counted once
+    assert got.bound is None or got.bound >= optimum
 
 
 def test_the_simplex_leaves_a_round_whose_periods_vary_to_pdlp() -> None:

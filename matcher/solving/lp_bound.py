@@ -446,6 +446,7 @@ def lp_bound(m: Model, time_limit_s: float, *, threads: int = 1,
     if interrupt is not None and interrupt.is_set():
         return LpBound(bound=None, seconds=0.0, status="INTERRUPTED")
     lp = lp_matrix(m)
+    t1 = t0  # PDLP's time counts from here: after the simplex, if it tried
     if simplex_s > 0:
         status, duals, primal = _simplex(m, lp, min(simplex_s, time_limit_s),
                                          interrupt=interrupt)
@@ -456,13 +457,14 @@ def lp_bound(m: Model, time_limit_s: float, *, threads: int = 1,
                      bound, lp.n_vars, lp.n_rows, secs)
             return LpBound(bound=bound, seconds=secs, status="OPTIMAL", primal=primal,
                            pdlp_bound=bound, simplex=True)
-        time_limit_s -= time.monotonic() - t0
+        t1 = time.monotonic()
+        time_limit_s -= t1 - t0
         if time_limit_s <= 0 or (interrupt is not None and interrupt.is_set()):
             return LpBound(bound=None, seconds=time.monotonic() - t0, status=status,
                            simplex=True)
     polishing = polish_share > 0 and target is not None
     pdlp_s = time_limit_s * (1.0 - polish_share) if polishing else time_limit_s
-    status, duals, primal = _pdlp(m, lp, pdlp_s - (time.monotonic() - t0), threads=threads,
+    status, duals, primal = _pdlp(m, lp, pdlp_s - (time.monotonic() - t1), threads=threads,
                                   interrupt=interrupt)
     y = duals if duals is not None else np.zeros(lp.n_rows)
     lag = Lagrangian(m, lp)
@@ -478,7 +480,7 @@ def lp_bound(m: Model, time_limit_s: float, *, threads: int = 1,
     if (polishing and primal is not None and (status != "OPTIMAL" or off)
             and bound is not None and not (interrupt is not None and interrupt.is_set())):
         assert target is not None
-        y, steps = polish(m, lp, y, target, t0 + time_limit_s, interrupt=interrupt, lag=lag)
+        y, steps = polish(m, lp, y, target, t1 + time_limit_s, interrupt=interrupt, lag=lag)
         better = lagrangian_bound(m, lp, y, lag=lag)
         if better is not None:
             bound = min(bound, better)
@@ -519,10 +521,9 @@ def _simplex(m: Model, lp: LpMatrix, time_limit_s: float, *,
     the LP's optimum (an exact vertex; a simplex stopped early has no multipliers to give).
     MathOpt, not OR-Tools' model builder: in OR-Tools 9.15 the builder's HiGHS answer
     gives the rows' values where the multipliers should be. ``interrupt`` stops it."""
-    # Lazy, all of them: only this LP needs MathOpt and scipy (as _pdlp does).
+    # Lazy, all of them: only this LP needs MathOpt.
     import datetime  # lazy: see above
 
-    import scipy.sparse as sp  # lazy: see above
     from ortools.math_opt import model_pb2, result_pb2  # lazy: see above
     from ortools.math_opt.core.python import solver as core  # lazy: see above
     from ortools.math_opt.python import (  # lazy: see above
@@ -549,7 +550,7 @@ def _simplex(m: Model, lp: LpMatrix, time_limit_s: float, *,
     proto.linear_constraints.lower_bounds.extend(lower)
     proto.linear_constraints.upper_bounds.extend(upper)
     # MathOpt wants the matrix's entries in (row, column) order, without repeats.
-    a = sp.csr_matrix((lp.vals, (lp.rows, lp.cols)), shape=(lp.n_rows, n))
+    a = _csr(lp.vals, lp.rows, lp.cols, (lp.n_rows, n))
     a.sum_duplicates()
     a.sort_indices()
     coo = a.tocoo()
@@ -600,10 +601,9 @@ def _pdlp(m: Model, lp: LpMatrix, time_limit_s: float, *, threads: int = 1,
     candidates, each ``None`` when it had none. ``interrupt`` stops it (while it has not
     started iterating: see the benchmarks' notes). Needs ``scipy`` (OR-Tools reads the
     matrix from it)."""
-    import scipy.sparse as sp  # lazy: only the LP needs it
-    from ortools.linear_solver.python import model_builder_helper as mbh
+    from ortools.linear_solver.python import model_builder_helper as mbh  # lazy: LP only
 
-    matrix = sp.csr_matrix((lp.vals, (lp.rows, lp.cols)), shape=(lp.n_rows, lp.n_vars))
+    matrix = _csr(lp.vals, lp.rows, lp.cols, (lp.n_rows, lp.n_vars))
     builder: Any = mbh.ModelBuilderHelper()  # its stubs mistype numpy arrays
     # A row side without a limit goes to PDLP as infinite, not as the formulation's
     # stand-in (NO_LIMIT): PDLP's tolerances are relative to the size of the row bounds,
