@@ -184,6 +184,11 @@ def test_every_start_gives_a_checked_near_optimal_allocation(
         assert all("start_status" in d for d in details)
     else:
         assert all("start_status" not in d and "repaired" in d for d in details)
+    # What each component's empty slots cost, and the part beyond its flow's: together
+    # the round's unassigned slots.
+    empty = [d["empty_points"] for d in details]
+    assert sum(empty) == rnd.weights.unassigned * len(result.unassigned)
+    assert all(0 <= d["beyond_flow_points"] <= d["empty_points"] for d in details)
     objective, bound = result.objective, result.bound
     assert objective is not None
     assert bound is not None

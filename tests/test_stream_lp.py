@@ -19,7 +19,7 @@ from matcher.solving.params import SolveParams
 from matcher.solving.state import FlowState
 
 
-def _leave_round() -> Round:
+def _leave_round(gp1_seats: int = 2) -> Round:
     """A, B and C are each on leave in a different period and may hold only GP1 (two
     seats); D may hold GP1 or GP2 (one seat) and prefers GP1. Everyone holds a host
     placement in every period they are available (four of them, one seat each)."""
@@ -29,7 +29,7 @@ def _leave_round() -> Round:
          {"id": "B", "preferences": [], "unavailable": ["R2"]},
          {"id": "C", "preferences": [], "unavailable": ["R3"]},
          {"id": "D", "preferences": ["GP1"]}],
-        [gp("GP1", capacity=2), gp("GP2"), *(host(f"H{k}") for k in range(1, 5))],
+        [gp("GP1", capacity=gp1_seats), gp("GP2"), *(host(f"H{k}") for k in range(1, 5))],
         periods=("R1", "R2", "R3"), bans=only_gp1,
         rules={"min_distinct_sectors": 0, "allow_unassigned": True})
 
@@ -81,6 +81,26 @@ def test_the_stream_lp_packs_lines_over_complementary_periods() -> None:
     assert best.status == "optimal"
     assert comp.value == best.objective
     assert comp.stats["stream_lp"]["gain"] == comp.value - before
+    # B's R1 and R3 and C's R1 and R2: four practice slots filled.
+    assert comp.stats["stream_lp"]["filled"] == 4
+
+
+def test_a_stream_lp_that_only_moves_points_filled_nothing() -> None:
+    """Every practice slot is held, but D, who prefers GP1, is on GP2 while GP1 has a
+    third seat: the stream LP moves D there, a gain of points that filled no slot, so
+    it counts as a miss."""
+    rnd = _leave_round(gp1_seats=3)
+    st, comp = _placed(rnd, _FULL_PRACTICE + _host_lines())
+    lanes = flow_path.LpLanes(2)
+    flow_path._stream_lp(st, comp, rnd.stream_index["practice"], 5.0, None, lanes)
+    assert comp.stats["stream_lp"]["gain"] > 0
+    assert comp.stats["stream_lp"]["filled"] == 0
+    assert lanes.stream_misses[comp.index] == 1
+
+
+_FULL_PRACTICE = [("A", "R2", "GP1"), ("A", "R3", "GP1"), ("B", "R1", "GP1"),
+                  ("B", "R3", "GP1"), ("C", "R1", "GP1"), ("C", "R2", "GP1"),
+                  ("D", "R1", "GP2"), ("D", "R2", "GP2"), ("D", "R3", "GP2")]
 
 
 def test_the_stream_lp_never_moves_another_streams_line() -> None:
@@ -145,11 +165,56 @@ def test_the_lanes_take_a_stream_lp_late_and_again_only_while_it_fills(
     assert flow_path._next_for_stream_lp(st, st.comps, lanes) is not None
     lanes.stream_done(comp.index, 0)
     assert flow_path._next_for_stream_lp(st, st.comps, lanes) is None  # two in a row
-    full = [("A", "R2", "GP1"), ("A", "R3", "GP1"), ("B", "R1", "GP1"),
-            ("B", "R3", "GP1"), ("C", "R1", "GP1"), ("C", "R2", "GP1")]
-    full += [("D", t, "GP2") for t in ("R1", "R2", "R3")]
-    st, comp = _placed(rnd, full)
+    st, comp = _placed(rnd, _FULL_PRACTICE)
     assert flow_path._next_for_stream_lp(st, st.comps, flow_path.LpLanes(2)) is None
+
+
+def _twin_leave_round() -> Round:
+    """The leave round twice over, the second copy 200 km away (a travel limit of 50 km
+    keeps the copies apart): two components of the same shape."""
+    def copy(suffix: str, where: dict[str, float]) -> tuple[list[dict[str, Any]],
+                                                             list[dict[str, Any]],
+                                                             list[dict[str, str]]]:
+        people = [{"id": f"{p}{suffix}", "preferences": [f"GP1{suffix}"] if p == "D" else [],
+                   "home": where, **({"unavailable": [t]} if t else {})}
+                  for p, t in (("A", "R1"), ("B", "R2"), ("C", "R3"), ("D", ""))]
+        seats = [gp(f"GP1{suffix}", capacity=2, location=where),
+                 gp(f"GP2{suffix}", location=where),
+                 *(host(f"H{k}{suffix}", location=where) for k in range(1, 5))]
+        bans = [{"pharmacist": f"{p}{suffix}", "placement": f"GP2{suffix}"}
+                for p in ("A", "B", "C")]
+        return people, seats, bans
+
+    p1, l1, b1 = copy("", {"lat": 51.55, "lon": 0.05})
+    p2, l2, b2 = copy("x", {"lat": 53.35, "lon": 0.05})
+    return two_stream_round(p1 + p2, l1 + l2, periods=("R1", "R2", "R3"), bans=b1 + b2,
+                            rules={"min_distinct_sectors": 0, "allow_unassigned": True,
+                                   "max_travel_km": 50})
+
+
+def test_of_components_worth_the_same_the_one_tried_least_goes_first(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two components each with the same empty practice slots: after the first one's
+    stream LP (which filled something, so it is due again), the next goes to the other,
+    not to the first again (which once kept the last component of a tight 5,000 x 2,500
+    x 4 round from a second try for the rest of the run)."""
+    rnd = _twin_leave_round()
+    lines = [(f"D{s}", t, f"GP1{s}") for s in ("", "x") for t in ("R1", "R2", "R3")]
+    st = nobody_placed(rnd, 30.0)
+    assert len(st.comps) == 2
+    base = np.sort(st.cand.positions(rnd, lines))
+    for comp in st.comps:
+        assert st.accept(comp, base[np.isin(st.cand.pharmacist[base], comp.pharmacists)],
+                         "test")
+    monkeypatch.setattr(flow_path, "STREAM_LP_AFTER", 0.0)
+    lanes = flow_path.LpLanes(2)
+    got = flow_path._next_for_stream_lp(st, st.comps, lanes)
+    assert got is not None
+    first = got[0]
+    lanes.stream_done(first.index, 1)
+    again = flow_path._next_for_stream_lp(st, st.comps, lanes)
+    assert again is not None
+    assert again[0] is not first
 
 
 def _short_round() -> Round:

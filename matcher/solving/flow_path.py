@@ -272,6 +272,11 @@ STREAM_LP_TRIES = 3
 # columns' rate gave them, the run's own tries had filled 20,000-30,000 each and the
 # last one nothing, which ended that component's tries (a fresh draw then filled 19,000:
 # a try that fills nothing is often the neighbourhood's luck, not the end).
+# A try fills something when the component has fewer empty slots after it; until
+# 2026-12-07 any gain of points counted, and on that round a component whose last slot the
+# tries could not fill kept taking them to its end with gains of 20 points, while of
+# components whose slots were worth the same the first in order won every tie, so one
+# whose first try filled 19 slots never had a second for its last (now the least tried).
 STREAM_LP_AROUND = 100_000
 STREAM_LP_AROUND_TRIES = 20
 STREAM_LP_AROUND_S = 4.0
@@ -480,7 +485,8 @@ def solve_flow_lns(rnd: Round, cand: Candidates, sc: Scores, params: SolveParams
         "component_details": [
             {"pharmacists": len(k.pharmacists), "candidates": len(k.idx),
              "gap": None if k.value is None else int(k.bound - k.value), "proven": k.proven,
-             **k.stats} for k in comps],
+             "empty_points": empty_points(st, k),
+             "beyond_flow_points": beyond_flow_points(st, k), **k.stats} for k in comps],
         "flow_seconds": round(flow_s, 3),
         "start_seconds": round(start_s, 3),
         "lns_steps": steps,
@@ -525,10 +531,11 @@ class LpLanes:
         # (_stream_sizes), counted once.
         self.stream_sizes: dict[tuple[int, int], tuple[int, int]] = {}
 
-    def stream_done(self, index: int, gain: int) -> None:
-        """Count a finished stream LP of component ``index`` that gained ``gain``."""
+    def stream_done(self, index: int, filled: int) -> None:
+        """Count a finished stream LP of component ``index`` that filled ``filled`` empty
+        slots (a try that only moved points filled nothing)."""
         self.stream_running.discard(index)
-        self.stream_misses[index] = 0 if gain > 0 else self.stream_misses.get(index, 0) + 1
+        self.stream_misses[index] = 0 if filled > 0 else self.stream_misses.get(index, 0) + 1
 
     @property
     def support_s(self) -> float:
@@ -891,7 +898,7 @@ def _next_for_stream_lp(st: FlowState, comps: list[Component], lanes: LpLanes | 
     # Counted outside the lock (the search's steps wait on it), once per run.
     sizes = {(k.index, s): _stream_sizes(st, k, s, lanes) for k in comps if due(k)
              for s in fixed}
-    best: tuple[float, Component, int, float] | None = None
+    best: tuple[tuple[float, int], Component, int, float] | None = None
     with st.lock:
         for comp in comps:
             if not due(comp) or comp.chosen is None or comp.proven:
@@ -914,10 +921,12 @@ def _next_for_stream_lp(st: FlowState, comps: list[Component], lanes: LpLanes | 
                     continue  # the whole stream's LP: while the last filled something
                 else:
                     seconds = columns / STREAM_LP_PER_S
+                # The largest gain first; of equal ones, the component tried least.
+                rank = (worth, -lanes.stream_tries.get(comp.index, 0))
                 if (worth > st.gap_limit(comp) and columns <= STREAM_LP_MAX
                         and seconds + STREAM_LP_SUPPORT_S + LP_TAIL_S <= budget.left()
-                        and (best is None or worth > best[0])):
-                    best = (worth, comp, s, seconds)
+                        and (best is None or rank > best[0])):
+                    best = (rank, comp, s, seconds)
         if best is None:
             return None
         index = best[1].index
@@ -974,16 +983,21 @@ def _stream_lp(st: FlowState, comp: Component, stream: int, limit: float,
         mine = mine[freed[c.pharmacist[mine]]]
         held = chosen[~(freed[c.pharmacist[chosen]] & (c.stream[chosen] == stream))]
         mine = mine[open_to(st, held, mine)]
+    t0 = time.monotonic()
     idx = np.union1d(chosen, mine).astype(np.int64)
     model = build_model(st.rnd, c.subset(idx), st.sc.subset(idx), scope=st.scope(comp))
     limit = min(limit, st.budget.left() - STREAM_LP_SUPPORT_S - LP_TAIL_S)
     if limit <= 0.5:
         return
-    before = comp.value
+    with st.lock:
+        before, now = comp.value, comp.chosen
+        empty = 0 if now is None else int(st.empty_slots(comp, now).sum())
+    t1 = time.monotonic()
     status, primal = lp_primal(model, limit, interrupt=stop)
     if primal is None or (stop is not None and stop.is_set()):
         return
     support = idx[primal > LP_SUPPORT]
+    t2 = time.monotonic()
     with st.lock:
         lanes.supporting.add(comp.index)
     try:
@@ -993,10 +1007,17 @@ def _stream_lp(st: FlowState, comp: Component, stream: int, limit: float,
         with st.lock:
             lanes.supporting.discard(comp.index)
             gain = (comp.value or 0) - (before or 0)
-            lanes.stream_done(comp.index, gain)
+            filled = 0 if comp.chosen is None else (
+                empty - int(st.empty_slots(comp, comp.chosen).sum()))
+            lanes.stream_done(comp.index, filled)
+            log.debug("stream LP of component %d at %.1f s: %d columns (%s), model %.1f s, "
+                      "PDLP %.1f s %s, support %d in %.1f s, filled %d, gain %d",
+                      comp.index, st.budget.elapsed(), len(idx),
+                      "around" if around else "whole", t1 - t0, t2 - t1, status,
+                      len(support), time.monotonic() - t2, filled, gain)
             comp.stats["stream_lp"] = {"stream": stream, "columns": len(idx),
                                        "status": status, "support": len(support),
-                                       "around": around,
+                                       "around": around, "filled": filled,
                                        "gain": gain, "tries": lanes.stream_tries.get(
                                            comp.index, 1)}
 
