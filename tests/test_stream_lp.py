@@ -159,10 +159,14 @@ def test_the_lanes_take_a_stream_lp_late_and_again_only_while_it_fills(
         for gain in gains:
             got = flow_path._next_for_stream_lp(st, st.comps, lanes)
             assert got is not None
-            assert got[2] == flow_path.STREAM_LP_AROUND_S
+            # Twice the time after a miss (and twice the columns: see below).
+            grow = 2 if lanes.stream_misses.get(comp.index) else 1
+            assert got[2] == grow * flow_path.STREAM_LP_AROUND_S
             lanes.stream_done(comp.index, gain)
     assert lanes.stream_misses[comp.index] == 1
-    assert flow_path._next_for_stream_lp(st, st.comps, lanes) is not None
+    got = flow_path._next_for_stream_lp(st, st.comps, lanes)
+    assert got is not None
+    assert got[2] == 2 * flow_path.STREAM_LP_AROUND_S
     lanes.stream_done(comp.index, 0)
     assert flow_path._next_for_stream_lp(st, st.comps, lanes) is None  # two in a row
     st, comp = _placed(rnd, _FULL_PRACTICE)
@@ -311,6 +315,30 @@ def test_around_its_empty_slots_the_stream_lp_frees_only_their_neighbourhood(
     flow_path._stream_lp(st, comp, practice, 5.0, None, flow_path.LpLanes(2))
     assert comp.stats["stream_lp"]["around"] is True
     assert comp.value == solve(rnd, SolveParams(time_limit_s=20, workers=1)).objective
+
+
+def test_after_a_miss_the_lp_around_the_empty_slots_frees_twice_as_many(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The LP around a stream's empty slots asks :func:`around_empty` for
+    STREAM_LP_AROUND candidates, and for twice that after a try that filled nothing."""
+    rnd = _leave_round()
+    lines = [("D", t, "GP1") for t in ("R1", "R2", "R3")] + _host_lines()
+    monkeypatch.setattr(flow_path, "STREAM_LP_MAX", 0)
+    asked: list[int] = []
+    real = flow_path.around_empty
+
+    def spy(st: FlowState, comp: Any, chosen: Any, stream: int, size: int) -> Any:
+        asked.append(size)
+        return real(st, comp, chosen, stream, size)
+
+    monkeypatch.setattr(flow_path, "around_empty", spy)
+    practice = rnd.stream_index["practice"]
+    for misses in (0, 1):
+        st, comp = _placed(rnd, lines)
+        lanes = flow_path.LpLanes(2)
+        lanes.stream_misses[comp.index] = misses
+        flow_path._stream_lp(st, comp, practice, 5.0, None, lanes)
+    assert asked == [flow_path.STREAM_LP_AROUND, 2 * flow_path.STREAM_LP_AROUND]
 
 
 @pytest.fixture(scope="module")
