@@ -281,7 +281,8 @@ STREAM_LP_TRIES = 3
 # time: late in a run the slots left need longer chains than 100,000 candidates hold. On
 # that round (four 120 s runs each) the round ended 0.896-1.146 % from its bound (mean
 # 1.027 %) against 1.119-1.281 % (1.186 %) with the same size every time; the grown tries
-# (115,000-180,000 columns, 8 s) filled 1-4 slots in five of seven.
+# (115,000-180,000 columns, 8 s) filled 1-4 slots in five of seven. A benchmark run after
+# them ended 1.426 %: runs of this code spread over 0.90-1.43 %, so the gain is not sure.
 STREAM_LP_AROUND = 100_000
 STREAM_LP_AROUND_TRIES = 20
 STREAM_LP_AROUND_S = 4.0
