@@ -6,6 +6,7 @@ something."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import numpy as np
@@ -315,6 +316,23 @@ def test_around_its_empty_slots_the_stream_lp_frees_only_their_neighbourhood(
     flow_path._stream_lp(st, comp, practice, 5.0, None, flow_path.LpLanes(2))
     assert comp.stats["stream_lp"]["around"] is True
     assert comp.value == solve(rnd, SolveParams(time_limit_s=20, workers=1)).objective
+
+
+def test_a_stream_lp_stopped_before_its_support_counts_as_a_miss() -> None:
+    """Stopped (or with no time left) before its support, a try is still done: the
+    component is no longer marked as running one, and it filled nothing."""
+    rnd = _leave_round()
+    st, comp = _placed(rnd, [("D", t, "GP1") for t in ("R1", "R2", "R3")])
+    stop = threading.Event()
+    stop.set()
+    for limit, halt in ((5.0, stop), (0.1, None)):
+        lanes = flow_path.LpLanes(2)
+        lanes.stream_running.add(comp.index)  # as _next_for_stream_lp leaves it
+        before = comp.chosen.copy()
+        flow_path._stream_lp(st, comp, rnd.stream_index["practice"], limit, halt, lanes)
+        assert comp.index not in lanes.stream_running
+        assert lanes.stream_misses[comp.index] == 1
+        assert np.array_equal(comp.chosen, before)
 
 
 def test_after_a_miss_the_lp_around_the_empty_slots_frees_twice_as_many(

@@ -977,10 +977,20 @@ def _stream_lp(st: FlowState, comp: Component, stream: int, limit: float,
     allocation a 60 s run ended with, it filled a 10,000-point empty slot of a
     159,626-candidate component (PDLP 8 s on 94,252 columns, CP-SAT 0.5 s on 2,696
     candidates), where the search had not in 60 s, and added 100-700 points on four of
-    the five other components."""
+    the five other components.
+
+    A try that stops before its support (no allocation, no time left, no values from
+    PDLP, or ``stop``) is counted as one that filled nothing, so the component is not
+    left marked as running a stream LP."""
+
+    def none_filled() -> None:
+        with st.lock:
+            lanes.stream_done(comp.index, 0)
+
     with st.lock:
         chosen = comp.chosen
     if chosen is None:
+        none_filled()
         return
     c = st.cand
     mine = comp.idx[c.stream[comp.idx] == stream]
@@ -999,6 +1009,7 @@ def _stream_lp(st: FlowState, comp: Component, stream: int, limit: float,
     model = build_model(st.rnd, c.subset(idx), st.sc.subset(idx), scope=st.scope(comp))
     limit = min(limit, st.budget.left() - STREAM_LP_SUPPORT_S - LP_TAIL_S)
     if limit <= 0.5:
+        none_filled()
         return
     with st.lock:
         before, now = comp.value, comp.chosen
@@ -1006,6 +1017,7 @@ def _stream_lp(st: FlowState, comp: Component, stream: int, limit: float,
     t1 = time.monotonic()
     status, primal = lp_primal(model, limit, interrupt=stop)
     if primal is None or (stop is not None and stop.is_set()):
+        none_filled()
         return
     support = idx[primal > LP_SUPPORT]
     t2 = time.monotonic()
