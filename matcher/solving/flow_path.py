@@ -543,6 +543,11 @@ class LpLanes:
         self.stream_running.discard(index)
         self.stream_misses[index] = 0 if filled > 0 else self.stream_misses.get(index, 0) + 1
 
+    def around_grow(self, index: int) -> int:
+        """How many times :data:`STREAM_LP_AROUND` (and :data:`STREAM_LP_AROUND_S`) the next
+        LP around component ``index``'s empty slots gets: twice after a miss."""
+        return int(2 ** self.stream_misses.get(index, 0))
+
     @property
     def support_s(self) -> float:
         """The longest support phase after an LP (shorter LP first)."""
@@ -771,12 +776,13 @@ def _next_for_lp(st: FlowState, queue: list[Component], lanes: LpLanes | None
             # Those the simplex solves before them: its bound and support are the
             # surest gains, and the smallest component, last by size, was left 5 s of
             # the 11 its simplex needed.
-            comp = max(ready, key=lambda gk: (simplex_for(gk[1], lanes), len(gk[1].idx)))[1]
+            comp = max(ready, key=lambda gk: (simplex_s(gk[1], lanes) > 0,
+                                              len(gk[1].idx)))[1]
         else:
             # The largest gap per candidate first: a smaller component's LP converges
             # sooner (PDLP's time grows with the columns: 10 s for 87,000, 36 s for
             # 252,000); those the simplex solves before the others.
-            comp = max(ready, key=lambda gk: (simplex_for(gk[1], lanes),
+            comp = max(ready, key=lambda gk: (simplex_s(gk[1], lanes) > 0,
                                               gk[0] / len(gk[1].idx)))[1]
         # Twice its columns' time while the lanes' time left covers that for every
         # component waiting, else in proportion, never below the lean time.
@@ -799,17 +805,20 @@ def _next_for_lp(st: FlowState, queue: list[Component], lanes: LpLanes | None
                     generous * min(1.0, max(0.0, lanes_left) / waiting))
         queue.remove(comp)
         limit = room if late else min(limit, room)
-        if simplex_for(comp, lanes):
-            limit = min(room, limit + len(comp.idx) / SIMPLEX_PER_S)
+        limit = min(room, limit + simplex_s(comp, lanes))
         if lanes is not None:
             lanes.running += 1
             lanes.ends[comp.index] = time.monotonic() + limit + lanes.support_s
         return comp, limit
 
 
-def simplex_for(comp: Component, lanes: LpLanes | None) -> bool:
-    """Whether the LP of ``comp`` tries HiGHS's simplex first (:data:`SIMPLEX_MAX`)."""
-    return lanes is not None and lanes.simplex and len(comp.idx) <= SIMPLEX_MAX
+def simplex_s(comp: Component, lanes: LpLanes | None) -> float:
+    """The seconds HiGHS's simplex has first for the LP of ``comp``: its candidates at
+    :data:`SIMPLEX_PER_S` where the lanes use the simplex and it has at most
+    :data:`SIMPLEX_MAX`, else 0 (no simplex)."""
+    if lanes is None or not lanes.simplex or len(comp.idx) > SIMPLEX_MAX:
+        return 0.0
+    return len(comp.idx) / SIMPLEX_PER_S
 
 
 def _lp_of(st: FlowState, comp: Component, limit: float,
@@ -831,8 +840,7 @@ def _lp_of(st: FlowState, comp: Component, limit: float,
         before, room, gap = comp.bound, comp.gap - empty_points(st, comp), comp.gap
     got = lp_bound(model, limit, interrupt=stop, polish_share=LP_POLISH_SHARE,
                    target=target,
-                   simplex_s=len(comp.idx) / SIMPLEX_PER_S if simplex_for(comp, lanes)
-                   else 0.0)
+                   simplex_s=simplex_s(comp, lanes))
     with st.lock:
         comp.stats["lp_seconds"] = round(got.seconds, 3)
         comp.stats["lp_status"] = got.status
@@ -922,7 +930,7 @@ def _next_for_stream_lp(st: FlowState, comps: list[Component], lanes: LpLanes | 
                 worth = min(float((fillable - held[s]) * w), float(comp.gap))
                 columns = len(comp.chosen) + n_mine
                 if columns > STREAM_LP_MAX:
-                    grow = 2 ** lanes.stream_misses.get(comp.index, 0)
+                    grow = lanes.around_grow(comp.index)
                     columns = len(comp.chosen) + STREAM_LP_AROUND * grow  # around its slots
                     seconds = STREAM_LP_AROUND_S * grow
                 elif (lanes.stream_tries.get(comp.index, 0) >= STREAM_LP_TRIES
@@ -999,8 +1007,8 @@ def _stream_lp(st: FlowState, comp: Component, stream: int, limit: float,
         # Too many columns for PDLP in the time: free the stream's lines of the
         # pharmacists around its empty slots only (around_empty), the others held.
         freed = np.zeros(len(st.rnd.pharmacists), dtype=bool)
-        grow = 2 ** lanes.stream_misses.get(comp.index, 0)
-        freed[around_empty(st, comp, chosen, stream, STREAM_LP_AROUND * grow)] = True
+        freed[around_empty(st, comp, chosen, stream,
+                           STREAM_LP_AROUND * lanes.around_grow(comp.index))] = True
         mine = mine[freed[c.pharmacist[mine]]]
         held = chosen[~(freed[c.pharmacist[chosen]] & (c.stream[chosen] == stream))]
         mine = mine[open_to(st, held, mine)]
